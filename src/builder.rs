@@ -1,0 +1,239 @@
+//! [`BatchClientBuilder`]: every setting of a client, with its default.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use http::header::{HeaderValue, USER_AGENT};
+
+use crate::client::{BatchClient, Inner};
+use crate::connect::{self, ConnectConfig};
+use crate::error::Error;
+use crate::layers::{self, StackConfig};
+use crate::retry::RetryPolicy;
+
+const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// Configures a [`BatchClient`].
+///
+/// Every setter takes and returns the builder; a setting that is invalid is
+/// reported by [`build()`](Self::build), not by the setter.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`concurrency`](Self::concurrency) | 100 |
+/// | [`per_host_concurrency`](Self::per_host_concurrency) | unlimited |
+/// | [`timeout`](Self::timeout) (per attempt) | 30 s |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
+/// | [`retry`](Self::retry) | [`RetryPolicy::default()`]: 3 retries, 100 ms → 10 s, full jitter |
+/// | [`max_body_size`](Self::max_body_size) | 32 MiB |
+/// | [`user_agent`](Self::user_agent) | `batch-fetch/<version>` |
+/// | [`default_headers`](Self::default_headers) | none |
+/// | [`add_root_certificate`](Self::add_root_certificate) | web PKI roots only |
+/// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 30 s |
+/// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
+#[must_use]
+#[derive(Debug)]
+pub struct BatchClientBuilder {
+    concurrency: usize,
+    per_host_concurrency: Option<usize>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    max_body_size: usize,
+    /// Set explicitly; wins over a `User-Agent` in `default_headers`.
+    user_agent: Option<String>,
+    default_headers: HeaderMap,
+    root_certificates: Vec<Vec<u8>>,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+}
+
+impl Default for BatchClientBuilder {
+    fn default() -> Self {
+        BatchClientBuilder {
+            concurrency: 100,
+            per_host_concurrency: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            max_body_size: 32 * 1024 * 1024,
+            user_agent: None,
+            default_headers: HeaderMap::new(),
+            root_certificates: Vec::new(),
+            pool_idle_timeout: Duration::from_secs(30),
+            pool_max_idle_per_host: usize::MAX,
+        }
+    }
+}
+
+impl BatchClientBuilder {
+    /// A builder with every setting at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the most requests in flight at once, across the client and all
+    /// its clones. A request holds its place from sending until the last
+    /// byte of its body, but not while it waits to retry.
+    ///
+    /// Default is 100. Zero is a [`Config`](crate::ErrorKind::Config) error.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Sets the most requests in flight at once to one origin (scheme, host
+    /// and port).
+    ///
+    /// Default is unlimited. Zero is a [`Config`](crate::ErrorKind::Config)
+    /// error.
+    pub fn per_host_concurrency(mut self, n: usize) -> Self {
+        self.per_host_concurrency = Some(n);
+        self
+    }
+
+    /// Sets the timeout of each attempt, from connecting to the last byte of
+    /// the body. Waiting for a permit or a retry backoff does not count.
+    ///
+    /// Default is 30 seconds.
+    pub fn timeout(mut self, dur: Duration) -> Self {
+        self.timeout = dur;
+        self
+    }
+
+    /// Sets the timeout for establishing a TCP connection (each address
+    /// tried).
+    ///
+    /// Default is 10 seconds.
+    pub fn connect_timeout(mut self, dur: Duration) -> Self {
+        self.connect_timeout = dur;
+        self
+    }
+
+    /// Sets how failed attempts are retried.
+    ///
+    /// Default is [`RetryPolicy::default()`]; use [`RetryPolicy::none()`] to
+    /// turn retries off.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Sets the largest response body accepted, in bytes. A larger body ends
+    /// the attempt with [`BodyTooLarge`](crate::ErrorKind::BodyTooLarge)
+    /// without the rest being read; a `Content-Length` over the limit is
+    /// refused before reading any of it.
+    ///
+    /// Default is 32 MiB.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Sets the `User-Agent` sent with requests that have none.
+    ///
+    /// Default is `batch-fetch/<version>`.
+    pub fn user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = Some(agent.into());
+        self
+    }
+
+    /// Sets headers sent with every request that does not set them itself.
+    ///
+    /// Default is none.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
+        self
+    }
+
+    /// Trusts a certificate authority (DER-encoded) besides the built-in web
+    /// PKI roots, e.g. a company's private CA. Can be called more than once.
+    ///
+    /// Default is the web PKI roots only. Certificates are always verified.
+    pub fn add_root_certificate(mut self, der: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(der.as_ref().to_vec());
+        self
+    }
+
+    /// Sets how long an idle pooled connection is kept for reuse.
+    ///
+    /// Default is 30 seconds, below the 60–75 s keep-alive of common
+    /// servers, so the client closes idle connections before they do.
+    pub fn pool_idle_timeout(mut self, dur: Duration) -> Self {
+        self.pool_idle_timeout = dur;
+        self
+    }
+
+    /// Sets the most idle connections kept per origin.
+    ///
+    /// Default is unlimited.
+    pub fn pool_max_idle_per_host(mut self, n: usize) -> Self {
+        self.pool_max_idle_per_host = n;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// It needs no runtime to build; requests must run on a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`Config`](crate::ErrorKind::Config) if a setting is
+    /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
+    /// its `base_delay`, a user agent that is not a valid header value, or a
+    /// root certificate that cannot be parsed.
+    pub fn build(self) -> Result<BatchClient, Error> {
+        if self.concurrency == 0 {
+            return Err(Error::config("concurrency must be at least 1"));
+        }
+        if self.per_host_concurrency == Some(0) {
+            return Err(Error::config("per_host_concurrency must be at least 1"));
+        }
+        // tokio's semaphores hold at most this many permits.
+        let max_permits = tokio::sync::Semaphore::MAX_PERMITS;
+        if self.concurrency > max_permits || self.per_host_concurrency > Some(max_permits) {
+            return Err(Error::config(format!(
+                "concurrency limits must be at most {max_permits}"
+            )));
+        }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::config("timeouts must be longer than zero"));
+        }
+        self.retry.validate().map_err(Error::config)?;
+
+        let mut default_headers = self.default_headers;
+        match self.user_agent {
+            Some(agent) => {
+                let agent = HeaderValue::try_from(agent)
+                    .map_err(|e| Error::config(format!("user agent: {e}")))?;
+                default_headers.insert(USER_AGENT, agent);
+            }
+            None if !default_headers.contains_key(USER_AGENT) => {
+                default_headers.insert(USER_AGENT, HeaderValue::from_static(DEFAULT_USER_AGENT));
+            }
+            None => {}
+        }
+
+        let client = connect::client(&ConnectConfig {
+            connect_timeout: self.connect_timeout,
+            pool_idle_timeout: self.pool_idle_timeout,
+            pool_max_idle_per_host: self.pool_max_idle_per_host,
+            root_certificates: self.root_certificates,
+        })?;
+        let stack = layers::stack(
+            &StackConfig {
+                retry: self.retry,
+                concurrency: self.concurrency,
+                per_host_concurrency: self.per_host_concurrency,
+                timeout: self.timeout,
+                max_body_size: self.max_body_size,
+            },
+            client,
+        );
+        Ok(BatchClient::from_inner(Inner {
+            stack,
+            default_headers,
+            concurrency: self.concurrency,
+        }))
+    }
+}

@@ -1,0 +1,79 @@
+//! The pooled HTTP and HTTPS client under the stack: TCP with a connect
+//! timeout, rustls with ALPN (h2, http/1.1), and the connection pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+
+use crate::error::Error;
+
+/// The pooled client all requests of a `BatchClient` (and its clones) share.
+pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<bytes::Bytes>>;
+
+/// Connection and pool settings.
+pub(crate) struct ConnectConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) root_certificates: Vec<Vec<u8>>,
+}
+
+pub(crate) fn client(cfg: &ConnectConfig) -> Result<HttpsClient, Error> {
+    let mut http = HttpConnector::new();
+    // The TLS wrapper below handles https; let it through.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(cfg.connect_timeout));
+    // Happy eyeballs stays at hyper-util's default (300 ms to the next
+    // address family).
+
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(&cfg.root_certificates)?)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        // Below the 60–75 s keep-alive of common servers and load
+        // balancers: reusing a connection the server is about to close is
+        // the usual cause of resets on pooled connections.
+        .pool_idle_timeout(cfg.pool_idle_timeout)
+        .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+        .build(https))
+}
+
+/// A rustls configuration that always verifies certificates against the
+/// web PKI roots plus the caller's own, with TLS 1.2 as the minimum.
+///
+/// The crypto provider (ring) is named here rather than taken from the
+/// process-wide default, which panics when a dependency tree enables more
+/// than one provider and nobody installed one.
+fn tls_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, Error> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (i, der) in extra_roots.iter().enumerate() {
+        roots
+            .add(CertificateDer::from(der.as_slice()))
+            .map_err(|e| {
+                Error::config(format!("root certificate #{} is not usable: {e}", i + 1))
+            })?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| Error::config(format!("TLS configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}

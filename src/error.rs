@@ -1,0 +1,380 @@
+//! The crate's error type, and the one place where errors from tower,
+//! hyper, hyper-util and rustls are mapped to an [`ErrorKind`].
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::Uri;
+
+/// A boxed error as it travels between tower layers.
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// What went wrong, in broad strokes.
+///
+/// New kinds may be added in minor releases, so matches need a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client was configured with an invalid setting (seen at `build()`).
+    Config,
+    /// The input could not be turned into a request: not an absolute
+    /// `http`/`https` URL, or an invalid header or method.
+    InvalidRequest,
+    /// No connection could be made: DNS failure, refused, unreachable, or the
+    /// connect timeout elapsed.
+    Connect,
+    /// The TLS handshake failed, most often because the server's certificate
+    /// is not trusted or does not name the host.
+    Tls,
+    /// An attempt did not finish (response head and whole body) within the
+    /// per-attempt timeout.
+    Timeout,
+    /// The response body is larger than the configured `max_body_size`.
+    BodyTooLarge,
+    /// The server broke the HTTP protocol: garbage instead of a response, a
+    /// truncated body, or a connection closed before the response ended.
+    Protocol,
+    /// The request was cancelled before it finished (for example, its
+    /// connection task was stopped because the runtime shut down).
+    Cancelled,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "invalid configuration",
+            ErrorKind::InvalidRequest => "invalid request",
+            ErrorKind::Connect => "connect error",
+            ErrorKind::Tls => "TLS error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::BodyTooLarge => "response body too large",
+            ErrorKind::Protocol => "protocol error",
+            ErrorKind::Cancelled => "request cancelled",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// An error from building a client or fetching one input.
+///
+/// It carries its [`ErrorKind`], the URL it concerns, the position of the
+/// input in its batch, and the underlying cause as its
+/// [`source()`](std::error::Error::source). It is one pointer wide, so a
+/// `Result<Response, Error>` stays small in large batches.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    url: Option<Uri>,
+    /// The input as given, when it could not be parsed into `url`.
+    input: Option<String>,
+    index: Option<usize>,
+    attempts: u32,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, source: impl Into<Option<BoxError>>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                url: None,
+                input: None,
+                index: None,
+                attempts: 0,
+                source: source.into(),
+            }),
+        }
+    }
+
+    pub(crate) fn config(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, Some(msg.into().into()))
+    }
+
+    pub(crate) fn invalid_request(input: impl Into<String>, reason: impl Into<BoxError>) -> Self {
+        let mut err = Error::new(ErrorKind::InvalidRequest, Some(reason.into()));
+        err.inner.input = Some(input.into());
+        err
+    }
+
+    pub(crate) fn with_url(mut self, url: Uri) -> Self {
+        self.inner.url = Some(url);
+        self
+    }
+
+    pub(crate) fn with_index(mut self, index: Option<usize>) -> Self {
+        self.inner.index = index;
+        self
+    }
+
+    /// Maps an error that came out of the tower stack for one request.
+    pub(crate) fn from_stack(err: BoxError) -> Self {
+        let (err, attempts) = match err.downcast::<Attempted>() {
+            Ok(attempted) => (attempted.source, attempted.attempts),
+            Err(err) => (err, 1),
+        };
+        let kind = classify(&*err);
+        let mut err = Error::new(kind, Some(err));
+        err.inner.attempts = attempts;
+        err
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The URL of the request that failed, if the input was a valid URL.
+    pub fn url(&self) -> Option<&Uri> {
+        self.inner.url.as_ref()
+    }
+
+    /// The position of the failed input in its batch (`None` for
+    /// [`BatchClient::fetch`](crate::BatchClient::fetch) and build errors).
+    pub fn index(&self) -> Option<usize> {
+        self.inner.index
+    }
+
+    /// How many attempts were made before giving up (0 when the request was
+    /// never sent, e.g. an invalid input).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// True if an attempt timed out, or the connect timeout elapsed.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == ErrorKind::Timeout
+            || chain(self.source()).any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            })
+    }
+
+    /// True if no connection could be made (including TLS handshake failures).
+    pub fn is_connect(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Connect | ErrorKind::Tls)
+            || chain(self.source()).any(|e| {
+                e.downcast_ref::<hyper_util::client::legacy::Error>()
+                    .is_some_and(|e| e.is_connect())
+            })
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("batch_fetch::Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(url) = &self.inner.url {
+            d.field("url", &Redacted(url));
+        }
+        if let Some(input) = &self.inner.input {
+            d.field("input", input);
+        }
+        if let Some(index) = self.inner.index {
+            d.field("index", &index);
+        }
+        if self.inner.attempts > 0 {
+            d.field("attempts", &self.inner.attempts);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.inner.kind.describe())?;
+        if let Some(url) = &self.inner.url {
+            write!(f, " for {}", Redacted(url))?;
+        } else if let Some(input) = &self.inner.input {
+            write!(f, " for {input:?}")?;
+        }
+        if let Some(index) = self.inner.index {
+            write!(f, " (input {index})")?;
+        }
+        if self.inner.attempts > 1 {
+            write!(f, " after {} attempts", self.inner.attempts)?;
+        }
+        if let Some(source) = &self.inner.source {
+            write!(f, ": {source}")?;
+            // hyper and hyper-util keep the detail one or two levels down
+            // ("client error (Connect)" → "tcp connect error" → "Connection
+            // refused"); name the innermost cause so the message says why.
+            if let Some(root) = chain(Some(&**source)).skip(1).last() {
+                write!(f, ": {root}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// Shows a URL without any `user:password@` part.
+pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let uri = self.0;
+        match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(auth)) => {
+                let host_port = auth.as_str().rsplit('@').next().unwrap_or_default();
+                write!(f, "{scheme}://{host_port}")?;
+                let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+                f.write_str(pq)
+            }
+            _ => write!(f, "{uri}"),
+        }
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// The final error of a request that was attempted more than once, so the
+/// attempt count survives the trip out of the retry layer.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub(crate) struct Attempted {
+    pub(crate) attempts: u32,
+    pub(crate) source: BoxError,
+}
+
+/// A body larger than `max_body_size`, seen in its `Content-Length` or while
+/// reading it.
+#[derive(Debug, thiserror::Error)]
+#[error("body exceeds the limit of {limit} bytes")]
+pub(crate) struct BodyTooLarge {
+    pub(crate) limit: usize,
+}
+
+/// A failure while reading the response body, after the head arrived.
+#[derive(Debug, thiserror::Error)]
+#[error("error reading response body")]
+pub(crate) struct BodyError(#[source] pub(crate) hyper::Error);
+
+/// Walks an error and its sources, looking inside `io::Error`s too (whose own
+/// `source()` skips the error they wrap).
+pub(crate) fn chain<'a>(
+    err: Option<&'a (dyn StdError + 'static)>,
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(err, |&e| cause(e))
+}
+
+fn cause<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(inner) = err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        return Some(inner);
+    }
+    err.source()
+}
+
+/// Decides the kind of an error that ended an attempt.
+pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKind {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<tower::timeout::error::Elapsed>() {
+        return ErrorKind::Timeout;
+    }
+    if err.is::<BodyTooLarge>() {
+        return ErrorKind::BodyTooLarge;
+    }
+    if let Some(e) = err.downcast_ref::<Attempted>() {
+        return classify(&*e.source);
+    }
+    let mut connect = false;
+    for e in chain(Some(err)) {
+        if e.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ErrorKind::BodyTooLarge;
+        }
+        if let Some(legacy) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            connect |= legacy.is_connect();
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return ErrorKind::Timeout;
+            }
+            if h.is_canceled() {
+                return ErrorKind::Cancelled;
+            }
+            if h.is_user() {
+                return ErrorKind::InvalidRequest;
+            }
+        }
+    }
+    if connect {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Protocol
+    }
+}
+
+/// True if the error ended an attempt before any of the response arrived
+/// because the connection could not be made or was closed first: the cases
+/// the retry policy may repeat.
+pub(crate) fn closed_before_response(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<BodyError>() {
+        return false;
+    }
+    chain(Some(err)).any(|e| {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() || h.is_canceled() || h.is_closed();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        false
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn display_hides_credentials() {
+        let url: Uri = "https://user:secret@example.test:8443/a?b=c"
+            .parse()
+            .unwrap();
+        let err = Error::new(ErrorKind::Timeout, None).with_url(url);
+        let shown = err.to_string();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("https://example.test:8443/a?b=c"), "{shown}");
+        assert!(!format!("{err:?}").contains("secret"));
+    }
+}

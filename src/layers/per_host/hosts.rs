@@ -1,0 +1,95 @@
+//! The table of per-origin semaphores.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http::Uri;
+use tokio::sync::Semaphore;
+
+/// One semaphore per origin, created on first use and forgotten once no
+/// request holds or waits on it, so a batch over a million hosts does not
+/// keep a million entries.
+#[derive(Debug)]
+pub(super) struct Hosts {
+    max_per_host: usize,
+    table: Mutex<Table>,
+}
+
+#[derive(Debug)]
+struct Table {
+    semaphores: HashMap<String, Arc<Semaphore>>,
+    /// Size at which idle entries are next swept out.
+    sweep_at: usize,
+}
+
+const MIN_SWEEP: usize = 1024;
+
+impl Hosts {
+    pub(super) fn new(max_per_host: usize) -> Self {
+        Hosts {
+            max_per_host,
+            table: Mutex::new(Table {
+                semaphores: HashMap::new(),
+                sweep_at: MIN_SWEEP,
+            }),
+        }
+    }
+
+    pub(super) fn semaphore(&self, uri: &Uri) -> Arc<Semaphore> {
+        let key = origin(uri);
+        // A poisoned lock only means another request panicked mid-insert;
+        // the map itself is still sound.
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sem) = table.semaphores.get(&key) {
+            return sem.clone();
+        }
+        if table.semaphores.len() >= table.sweep_at {
+            // Entries only the table holds have no request using them.
+            table.semaphores.retain(|_, sem| Arc::strong_count(sem) > 1);
+            table.sweep_at = (table.semaphores.len() * 2).max(MIN_SWEEP);
+        }
+        let sem = Arc::new(Semaphore::new(self.max_per_host));
+        table.semaphores.insert(key, sem.clone());
+        sem
+    }
+}
+
+/// `scheme://host:port`, with the scheme's default port filled in and the
+/// host lowercased, so `HTTP://A` and `http://a:80` share a limit.
+fn origin(uri: &Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let host = uri.host().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
+            443
+        } else {
+            80
+        });
+    format!("{scheme}://{host}:{port}").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_same_semaphore() {
+        let hosts = Hosts::new(2);
+        let a = hosts.semaphore(&"http://Example.test/a".parse().unwrap());
+        let b = hosts.semaphore(&"http://example.test:80/b".parse().unwrap());
+        let c = hosts.semaphore(&"https://example.test/".parse().unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn idle_entries_are_swept() {
+        let hosts = Hosts::new(1);
+        for i in 0..5000 {
+            drop(hosts.semaphore(&format!("http://h{i}.test/").parse().unwrap()));
+        }
+        let len = hosts.table.lock().unwrap().semaphores.len();
+        assert!(len <= 2 * MIN_SWEEP, "{len} entries kept");
+    }
+}

@@ -1,0 +1,110 @@
+//! Fetch many HTTP(S) URLs at once, fast and safely.
+//!
+//! `batch-fetch` does what is otherwise written by hand with
+//! `buffer_unordered`, an HTTP client and a retry loop, or in Python with
+//! aiohttp and `asyncio.gather`: give it any number of URLs or requests and
+//! get one result per input back, in input order.
+//!
+//! * **Gather semantics**: [`BatchClient::fetch_all`] returns the responses
+//!   in input order or fails fast at the first error, cancelling the rest;
+//!   [`BatchClient::fetch_all_settled`] returns one result per input
+//!   whatever fails.
+//! * **Bounded**: a global concurrency limit shared by all clones of a
+//!   client, an optional per-host limit, and inputs pulled lazily.
+//! * **Timeouts** per attempt, covering connect, response head and the whole
+//!   body, plus a connect timeout.
+//! * **Retries** with exponential backoff, full jitter, `Retry-After`, a
+//!   retry budget, and only for methods that are safe to resend (see
+//!   [`RetryPolicy`]).
+//! * **HTTP/1.1 and HTTP/2** over a pooled hyper client, with TLS by rustls
+//!   (always verified; HTTP/2 chosen by ALPN).
+//! * **Typed errors**: an [`Error`] names its [`ErrorKind`], URL and input
+//!   index, and never hides the cause.
+//!
+//! # Example
+//!
+//! ```
+//! # async fn doc_server() -> String {
+//! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! #     let base = format!("http://{}", listener.local_addr().unwrap());
+//! #     tokio::spawn(async move {
+//! #         loop {
+//! #             let Ok((mut sock, _)) = listener.accept().await else { return };
+//! #             tokio::spawn(async move {
+//! #                 let mut buf = Vec::new();
+//! #                 let mut chunk = [0u8; 4096];
+//! #                 while let Ok(n @ 1..) = sock.read(&mut chunk).await {
+//! #                     buf.extend_from_slice(&chunk[..n]);
+//! #                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+//! #                         buf.drain(..end + 4);
+//! #                         let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+//! #                         if sock.write_all(reply).await.is_err() { return }
+//! #                     }
+//! #                 }
+//! #             });
+//! #         }
+//! #     });
+//! #     base
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), batch_fetch::Error> {
+//! # let base = doc_server().await; // a tiny server on 127.0.0.1
+//! use std::time::Duration;
+//! use batch_fetch::{BatchClient, RetryPolicy};
+//!
+//! let client = BatchClient::builder()
+//!     .concurrency(50)
+//!     .per_host_concurrency(10)
+//!     .timeout(Duration::from_secs(5))
+//!     .retry(RetryPolicy::default().max_retries(2))
+//!     .build()?;
+//!
+//! let urls: Vec<String> = (0..100).map(|i| format!("{base}/item/{i}")).collect();
+//! let responses = client.fetch_all(&urls).await?;
+//!
+//! assert_eq!(responses.len(), 100);
+//! for (url, res) in urls.iter().zip(&responses) {
+//!     assert!(res.url().to_string().ends_with(&url[base.len()..]));
+//!     assert_eq!(res.text()?, "hello");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Runtime
+//!
+//! Requests run on Tokio. A client can be built outside a runtime, but
+//! its futures must be polled inside one.
+//!
+//! # Minimum supported Rust version
+//!
+//! The `rust-version` in `Cargo.toml` is the single source of the MSRV. It
+//! may be raised in a minor release, never in a patch release.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+
+mod admission;
+mod batch;
+mod builder;
+mod client;
+mod connect;
+mod error;
+mod layers;
+mod request;
+mod response;
+mod retry;
+
+pub use builder::BatchClientBuilder;
+pub use client::BatchClient;
+pub use error::{Error, ErrorKind};
+pub use request::{IntoBody, IntoRequest};
+pub use response::Response;
+pub use retry::RetryPolicy;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,165 @@
+//! Turning the inputs of a batch into requests.
+//!
+//! Bodies become [`Bytes`] so that a retry can resend a request by cloning
+//! it, which costs a reference count rather than a copy.
+
+use bytes::Bytes;
+use http::{Request, Uri};
+
+use crate::error::Error;
+
+/// An input that can be fetched: a URL or a complete [`http::Request`].
+///
+/// Implemented for `&str`, `String`, `&String` and [`http::Uri`] (a `GET`
+/// of that URL) and for `http::Request<B>` with `B` one of `()`, [`Bytes`],
+/// `String`, `Vec<u8>` and `&'static str`.
+///
+/// An input that is not an absolute `http` or `https` URL becomes an error
+/// of kind [`InvalidRequest`](crate::ErrorKind::InvalidRequest) for that
+/// input alone; the rest of the batch is unaffected.
+///
+/// ```
+/// # async fn run() -> Result<(), batch_fetch::Error> {
+/// let client = batch_fetch::BatchClient::new();
+/// let post = http::Request::post("http://127.0.0.1:1/submit")
+///     .header("content-type", "application/json")
+///     .body(r#"{"id":1}"#)
+///     .unwrap();
+/// let _ = client.fetch(post).await;
+/// # Ok(()) }
+/// ```
+///
+/// This trait is sealed: convert your own types to one of the above.
+pub trait IntoRequest: sealed::Sealed {
+    #[doc(hidden)]
+    fn into_request(self) -> Result<Request<Bytes>, Error>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    pub trait SealedBody {}
+}
+
+impl sealed::Sealed for &str {}
+impl IntoRequest for &str {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        let uri = parse_url(self)?;
+        get(uri)
+    }
+}
+
+impl sealed::Sealed for String {}
+impl IntoRequest for String {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        self.as_str().into_request()
+    }
+}
+
+impl sealed::Sealed for &String {}
+impl IntoRequest for &String {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        self.as_str().into_request()
+    }
+}
+
+impl sealed::Sealed for Uri {}
+impl IntoRequest for Uri {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        check_url(&self)?;
+        get(self)
+    }
+}
+
+impl<B: IntoBody> sealed::Sealed for Request<B> {}
+impl<B: IntoBody> IntoRequest for Request<B> {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        check_url(self.uri())?;
+        Ok(self.map(IntoBody::into_bytes))
+    }
+}
+
+/// Request body types accepted in an `http::Request<B>` input.
+pub trait IntoBody: sealed::SealedBody {
+    #[doc(hidden)]
+    fn into_bytes(self) -> Bytes;
+}
+
+macro_rules! bodies {
+    ($($ty:ty => |$b:ident| $conv:expr;)*) => {$(
+        impl sealed::SealedBody for $ty {}
+        impl IntoBody for $ty {
+            fn into_bytes(self) -> Bytes {
+                let $b = self;
+                $conv
+            }
+        }
+    )*};
+}
+
+bodies! {
+    () => |_b| Bytes::new();
+    Bytes => |b| b;
+    String => |b| Bytes::from(b);
+    Vec<u8> => |b| Bytes::from(b);
+    &'static str => |b| Bytes::from_static(b.as_bytes());
+}
+
+fn get(uri: Uri) -> Result<Request<Bytes>, Error> {
+    let mut req = Request::new(Bytes::new());
+    *req.uri_mut() = uri;
+    Ok(req)
+}
+
+fn parse_url(input: &str) -> Result<Uri, Error> {
+    let uri: Uri = input
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| Error::invalid_request(input, e))?;
+    check_url(&uri)?;
+    Ok(uri)
+}
+
+/// Accepts only absolute `http`/`https` URLs with a host.
+fn check_url(uri: &Uri) -> Result<(), Error> {
+    let reason = match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => return Ok(()),
+        (Some("http" | "https"), _) => "URL has no host",
+        (Some(_), _) => "scheme is not http or https",
+        (None, _) => "not an absolute URL",
+    };
+    Err(Error::invalid_request(uri.to_string(), reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn rejects_what_is_not_an_absolute_http_url() {
+        for bad in [
+            "",
+            "not a url",
+            "/relative",
+            "ftp://host/x",
+            "example.com",
+            "http://",
+            "http:///x",
+        ] {
+            let err = bad.into_request().expect_err(bad);
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn accepts_http_and_https() {
+        for good in [
+            "http://a/",
+            "https://a.b:8443/x?y",
+            "http://127.0.0.1:80",
+            "http://[::1]:9/",
+        ] {
+            let req = good.into_request().expect(good);
+            assert_eq!(req.method(), http::Method::GET);
+        }
+    }
+}

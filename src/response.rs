@@ -1,0 +1,117 @@
+//! A fetched response: head, whole body, and how it was obtained.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, Uri, Version};
+
+use crate::error::{Error, ErrorKind};
+
+/// A response whose body has been read completely.
+///
+/// Any status counts as a response: a `404` or a `503` is `Ok(Response)`,
+/// as in reqwest; check [`status()`](Response::status).
+pub struct Response {
+    head: http::response::Parts,
+    body: Bytes,
+    url: Uri,
+    attempts: u32,
+    elapsed: Duration,
+}
+
+/// How many attempts a response took, set by the retry policy on the final
+/// response when there was more than one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Attempts(pub(crate) u32);
+
+impl Response {
+    pub(crate) fn new(res: http::Response<Bytes>, url: Uri, elapsed: Duration) -> Self {
+        let (mut head, body) = res.into_parts();
+        let attempts = head.extensions.remove::<Attempts>().map_or(1, |a| a.0);
+        Response {
+            head,
+            body,
+            url,
+            attempts,
+            elapsed,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.head.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.head.headers
+    }
+
+    /// The HTTP version of the connection that carried the response
+    /// (`HTTP/2` when the server chose it by ALPN).
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The URL that was requested.
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The whole body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Takes the body, dropping the rest.
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+
+    /// The body as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`Protocol`](ErrorKind::Protocol) if the body is not
+    /// valid UTF-8.
+    pub fn text(&self) -> Result<String, Error> {
+        match std::str::from_utf8(&self.body) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(e) => {
+                Err(Error::new(ErrorKind::Protocol, Some(Box::new(e) as _))
+                    .with_url(self.url.clone()))
+            }
+        }
+    }
+
+    /// How many attempts were made: 1 when the first one was kept.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Time from when the batch started this input (waiting for permits
+    /// and backoff included) to the last byte of the body.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// Converts into an [`http::Response`], for code written against the
+    /// `http` crate.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        http::Response::from_parts(self.head, self.body)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("url", &crate::error::Redacted(&self.url))
+            .field("status", &self.head.status)
+            .field("version", &self.head.version)
+            .field("body_len", &self.body.len())
+            .field("attempts", &self.attempts)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
+}

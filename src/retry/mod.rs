@@ -1,0 +1,190 @@
+//! Retrying transient failures.
+//!
+//! # What is retried
+//!
+//! An attempt is repeated when it failed in a way that another attempt may
+//! fix:
+//!
+//! * no connection could be made (refused, unreachable, connect timeout);
+//! * the attempt timed out;
+//! * the connection was closed before any of the response arrived;
+//! * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
+//!   `503 Service Unavailable` or `504 Gateway Timeout`.
+//!
+//! Other statuses are answers, not failures: a `404` or a `500` is returned
+//! at once. Garbage from the server, a truncated body or a body over the size
+//! limit are not retried either: the next attempt would most likely meet
+//! the same server doing the same thing.
+//!
+//! # Which requests are never retried
+//!
+//! Only idempotent methods (`GET`, `HEAD`, `OPTIONS`, `PUT`, `DELETE`,
+//! `TRACE`) are retried after the request may have reached the server. A
+//! `POST` or `PATCH` that timed out or met a `503` may already have taken
+//! effect, and sending it again could charge a card twice; opt in with
+//! [`RetryPolicy::retry_non_idempotent`] when your server makes them safe.
+//! A failure to connect is retried whatever the method, since nothing was
+//! sent. (Separately, the connection pool resends a request transparently
+//! when a reused keep-alive connection turns out closed before anything was
+//! written.)
+//!
+//! # Backoff
+//!
+//! The wait before retry `n` (from 1) is drawn uniformly from
+//! `0..=min(max_delay, base_delay * 2^(n-1))` ("full jitter"), which spreads
+//! the retries of a batch that failed together instead of sending them back
+//! in one wave. A `Retry-After` header on a retried response (delta-seconds
+//! or an HTTP-date) replaces the computed wait, capped by `max_delay`.
+//!
+//! A request waiting out its backoff holds no concurrency permit: the rest
+//! of the batch goes on using the capacity.
+//!
+//! # Why a budget and not only a maximum
+//!
+//! `max_retries` bounds one request, but not the batch: if a host dies, every
+//! request to it would be sent `1 + max_retries` times, quadrupling the load
+//! on a server that is already failing. The client therefore also keeps a
+//! retry budget shared by all its requests (tower's
+//! [`TpsBudget`](tower::retry::budget::TpsBudget)): retries may add at most
+//! 20 % to the requests of the last 10 seconds, plus a reserve of 10 retries
+//! per second so that a small batch can always retry. When the budget is
+//! spent, the failure is returned as it is.
+
+mod backoff;
+mod classify;
+mod policy;
+
+pub(crate) use policy::Policy;
+
+use std::time::Duration;
+
+/// How a client retries failed attempts: how often, how long it waits in
+/// between, and for which methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use batch_fetch::{BatchClient, RetryPolicy};
+///
+/// let client = BatchClient::builder()
+///     .retry(
+///         RetryPolicy::default()
+///             .max_retries(5)
+///             .base_delay(Duration::from_millis(50))
+///             .max_delay(Duration::from_secs(2)),
+///     )
+///     .build()
+///     .unwrap();
+/// # drop(client);
+/// ```
+///
+/// See the [module documentation](self) for what is retried and why.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) base_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) retry_non_idempotent: bool,
+    pub(crate) jitter: bool,
+    pub(crate) budget_percent: f32,
+}
+
+impl RetryPolicy {
+    /// Never retry: every request gets exactly one attempt.
+    pub const fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::DEFAULT
+        }
+    }
+
+    const DEFAULT: RetryPolicy = RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(10),
+        retry_non_idempotent: false,
+        jitter: true,
+        budget_percent: 0.2,
+    };
+
+    /// Sets how many times a request may be retried after its first attempt.
+    ///
+    /// Default is 3 (so at most 4 attempts).
+    #[must_use]
+    pub const fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the backoff before the first retry; each later one doubles it.
+    ///
+    /// Default is 100 ms.
+    #[must_use]
+    pub const fn base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Sets the longest wait before a retry, which also caps `Retry-After`.
+    ///
+    /// Default is 10 s. Must not be less than `base_delay` (checked by
+    /// [`build()`](crate::BatchClientBuilder::build)).
+    #[must_use]
+    pub const fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Allows retrying `POST`, `PATCH` and other non-idempotent methods.
+    ///
+    /// Default is `false`: see the [module documentation](self) for why.
+    #[must_use]
+    pub const fn retry_non_idempotent(mut self, yes: bool) -> Self {
+        self.retry_non_idempotent = yes;
+        self
+    }
+
+    /// Turns the random jitter on or off. Without it the waits are exactly
+    /// `base_delay`, twice that, four times, and so on.
+    ///
+    /// Default is `true` (full jitter).
+    #[must_use]
+    pub const fn jitter(mut self, yes: bool) -> Self {
+        self.jitter = yes;
+        self
+    }
+
+    /// Sets the share of recent requests that retries may add, from 0.0 to
+    /// 1000.0 (0.2 = 20 %). A reserve of 10 retries per second stays
+    /// available whatever the share.
+    ///
+    /// Default is 0.2.
+    #[must_use]
+    pub const fn budget_percent(mut self, share: f32) -> Self {
+        self.budget_percent = share;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_delay < self.base_delay {
+            return Err(format!(
+                "retry max_delay ({:?}) is less than base_delay ({:?})",
+                self.max_delay, self.base_delay
+            ));
+        }
+        if !(0.0..=1000.0).contains(&self.budget_percent) {
+            return Err(format!(
+                "retry budget_percent must be within 0.0..=1000.0, got {}",
+                self.budget_percent
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for RetryPolicy {
+    /// 3 retries, backoff from 100 ms doubling up to 10 s with full jitter,
+    /// idempotent methods only, a 20 % retry budget.
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
