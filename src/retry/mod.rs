@@ -1,54 +1,6 @@
-//! Retrying transient failures.
-//!
-//! # What is retried
-//!
-//! An attempt is repeated when it failed in a way that another attempt may
-//! fix:
-//!
-//! * no connection could be made (refused, unreachable, connect timeout);
-//! * the attempt timed out;
-//! * the connection was closed before any of the response arrived;
-//! * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
-//!   `503 Service Unavailable` or `504 Gateway Timeout`.
-//!
-//! Other statuses are answers, not failures: a `404` or a `500` is returned
-//! at once. Garbage from the server, a truncated body or a body over the size
-//! limit are not retried either: the next attempt would most likely meet
-//! the same server doing the same thing.
-//!
-//! # Which requests are never retried
-//!
-//! Only idempotent methods (`GET`, `HEAD`, `OPTIONS`, `PUT`, `DELETE`,
-//! `TRACE`) are retried after the request may have reached the server. A
-//! `POST` or `PATCH` that timed out or met a `503` may already have taken
-//! effect, and sending it again could charge a card twice; opt in with
-//! [`RetryPolicy::retry_non_idempotent`] when your server makes them safe.
-//! A failure to connect is retried whatever the method, since nothing was
-//! sent. (Separately, the connection pool resends a request transparently
-//! when a reused keep-alive connection turns out closed before anything was
-//! written.)
-//!
-//! # Backoff
-//!
-//! The wait before retry `n` (from 1) is drawn uniformly from
-//! `0..=min(max_delay, base_delay * 2^(n-1))` ("full jitter"), which spreads
-//! the retries of a batch that failed together instead of sending them back
-//! in one wave. A `Retry-After` header on a retried response (delta-seconds
-//! or an HTTP-date) replaces the computed wait, capped by `max_delay`.
-//!
-//! A request waiting out its backoff holds no concurrency permit: the rest
-//! of the batch goes on using the capacity.
-//!
-//! # Why a budget and not only a maximum
-//!
-//! `max_retries` bounds one request, but not the batch: if a host dies, every
-//! request to it would be sent `1 + max_retries` times, quadrupling the load
-//! on a server that is already failing. The client therefore also keeps a
-//! retry budget shared by all its requests (tower's
-//! [`TpsBudget`](tower::retry::budget::TpsBudget)): retries may add at most
-//! 20 % to the requests of the last 10 seconds, plus a reserve of 10 retries
-//! per second so that a small batch can always retry. When the budget is
-//! spent, the failure is returned as it is.
+//! Retrying transient failures: the public [`RetryPolicy`] and the private
+//! tower policy, backoff and classification behind it. What is retried and
+//! why is documented on [`RetryPolicy`], where users see it.
 
 mod backoff;
 mod classify;
@@ -77,7 +29,56 @@ use std::time::Duration;
 /// # drop(client);
 /// ```
 ///
-/// See the [module documentation](self) for what is retried and why.
+///
+/// # What is retried
+///
+/// An attempt is repeated when it failed in a way that another attempt may
+/// fix:
+///
+/// * no connection could be made (refused, unreachable, connect timeout);
+/// * the attempt timed out;
+/// * the connection was closed before any of the response arrived;
+/// * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
+///   `503 Service Unavailable` or `504 Gateway Timeout`.
+///
+/// Other statuses are answers, not failures: a `404` or a `500` is returned
+/// at once. Garbage from the server, a truncated body or a body over the size
+/// limit are not retried either: the next attempt would most likely meet
+/// the same server doing the same thing.
+///
+/// # Which requests are never retried
+///
+/// Only idempotent methods (`GET`, `HEAD`, `OPTIONS`, `PUT`, `DELETE`,
+/// `TRACE`) are retried after the request may have reached the server. A
+/// `POST` or `PATCH` that timed out or met a `503` may already have taken
+/// effect, and sending it again could charge a card twice; opt in with
+/// [`retry_non_idempotent`](RetryPolicy::retry_non_idempotent) when your server makes them safe.
+/// A failure to connect is retried whatever the method, since nothing was
+/// sent. (Separately, the connection pool resends a request transparently
+/// when a reused keep-alive connection turns out closed before anything was
+/// written.)
+///
+/// # Backoff
+///
+/// The wait before retry `n` (from 1) is drawn uniformly from
+/// `0..=min(max_delay, base_delay * 2^(n-1))` ("full jitter"), which spreads
+/// the retries of a batch that failed together instead of sending them back
+/// in one wave. A `Retry-After` header on a retried response (delta-seconds
+/// or an HTTP-date) replaces the computed wait, capped by `max_delay`.
+///
+/// A request waiting out its backoff holds no concurrency permit: the rest
+/// of the batch goes on using the capacity.
+///
+/// # Why a budget and not only a maximum
+///
+/// `max_retries` bounds one request, but not the batch: if a host dies, every
+/// request to it would be sent `1 + max_retries` times, quadrupling the load
+/// on a server that is already failing. The client therefore also keeps a
+/// retry budget shared by all its requests (tower's
+/// [`TpsBudget`](tower::retry::budget::TpsBudget)): retries may add at most
+/// 20 % to the requests of the last 10 seconds, plus a reserve of 10 retries
+/// per second so that a small batch can always retry. When the budget is
+/// spent, the failure is returned as it is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     pub(crate) max_retries: u32,
@@ -136,7 +137,7 @@ impl RetryPolicy {
 
     /// Allows retrying `POST`, `PATCH` and other non-idempotent methods.
     ///
-    /// Default is `false`: see the [module documentation](self) for why.
+    /// Default is `false`: see [`RetryPolicy`] for why.
     #[must_use]
     pub const fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.retry_non_idempotent = yes;

@@ -1,0 +1,100 @@
+//! Micro-benchmarks of the paths this crate owns: turning inputs into
+//! requests, and a whole batch through the stack against a loopback
+//! server (so the figure is the client's overhead plus loopback I/O).
+//!
+//! Run with `cargo bench`. Compare figures within one run only: these
+//! machines are shared and noisy.
+
+use std::hint::black_box;
+
+use batch_fetch::{BatchClient, IntoRequest, RetryPolicy};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn conversion(c: &mut Criterion) {
+    let mut group = c.benchmark_group("into_request");
+    group.bench_function("str", |b| {
+        b.iter(|| black_box("http://127.0.0.1:8080/items/42?x=1").into_request())
+    });
+    group.bench_function("string", |b| {
+        let url = String::from("https://api.example.test/v1/items/42?x=1");
+        b.iter(|| black_box(url.clone()).into_request())
+    });
+    group.bench_function("request_with_body", |b| {
+        b.iter(|| {
+            http::Request::post("http://127.0.0.1:8080/submit")
+                .header("content-type", "application/json")
+                .body(black_box(r#"{"id":42}"#))
+                .unwrap()
+                .into_request()
+        })
+    });
+    group.finish();
+}
+
+/// A minimal keep-alive HTTP/1.1 server: answers every request head with a
+/// fixed 100-byte body. Cheap enough that the client dominates the profile.
+async fn loopback_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}",
+            "x".repeat(100)
+        );
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(8192);
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = sock.read(&mut chunk).await {
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut out = Vec::new();
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        out.extend_from_slice(reply.as_bytes());
+                    }
+                    if sock.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+fn batch(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = rt.block_on(loopback_server());
+    let mut group = c.benchmark_group("fetch_all_loopback");
+    const N: usize = 1000;
+    group.throughput(Throughput::Elements(N as u64));
+    group.sample_size(20);
+    for concurrency in [16, 64] {
+        let client = BatchClient::builder()
+            .concurrency(concurrency)
+            .retry(RetryPolicy::default())
+            .build()
+            .unwrap();
+        let urls: Vec<String> = (0..N).map(|i| format!("{base}/fast?i={i}")).collect();
+        group.bench_with_input(
+            BenchmarkId::from_parameter(concurrency),
+            &urls,
+            |b, urls| {
+                b.to_async(&rt).iter(|| async {
+                    let responses = client.fetch_all(urls).await.unwrap();
+                    assert_eq!(responses.len(), N);
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, conversion, batch);
+criterion_main!(benches);

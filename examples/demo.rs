@@ -1,0 +1,233 @@
+//! The main job, end to end, with no network: an embedded server on
+//! 127.0.0.1 plays a slow remote API, and one `fetch_all_settled` call
+//! fetches all of it.
+//!
+//! ```text
+//! cargo run --release --example demo
+//! ```
+//!
+//! The server has 500 endpoints that each take about 200 ms (like a remote
+//! API), 6 flaky ones that answer `503` before they answer `200`, and one
+//! that hangs far past the client's timeout (fetched beside the batch, on
+//! a clone of the same client).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use batch_fetch::{BatchClient, RetryPolicy};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+const ENDPOINTS: usize = 500;
+const FLAKY: usize = 6;
+const CONCURRENCY: usize = 100;
+const TIMEOUT: Duration = Duration::from_millis(750);
+const MAX_RETRIES: u32 = 2;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (addr, flaky_hits) = start_server().await?;
+    let base = format!("http://{addr}");
+
+    let mut urls: Vec<String> = (0..FLAKY).map(|i| format!("{base}/flaky/{i}")).collect();
+    urls.extend((0..ENDPOINTS).map(|i| format!("{base}/api/{i}")));
+    let sequential: Duration = (0..ENDPOINTS).map(api_delay).sum();
+
+    let client = BatchClient::builder()
+        .concurrency(CONCURRENCY)
+        .timeout(TIMEOUT)
+        .retry(RetryPolicy::default().max_retries(MAX_RETRIES))
+        .build()?;
+
+    println!(
+        "batch-fetch demo: {} requests to an embedded server at {base}",
+        urls.len() + 1
+    );
+    println!(
+        "  concurrency {CONCURRENCY}, timeout {} ms per attempt, up to {MAX_RETRIES} retries\n",
+        TIMEOUT.as_millis()
+    );
+
+    // The batch, and beside it one request that hangs, on a clone of the
+    // same client: both share its pool and its limits.
+    let started = Instant::now();
+    let batch = async {
+        let results = client.fetch_all_settled(&urls).await;
+        (results, started.elapsed())
+    };
+    let hang = async {
+        let result = client.clone().fetch(format!("{base}/hang")).await;
+        (result, started.elapsed())
+    };
+    let ((mut results, batch_wall), (hang_result, wall)) = tokio::join!(batch, hang);
+    results.push(hang_result);
+
+    let mut ok = 0;
+    let mut retries = 0;
+    let mut statuses = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for result in &results {
+        match result {
+            Ok(res) => {
+                ok += usize::from(res.status().is_success());
+                *statuses.entry(res.status().as_u16()).or_insert(0) += 1;
+                retries += res.attempts() - 1;
+            }
+            Err(err) => {
+                *errors.entry(format!("{:?}", err.kind())).or_insert(0) += 1;
+                retries += err.attempts().saturating_sub(1);
+            }
+        }
+    }
+    let ideal = sequential / CONCURRENCY as u32;
+
+    let row = |name: &str, value: String| println!("  {name:<22}{value}");
+    row("requests", results.len().to_string());
+    row("ok (2xx)", ok.to_string());
+    row(
+        "statuses",
+        statuses
+            .iter()
+            .map(|(s, n)| format!("{s}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    row(
+        "batch wall time",
+        format!(
+            "{:.2} s for the {} API and flaky requests",
+            batch_wall.as_secs_f64(),
+            urls.len()
+        ),
+    );
+    row(
+        "sequential time",
+        format!(
+            "{:.1} s (the server's waits added up)",
+            sequential.as_secs_f64()
+        ),
+    );
+    row(
+        "ideal at concurrency",
+        format!("{:.2} s (sequential / {CONCURRENCY})", ideal.as_secs_f64()),
+    );
+    row(
+        "speed-up",
+        format!(
+            "{:.1}x over sequential; {:.2}x the ideal",
+            sequential.as_secs_f64() / batch_wall.as_secs_f64(),
+            batch_wall.as_secs_f64() / ideal.as_secs_f64()
+        ),
+    );
+    row(
+        "throughput",
+        format!("{:.0} req/s", urls.len() as f64 / batch_wall.as_secs_f64()),
+    );
+    row(
+        "retries",
+        format!(
+            "{retries} (flaky endpoints were hit {} times)",
+            flaky_hits.load(Ordering::Relaxed)
+        ),
+    );
+    row(
+        "errors by kind",
+        if errors.is_empty() {
+            "none".to_owned()
+        } else {
+            errors
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    if let Some(err) = results.iter().find_map(|r| r.as_ref().err()) {
+        println!("  {:<22}{err}", "e.g.");
+    }
+    row(
+        "total wall time",
+        format!(
+            "{:.2} s (the hanging request: {} attempts of {} ms, plus backoff)",
+            wall.as_secs_f64(),
+            MAX_RETRIES + 1,
+            TIMEOUT.as_millis()
+        ),
+    );
+    Ok(())
+}
+
+/// Each API endpoint waits 150–250 ms, like a remote service.
+fn api_delay(i: usize) -> Duration {
+    Duration::from_millis(150 + (i as u64 * 37) % 101)
+}
+
+async fn start_server() -> std::io::Result<(SocketAddr, Arc<AtomicU32>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let flaky: Arc<Vec<AtomicU32>> = Arc::new((0..FLAKY).map(|_| AtomicU32::new(0)).collect());
+    let flaky_hits = Arc::new(AtomicU32::new(0));
+    let hits = flaky_hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let flaky = flaky.clone();
+            let hits = hits.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req| handle(req, flaky.clone(), hits.clone()));
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, flaky_hits))
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    flaky: Arc<Vec<AtomicU32>>,
+    hits: Arc<AtomicU32>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path();
+    let number = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let reply = |status: StatusCode, body: String| {
+        let mut res = Response::new(Full::new(Bytes::from(body)));
+        *res.status_mut() = status;
+        res
+    };
+    if let Some(i) = number("/api/") {
+        tokio::time::sleep(api_delay(i)).await;
+        return Ok(reply(StatusCode::OK, format!("{{\"item\":{i}}}")));
+    }
+    if let Some(i) = number("/flaky/").filter(|i| *i < FLAKY) {
+        hits.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Endpoint i fails (i % 2) + 1 times, then recovers.
+        let seen = flaky[i].fetch_add(1, Ordering::Relaxed);
+        if seen <= (i as u32 % 2) {
+            return Ok(reply(StatusCode::SERVICE_UNAVAILABLE, "busy".into()));
+        }
+        return Ok(reply(StatusCode::OK, format!("{{\"flaky\":{i}}}")));
+    }
+    if path == "/hang" {
+        // Far past the client's timeout; the client gives up first.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return Ok(reply(StatusCode::OK, "too late".into()));
+    }
+    Ok(reply(StatusCode::NOT_FOUND, "no such endpoint".into()))
+}
