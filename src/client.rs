@@ -49,6 +49,14 @@ fn _assert_impls() {
     ok::<BatchClient>();
 }
 
+// Batches can be spawned: their futures are `Send`.
+fn _assert_send_futures(client: &BatchClient) {
+    fn send<T: Send>(_: T) {}
+    send(client.fetch("http://127.0.0.1/"));
+    send(client.fetch_all(vec![String::from("http://127.0.0.1/")]));
+    send(client.fetch_all_settled([http::Request::new(())]));
+}
+
 impl BatchClient {
     /// A client with the default settings (see [`BatchClientBuilder`]).
     pub fn new() -> Self {
