@@ -1,0 +1,371 @@
+//! Raw TCP servers that misbehave on purpose (no hyper on the server side).
+//!
+//! Every connection first reads one request head (and its Content-Length
+//! body, if any), then acts out its [`Behavior`]. All loops are bounded in
+//! count and time; dropping the [`RawServer`] closes the listener and every
+//! connection.
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{Gauge, GaugeGuard};
+
+/// How long any raw connection may live at most.
+const CONN_LIFETIME_CAP: Duration = Duration::from_secs(60);
+/// How long a connection waits for the first request head.
+const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// Answers bytes that are not HTTP, then closes.
+    Garbage,
+    /// `Content-Length: 1000` but only 10 body bytes, then closes.
+    TruncatedLength,
+    /// Chunked body with one chunk and no final `0` chunk, then closes.
+    TruncatedChunked,
+    /// Status line and headers (`Content-Length: 100`), then closes.
+    CloseAfterHeaders,
+    /// A full valid response, written one byte every `every`.
+    DripHeaders { every: Duration },
+    /// Reads the request and never answers (until the client leaves or the server drops).
+    NeverAnswer,
+    /// Reads the request, then resets the connection (RST, SO_LINGER 0).
+    ResetBeforeResponse,
+    /// Reads the request, then closes (FIN) without a response.
+    CloseBeforeResponse,
+    /// Valid keep-alive HTTP/1.1: answers `200 ok {conn}/{n}` to every
+    /// request, and closes a connection left idle for `idle_close` (also a
+    /// fresh one on which no request arrives).
+    KeepAlive { idle_close: Duration },
+}
+
+/// What a raw server saw.
+#[derive(Debug, Default)]
+pub struct RawStats {
+    accepted: AtomicUsize,
+    requests: AtomicUsize,
+    pub connections: Arc<Gauge>,
+    /// `"METHOD target"` of each request head read, in order.
+    request_lines: Mutex<Vec<String>>,
+}
+
+impl RawStats {
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Request heads fully read.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.current()
+    }
+
+    pub fn request_lines(&self) -> Vec<String> {
+        self.request_lines.lock().unwrap().clone()
+    }
+}
+
+/// Guard of a running raw TCP server on 127.0.0.1:0.
+pub struct RawServer {
+    addr: SocketAddr,
+    stats: Arc<RawStats>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RawServer {
+    pub async fn start(behavior: Behavior) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let stats = Arc::new(RawStats::default());
+        let (shutdown, rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, behavior, stats.clone(), rx));
+        RawServer {
+            addr,
+            stats,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn stats(&self) -> &Arc<RawStats> {
+        &self.stats
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.stats.accepted()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.stats.requests()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.stats.open_connections()
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    behavior: Behavior,
+    stats: Arc<RawStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(v) => v,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn_id = stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        let open = GaugeGuard::new(vec![stats.connections.clone()]);
+        let stats = stats.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _open = open;
+            tokio::select! {
+                _ = tokio::time::timeout(CONN_LIFETIME_CAP, handle(stream, behavior, &stats, conn_id)) => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+/// Reads one request head and its Content-Length / chunked body from `stream`
+/// into `buf` (leftover bytes stay in `buf`). Waits at most `wait` for the
+/// first byte and 10 s overall. Returns the request line, or `None` on
+/// EOF/timeout/error.
+pub async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    wait: Duration,
+) -> Option<String> {
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let limit = if buf.is_empty() {
+            wait
+        } else {
+            Duration::from_secs(10)
+        };
+        let mut tmp = [0u8; 4096];
+        match tokio::time::timeout(limit, stream.read(&mut tmp)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+            _ => return None,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    buf.drain(..head_end);
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut content_length = 0usize;
+    let mut chunked = false;
+    for line in lines {
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim();
+            if k == "content-length" {
+                content_length = v.parse().unwrap_or(0);
+            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+                chunked = true;
+            }
+        }
+    }
+    // Read (and discard) the body.
+    let body_done = |buf: &Vec<u8>| {
+        if chunked {
+            find(buf, b"0\r\n\r\n").map(|i| i + 5)
+        } else if buf.len() >= content_length {
+            Some(content_length)
+        } else {
+            None
+        }
+    };
+    loop {
+        if let Some(end) = body_done(buf) {
+            buf.drain(..end);
+            break;
+        }
+        let mut tmp = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut tmp)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+            _ => return None,
+        }
+    }
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    Some(format!("{method} {target}"))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, conn_id: usize) {
+    let mut buf = Vec::new();
+    let mut served = 0usize;
+    loop {
+        let wait = match behavior {
+            // Idle includes a fresh connection that has not sent anything yet.
+            Behavior::KeepAlive { idle_close } => idle_close,
+            _ => FIRST_REQUEST_WAIT,
+        };
+        let Some(line) = read_request(&mut stream, &mut buf, wait).await else {
+            // EOF, error, or (keep-alive) idle too long: drop = FIN.
+            return;
+        };
+        stats.requests.fetch_add(1, Ordering::SeqCst);
+        stats.request_lines.lock().unwrap().push(line);
+        served += 1;
+        match behavior {
+            Behavior::Garbage => {
+                let _ = stream
+                    .write_all(b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Behavior::TruncatedLength => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
+                    .await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Behavior::TruncatedChunked => {
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                    )
+                    .await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Behavior::CloseAfterHeaders => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Behavior::DripHeaders { every } => {
+                let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+                resp.extend(std::iter::repeat_n(b'a', 200));
+                resp.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+                for b in resp {
+                    if stream.write_all(&[b]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(every).await;
+                }
+                return;
+            }
+            Behavior::NeverAnswer => {
+                // Wait for the client to leave (EOF/error); bounded by CONN_LIFETIME_CAP.
+                let mut tmp = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut tmp).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                return;
+            }
+            Behavior::ResetBeforeResponse => {
+                let _ = stream.set_zero_linger();
+                drop(stream);
+                return;
+            }
+            Behavior::CloseBeforeResponse => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Behavior::KeepAlive { .. } => {
+                let body = format!("ok {conn_id}/{served}");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn_id}\r\n\r\n{body}",
+                    body.len()
+                );
+                if stream.write_all(resp.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A listener whose accept queue is full and never drained: new connection
+/// attempts to it hang in SYN-SENT (the kernel drops their SYNs), which
+/// makes a real connect timeout on loopback.
+pub struct Blackhole {
+    addr: SocketAddr,
+    _listener: TcpListener,
+    _fillers: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    pub async fn start() -> Blackhole {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+        let listener = socket.listen(1).expect("listen");
+        let addr = listener.local_addr().expect("local_addr");
+        let mut fillers = Vec::new();
+        // Fill the accept queue until a connect attempt no longer completes.
+        for _ in 0..64 {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => fillers.push(s),
+                Ok(Err(e)) => panic!("blackhole filler connect failed: {e}"),
+                Err(_) => {
+                    return Blackhole {
+                        addr,
+                        _listener: listener,
+                        _fillers: fillers,
+                    };
+                }
+            }
+        }
+        panic!("could not fill the accept queue of the blackhole listener");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}

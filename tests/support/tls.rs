@@ -1,0 +1,82 @@
+//! Certificates generated at test time: a CA and a leaf for
+//! `localhost` / `127.0.0.1` signed by it.
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A throw-away PKI: CA certificate (DER) and a server leaf signed by it.
+pub struct TestPki {
+    /// DER of the CA certificate: what `add_root_certificate` wants.
+    pub ca_der: Vec<u8>,
+    /// DER of the leaf (SANs `localhost`, `127.0.0.1`).
+    pub leaf_der: Vec<u8>,
+    /// PKCS#8 DER of the leaf's private key.
+    pub leaf_key_der: Vec<u8>,
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        let ca_key = KeyPair::generate().expect("ca key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "batch-fetch test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = ca_params.self_signed(&ca_key).expect("self-sign CA");
+
+        let leaf_key = KeyPair::generate().expect("leaf key");
+        let mut leaf_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("leaf params");
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        leaf_params.use_authority_key_identifier_extension = true;
+        leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .expect("sign leaf");
+
+        TestPki {
+            ca_der: ca.der().to_vec(),
+            leaf_der: leaf.der().to_vec(),
+            leaf_key_der: leaf_key.serialize_der(),
+        }
+    }
+
+    /// rustls server config (ring provider) presenting leaf + CA, with the
+    /// given ALPN protocols, e.g. `&[b"h2", b"http/1.1"]`.
+    pub fn server_config_with_alpn(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![
+                    CertificateDer::from(self.leaf_der.clone()),
+                    CertificateDer::from(self.ca_der.clone()),
+                ],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key_der.clone())),
+            )
+            .expect("server cert");
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(config)
+    }
+
+    /// Server config with ALPN `["h2", "http/1.1"]`.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        self.server_config_with_alpn(&[b"h2", b"http/1.1"])
+    }
+}
