@@ -21,6 +21,26 @@ pub use raw::{Behavior, RawServer};
 pub use server::{Hit, ServerGroup, ServerStats, TestServer};
 pub use tls::TestPki;
 
+/// Accepts the next connection, or `None` once `shutdown` fires. Accept
+/// errors (e.g. EMFILE under heavy load) back off a little and go on.
+pub async fn accept_until_shutdown(
+    listener: &tokio::net::TcpListener,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::net::TcpStream> {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Some(stream);
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            },
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
 /// Generous bound for one batch: a bug must fail the test, not hang it.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -136,17 +136,9 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(v) => v,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
+        let Some(stream) = super::accept_until_shutdown(&listener, &mut shutdown).await else {
+            return;
         };
-        let _ = stream.set_nodelay(true);
         let conn_id = stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
         let open = GaugeGuard::new(vec![stats.connections.clone()]);
         let stats = stats.clone();

@@ -353,18 +353,9 @@ async fn accept_loop(
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     loop {
-        let (stream, _peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(v) => v,
-                // e.g. EMFILE under heavy load: back off a little and go on.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
+        let Some(stream) = super::accept_until_shutdown(&listener, &mut shutdown).await else {
+            return;
         };
-        let _ = stream.set_nodelay(true);
         let conn_id = ctx.stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
         let open = GaugeGuard::new(vec![ctx.stats.connections.clone()]);
         let ctx = ctx.clone();
