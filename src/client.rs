@@ -143,6 +143,12 @@ impl BatchClient {
     ) -> Result<Response, Error> {
         let started = Instant::now();
         let mut req = input.into_request().map_err(|e| e.with_index(index))?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            // hyper would panic spawning its connection task; say why instead.
+            return Err(Error::config("requests must run inside a Tokio runtime")
+                .with_url(req.uri().clone())
+                .with_index(index));
+        }
         add_defaults(req.headers_mut(), &self.inner.default_headers);
         if let Some(admission) = admission {
             req.extensions_mut().insert(admission);

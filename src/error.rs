@@ -15,7 +15,8 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The client was configured with an invalid setting (seen at `build()`).
+    /// The client was configured with an invalid setting (seen at `build()`),
+    /// or a request was polled outside a Tokio runtime.
     Config,
     /// The input could not be turned into a request: not an absolute
     /// `http`/`https` URL, or an invalid header or method.

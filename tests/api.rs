@@ -438,3 +438,21 @@ async fn pool_idle_timeout_expires_idle_connections() {
         .unwrap();
     assert_eq!(server.accepted(), 2, "the idle connection expired");
 }
+
+#[test]
+fn polled_outside_a_runtime_is_an_error_not_a_panic() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let client = BatchClient::new();
+    let mut fut = std::pin::pin!(client.fetch("http://127.0.0.1:9/x"));
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(Err(e)) => {
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+            assert!(e.to_string().contains("Tokio runtime"), "{e}");
+        }
+        Poll::Ready(Ok(_)) => panic!("no runtime, yet a response"),
+        Poll::Pending => panic!("without a runtime the request must fail at once"),
+    }
+}
