@@ -83,12 +83,51 @@ fn batch(c: &mut Criterion) {
             .unwrap();
         let urls: Vec<String> = (0..N).map(|i| format!("{base}/fast?i={i}")).collect();
         group.bench_with_input(
-            BenchmarkId::from_parameter(concurrency),
+            BenchmarkId::new("batch_fetch", concurrency),
             &urls,
             |b, urls| {
                 b.to_async(&rt).iter(|| async {
                     let responses = client.fetch_all(urls).await.unwrap();
                     assert_eq!(responses.len(), N);
+                })
+            },
+        );
+    }
+
+    // The peer measured in the same run: what people write by hand with a
+    // raw hyper-util pooled client, a task per request and a semaphore.
+    let raw: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    for concurrency in [16, 64] {
+        let urls: Vec<http::Uri> = (0..N)
+            .map(|i| format!("{base}/fast?i={i}").parse().unwrap())
+            .collect();
+        group.bench_with_input(
+            BenchmarkId::new("raw_hyper_util_spawn_semaphore", concurrency),
+            &urls,
+            |b, urls| {
+                b.to_async(&rt).iter(|| async {
+                    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+                    let tasks: Vec<_> = urls
+                        .iter()
+                        .cloned()
+                        .map(|uri| {
+                            let raw = raw.clone();
+                            let permits = permits.clone();
+                            tokio::spawn(async move {
+                                let _permit = permits.acquire_owned().await.unwrap();
+                                let res = raw.get(uri).await.unwrap();
+                                http_body_util::BodyExt::collect(res.into_body())
+                                    .await
+                                    .unwrap()
+                                    .to_bytes()
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        assert_eq!(task.await.unwrap().len(), 100);
+                    }
                 })
             },
         );
