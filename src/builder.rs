@@ -8,7 +8,7 @@ use http::header::{HeaderValue, USER_AGENT};
 use crate::client::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig};
 use crate::error::Error;
-use crate::layers::{self, StackConfig};
+use crate::layers::{self, RedirectPolicy, StackConfig};
 use crate::retry::RetryPolicy;
 
 const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
@@ -31,6 +31,12 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`add_root_certificate`](Self::add_root_certificate) | web PKI roots only |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 30 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
+/// | [`redirect_limit`](Self::redirect_limit) | 10 hops |
+/// | [`redirect_https_downgrade`](Self::redirect_https_downgrade) | refused |
+/// | [`decompress`](Self::decompress) | on (gzip, deflate, br, zstd: as features allow) |
+/// | [`http1_only`](Self::http1_only) / [`http2_prior_knowledge`](Self::http2_prior_knowledge) | neither: HTTP/2 when ALPN picks it, else HTTP/1.1 |
+/// | [`max_response_headers`](Self::max_response_headers) | 100 |
+/// | [`max_response_header_size`](Self::max_response_header_size) | 64 KiB |
 #[must_use]
 #[derive(Debug)]
 pub struct BatchClientBuilder {
@@ -46,6 +52,13 @@ pub struct BatchClientBuilder {
     root_certificates: Vec<Vec<u8>>,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
+    redirect_limit: usize,
+    redirect_https_downgrade: bool,
+    decompress: bool,
+    http1_only: bool,
+    http2_prior_knowledge: bool,
+    max_response_headers: usize,
+    max_response_header_size: usize,
 }
 
 impl Default for BatchClientBuilder {
@@ -62,6 +75,13 @@ impl Default for BatchClientBuilder {
             root_certificates: Vec::new(),
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: usize::MAX,
+            redirect_limit: 10,
+            redirect_https_downgrade: false,
+            decompress: true,
+            http1_only: false,
+            http2_prior_knowledge: false,
+            max_response_headers: 100,
+            max_response_header_size: 64 * 1024,
         }
     }
 }
@@ -172,6 +192,87 @@ impl BatchClientBuilder {
         self
     }
 
+    /// Sets the most redirects followed for one input; 0 turns following
+    /// off (a `3xx` is then returned as the response).
+    ///
+    /// `301`, `302`, `303`, `307` and `308` with a `Location` are followed.
+    /// `303` turns the request into a `GET` (a `HEAD` stays one), and so do
+    /// `301` and `302` for a `POST`, as browsers do; `307` and `308` keep
+    /// method and body. `Authorization`, `Cookie` and `Proxy-Authorization`
+    /// are not sent to an origin other than the input's. A loop or a longer
+    /// chain is an error of kind [`Redirect`](crate::ErrorKind::Redirect)
+    /// that names the chain; [`Response::url()`](crate::Response::url) is
+    /// the final URL.
+    ///
+    /// Default is 10.
+    pub fn redirect_limit(mut self, hops: usize) -> Self {
+        self.redirect_limit = hops;
+        self
+    }
+
+    /// Allows a redirect from an `https` URL to an `http` one, which sends
+    /// the rest of the exchange in clear text.
+    ///
+    /// Default is `false`: such a redirect is a
+    /// [`Redirect`](crate::ErrorKind::Redirect) error.
+    pub fn redirect_https_downgrade(mut self, allow: bool) -> Self {
+        self.redirect_https_downgrade = allow;
+        self
+    }
+
+    /// Turns decoding of compressed responses on or off. When on, requests
+    /// without an `Accept-Encoding` of their own announce the encodings
+    /// this build can decode (the `gzip`, `deflate`, `brotli` and `zstd`
+    /// features, all on by default), and bodies arrive decoded, with the
+    /// `Content-Encoding` and `Content-Length` headers removed.
+    /// [`max_body_size`](Self::max_body_size) counts decoded bytes, so a
+    /// compression bomb ends in [`BodyTooLarge`](crate::ErrorKind::BodyTooLarge).
+    ///
+    /// Default is `true`.
+    pub fn decompress(mut self, on: bool) -> Self {
+        self.decompress = on;
+        self
+    }
+
+    /// Speaks only HTTP/1.1, even to HTTPS servers that offer HTTP/2.
+    ///
+    /// Default: HTTP/2 when the server chooses it by ALPN, else HTTP/1.1.
+    pub fn http1_only(mut self) -> Self {
+        self.http1_only = true;
+        self
+    }
+
+    /// Speaks HTTP/2 from the first byte, also over plain `http` (h2c), to
+    /// servers known to support it. Requests to one origin then share a
+    /// single connection from the start.
+    ///
+    /// Default: HTTP/2 only when an HTTPS server chooses it by ALPN.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.http2_prior_knowledge = true;
+        self
+    }
+
+    /// Sets the most header fields accepted in a response head (HTTP/1).
+    /// More is an error of kind
+    /// [`HeadersTooLarge`](crate::ErrorKind::HeadersTooLarge).
+    ///
+    /// Default is 100.
+    pub fn max_response_headers(mut self, n: usize) -> Self {
+        self.max_response_headers = n;
+        self
+    }
+
+    /// Sets the most bytes accepted in a response head: the status line and
+    /// headers in HTTP/1, the decoded header list in HTTP/2. More is an
+    /// error of kind [`HeadersTooLarge`](crate::ErrorKind::HeadersTooLarge).
+    /// It also caps the HTTP/1 read buffer. At least 8 KiB.
+    ///
+    /// Default is 64 KiB.
+    pub fn max_response_header_size(mut self, bytes: usize) -> Self {
+        self.max_response_header_size = bytes;
+        self
+    }
+
     /// Builds the client.
     ///
     /// It needs no runtime to build; requests must run on a Tokio runtime.
@@ -180,8 +281,9 @@ impl BatchClientBuilder {
     ///
     /// An error of kind [`Config`](crate::ErrorKind::Config) if a setting is
     /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
-    /// its `base_delay`, a user agent that is not a valid header value, or a
-    /// root certificate that cannot be parsed.
+    /// its `base_delay`, a user agent that is not a valid header value, a
+    /// root certificate that cannot be parsed, both `http1_only` and
+    /// `http2_prior_knowledge`, or header limits out of range.
     pub fn build(self) -> Result<BatchClient, Error> {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
@@ -195,6 +297,20 @@ impl BatchClientBuilder {
             return Err(Error::config(format!(
                 "concurrency limits must be at most {max_permits}"
             )));
+        }
+        if self.http1_only && self.http2_prior_knowledge {
+            return Err(Error::config(
+                "http1_only and http2_prior_knowledge exclude each other",
+            ));
+        }
+        if self.max_response_headers == 0 {
+            return Err(Error::config("max_response_headers must be at least 1"));
+        }
+        // hyper's HTTP/1 read buffer cannot be smaller than this.
+        if !(8 * 1024..=u32::MAX as usize).contains(&self.max_response_header_size) {
+            return Err(Error::config(
+                "max_response_header_size must be at least 8 KiB and fit in 32 bits",
+            ));
         }
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::config("timeouts must be longer than zero"));
@@ -219,9 +335,18 @@ impl BatchClientBuilder {
             pool_idle_timeout: self.pool_idle_timeout,
             pool_max_idle_per_host: self.pool_max_idle_per_host,
             root_certificates: self.root_certificates,
+            http1_only: self.http1_only,
+            http2_prior_knowledge: self.http2_prior_knowledge,
+            max_response_headers: self.max_response_headers,
+            max_response_header_size: self.max_response_header_size,
         })?;
         let stack = layers::stack(
             &StackConfig {
+                redirect: RedirectPolicy {
+                    limit: self.redirect_limit,
+                    allow_https_downgrade: self.redirect_https_downgrade,
+                },
+                decompress: self.decompress,
                 retry: self.retry,
                 concurrency: self.concurrency,
                 per_host_concurrency: self.per_host_concurrency,

@@ -11,7 +11,7 @@ use crate::admission::Admission;
 use crate::batch;
 use crate::builder::BatchClientBuilder;
 use crate::error::Error;
-use crate::layers::Stack;
+use crate::layers::{FinalUrl, Stack};
 use crate::request::IntoRequest;
 use crate::response::Response;
 
@@ -155,7 +155,14 @@ impl BatchClient {
         }
         let url = req.uri().clone();
         match self.inner.stack.clone().oneshot(req).await {
-            Ok(res) => Ok(Response::new(res, url, started.elapsed())),
+            Ok(mut res) => {
+                // After redirects, the URL that answered.
+                let url = match res.extensions_mut().remove::<FinalUrl>() {
+                    Some(FinalUrl(last)) => last,
+                    None => url,
+                };
+                Ok(Response::new(res, url, started.elapsed()))
+            }
             Err(err) => Err(Error::from_stack(err).with_url(url).with_index(index)),
         }
     }

@@ -23,6 +23,10 @@ pub(crate) struct ConnectConfig {
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) http1_only: bool,
+    pub(crate) http2_prior_knowledge: bool,
+    pub(crate) max_response_headers: usize,
+    pub(crate) max_response_header_size: usize,
 }
 
 pub(crate) fn client(cfg: &ConnectConfig) -> Result<HttpsClient, Error> {
@@ -36,12 +40,18 @@ pub(crate) fn client(cfg: &ConnectConfig) -> Result<HttpsClient, Error> {
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(&cfg.root_certificates)?)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
+        .https_or_http();
+    // ALPN offers what the client will speak.
+    let https = if cfg.http1_only {
+        https.enable_http1().wrap_connector(http)
+    } else if cfg.http2_prior_knowledge {
+        https.enable_http2().wrap_connector(http)
+    } else {
+        https.enable_http1().enable_http2().wrap_connector(http)
+    };
 
-    Ok(Client::builder(TokioExecutor::new())
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         // Below the 60–75 s keep-alive of common servers and load
@@ -49,7 +59,13 @@ pub(crate) fn client(cfg: &ConnectConfig) -> Result<HttpsClient, Error> {
         // the usual cause of resets on pooled connections.
         .pool_idle_timeout(cfg.pool_idle_timeout)
         .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-        .build(https))
+        .http2_only(cfg.http2_prior_knowledge)
+        .http1_max_headers(cfg.max_response_headers)
+        .http1_max_buf_size(cfg.max_response_header_size)
+        .http2_max_header_list_size(
+            u32::try_from(cfg.max_response_header_size).unwrap_or(u32::MAX),
+        );
+    Ok(builder.build(https))
 }
 
 /// A rustls configuration that always verifies certificates against the

@@ -38,6 +38,12 @@ pub enum ErrorKind {
     /// The request was cancelled before it finished (for example, its
     /// connection task was stopped because the runtime shut down).
     Cancelled,
+    /// A redirect was refused: a loop, more hops than `redirect_limit`, or
+    /// an `https` to `http` downgrade. The message names the chain.
+    Redirect,
+    /// The response head has more headers, or more header bytes, than the
+    /// client accepts (`max_response_headers`, `max_response_header_size`).
+    HeadersTooLarge,
 }
 
 impl ErrorKind {
@@ -51,6 +57,8 @@ impl ErrorKind {
             ErrorKind::BodyTooLarge => "response body too large",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Cancelled => "request cancelled",
+            ErrorKind::Redirect => "redirect refused",
+            ErrorKind::HeadersTooLarge => "response headers too large",
         }
     }
 }
@@ -271,7 +279,7 @@ pub(crate) struct BodyTooLarge {
 /// A failure while reading the response body, after the head arrived.
 #[derive(Debug, thiserror::Error)]
 #[error("error reading response body")]
-pub(crate) struct BodyError(#[source] pub(crate) hyper::Error);
+pub(crate) struct BodyError(#[source] pub(crate) BoxError);
 
 /// Walks an error and its sources, looking inside `io::Error`s too (whose own
 /// `source()` skips the error they wrap).
@@ -300,6 +308,9 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     if err.is::<BodyTooLarge>() {
         return ErrorKind::BodyTooLarge;
     }
+    if err.is::<crate::layers::RedirectError>() {
+        return ErrorKind::Redirect;
+    }
     if let Some(e) = err.downcast_ref::<Attempted>() {
         return classify(&*e.source);
     }
@@ -314,9 +325,22 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
         if let Some(legacy) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
             connect |= legacy.is_connect();
         }
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            // h2 refuses, on its own side, a response whose header block is
+            // over the client's SETTINGS_MAX_HEADER_LIST_SIZE.
+            if h2.reason() == Some(h2::Reason::REFUSED_STREAM) && !h2.is_remote() {
+                return ErrorKind::HeadersTooLarge;
+            }
+        }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_timeout() {
                 return ErrorKind::Timeout;
+            }
+            // `is_parse_too_large()` exists only with hyper's server
+            // feature; the message is hyper's for Parse::TooLarge, which
+            // covers both too many headers and too many header bytes.
+            if h.is_parse() && h.to_string().contains("message head is too large") {
+                return ErrorKind::HeadersTooLarge;
             }
             if h.is_canceled() {
                 return ErrorKind::Cancelled;
@@ -331,6 +355,22 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     } else {
         ErrorKind::Protocol
     }
+}
+
+/// True if the server said it did not process the request: an HTTP/2
+/// `REFUSED_STREAM`, or a `GOAWAY` whose last stream id is below this
+/// request's (h2 fails exactly those streams). Safe to resend whatever the
+/// method.
+pub(crate) fn unprocessed(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<BodyError>() {
+        return false;
+    }
+    chain(Some(err)).any(|e| {
+        e.downcast_ref::<h2::Error>().is_some_and(|h2| {
+            h2.is_remote() && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+        })
+    })
 }
 
 /// True if the error ended an attempt before any of the response arrived

@@ -54,7 +54,7 @@ impl Response {
         self.head.version
     }
 
-    /// The URL that was requested.
+    /// The URL that answered: the input's, or the last one of its redirects.
     pub fn url(&self) -> &Uri {
         &self.url
     }

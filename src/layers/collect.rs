@@ -1,5 +1,5 @@
-//! The innermost service: sends a request on the pooled client and reads
-//! the whole body, within the size limit.
+//! The innermost layer of our own: sends a request on the pooled client and
+//! reads the whole body, within the size limit.
 //!
 //! Reading the body here, inside the concurrency limits and the timeout, is
 //! what makes a permit last until the last body byte and the per-attempt
@@ -11,45 +11,48 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::ResponseFuture as SendFuture;
 use pin_project_lite::pin_project;
 
-use crate::connect::HttpsClient;
 use crate::error::{BodyError, BodyTooLarge, BoxError};
 
-/// Sends requests and collects their bodies.
+/// Sends requests on `S` and collects their bodies.
 #[derive(Clone, Debug)]
-pub(crate) struct CollectBody {
-    client: HttpsClient,
+pub(crate) struct CollectBody<S> {
+    inner: S,
     max_body_size: usize,
 }
 
-impl CollectBody {
-    pub(crate) fn new(client: HttpsClient, max_body_size: usize) -> Self {
+impl<S> CollectBody<S> {
+    pub(crate) fn new(inner: S, max_body_size: usize) -> Self {
         CollectBody {
-            client,
+            inner,
             max_body_size,
         }
     }
 }
 
-impl tower::Service<http::Request<Bytes>> for CollectBody {
+impl<S, B> tower::Service<http::Request<Bytes>> for CollectBody<S>
+where
+    S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     type Response = http::Response<Bytes>;
     type Error = BoxError;
-    type Future = CollectFuture;
+    type Future = CollectFuture<S::Future, B>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // The pooled client takes requests at any time.
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: http::Request<Bytes>) -> CollectFuture {
+    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
         CollectFuture {
             state: State::Head {
-                send: self.client.request(req.map(Full::new)),
+                send: self.inner.call(req.map(Full::new)),
             },
             limit: self.max_body_size,
         }
@@ -58,26 +61,40 @@ impl tower::Service<http::Request<Bytes>> for CollectBody {
 
 pin_project! {
     /// The response head, then the body.
-    pub(crate) struct CollectFuture {
+    pub(crate) struct CollectFuture<F, B>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
         #[pin]
-        state: State,
+        state: State<F, B>,
         limit: usize,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State {
-        Head { #[pin] send: SendFuture },
+    enum State<F, B>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        Head { #[pin] send: F },
         Body {
             #[pin]
-            collect: Collect<Limited<Incoming>>,
+            collect: Collect<Limited<B>>,
             head: Option<http::response::Parts>,
         },
     }
 }
 
-impl Future for CollectFuture {
+impl<F, B, E> Future for CollectFuture<F, B>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: Into<BoxError>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     type Output = Result<http::Response<Bytes>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -85,10 +102,12 @@ impl Future for CollectFuture {
         loop {
             match this.state.as_mut().project() {
                 StateProj::Head { send } => {
-                    let res = ready!(send.poll(cx))?;
+                    let res = ready!(send.poll(cx)).map_err(Into::into)?;
                     let (head, body) = res.into_parts();
                     let limit = *this.limit;
                     // Refuse an announced oversize body without reading it.
+                    // (A decoded body has no Content-Length left; the limit
+                    // below then counts its decoded bytes.)
                     if content_length(&head.headers).is_some_and(|len| len > limit as u64) {
                         return Poll::Ready(Err(Box::new(BodyTooLarge { limit })));
                     }
@@ -120,13 +139,11 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Names a body failure: over the limit, or the connection's fault.
+/// Names a body failure: over the limit, or anything else that broke the
+/// body after its head arrived (which the retry policy does not repeat).
 fn body_error(err: BoxError, limit: usize) -> BoxError {
     if err.is::<http_body_util::LengthLimitError>() {
         return Box::new(BodyTooLarge { limit });
     }
-    match err.downcast::<hyper::Error>() {
-        Ok(hyper) => Box::new(BodyError(*hyper)),
-        Err(other) => other,
-    }
+    Box::new(BodyError(err))
 }

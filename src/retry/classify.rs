@@ -35,6 +35,8 @@ pub(super) fn verdict(
             }
             _ => Verdict::Done,
         },
+        // The server never processed it: safe for any method.
+        Err(err) if error::unprocessed(&**err) => Verdict::Retry { retry_after: None },
         Err(err) => match error::classify(&**err) {
             // Nothing was sent, so even a POST can go again.
             ErrorKind::Connect => Verdict::Retry { retry_after: None },
