@@ -236,7 +236,7 @@ mod tests {
             uri("http://d/"),
         );
         let m = Method::GET;
-        assert!(policy.check(&[a.clone()], &m, &b.1).is_ok());
+        assert!(policy.check(std::slice::from_ref(&a), &m, &b.1).is_ok());
         assert!(policy.check(&[a.clone(), b.clone()], &m, &c.1).is_ok());
         let err = policy
             .check(&[a.clone(), b.clone(), c.clone()], &m, &d)
