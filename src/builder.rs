@@ -1,5 +1,8 @@
 //! [`BatchClientBuilder`]: every setting of a client, with its default.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -7,8 +10,10 @@ use http::header::{HeaderValue, USER_AGENT};
 
 use crate::client::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig};
+use crate::dns::{Backend, DnsResolver, Resolve};
 use crate::error::Error;
 use crate::layers::{self, RedirectPolicy, StackConfig};
+use crate::proxy::Proxy;
 use crate::retry::RetryPolicy;
 
 const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
@@ -37,8 +42,10 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`http1_only`](Self::http1_only) / [`http2_prior_knowledge`](Self::http2_prior_knowledge) | neither: HTTP/2 when ALPN picks it, else HTTP/1.1 |
 /// | [`max_response_headers`](Self::max_response_headers) | 100 |
 /// | [`max_response_header_size`](Self::max_response_header_size) | 64 KiB |
+/// | [`resolve`](Self::resolve) | none |
+/// | [`dns_resolver`](Self::dns_resolver) | the system's getaddrinfo |
+/// | [`proxy`](Self::proxy) / [`no_proxy`](Self::no_proxy) | `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` |
 #[must_use]
-#[derive(Debug)]
 pub struct BatchClientBuilder {
     concurrency: usize,
     per_host_concurrency: Option<usize>,
@@ -59,6 +66,19 @@ pub struct BatchClientBuilder {
     http2_prior_knowledge: bool,
     max_response_headers: usize,
     max_response_header_size: usize,
+    dns_overrides: HashMap<String, Vec<SocketAddr>>,
+    dns_resolver: Option<Arc<dyn Resolve>>,
+    #[cfg(feature = "hickory-dns")]
+    hickory_dns: bool,
+    proxy: ProxySetting,
+}
+
+/// Where proxies come from.
+#[derive(Debug)]
+enum ProxySetting {
+    Environment,
+    Explicit(Proxy),
+    Off,
 }
 
 impl Default for BatchClientBuilder {
@@ -82,6 +102,11 @@ impl Default for BatchClientBuilder {
             http2_prior_knowledge: false,
             max_response_headers: 100,
             max_response_header_size: 64 * 1024,
+            dns_overrides: HashMap::new(),
+            dns_resolver: None,
+            #[cfg(feature = "hickory-dns")]
+            hickory_dns: false,
+            proxy: ProxySetting::Environment,
         }
     }
 }
@@ -273,6 +298,60 @@ impl BatchClientBuilder {
         self
     }
 
+    /// Sends requests for `host` to `addr` instead of resolving it, like
+    /// curl's `--resolve`. TLS is still verified against `host`. The port of
+    /// `addr` is used when the URL names none (an explicit URL port wins; a
+    /// port of 0 means the URL's). Call it again to add addresses, for the
+    /// same host or others.
+    ///
+    /// Default is none.
+    pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
+        let host = host.into().trim_matches(['[', ']']).to_ascii_lowercase();
+        self.dns_overrides.entry(host).or_default().push(addr);
+        self
+    }
+
+    /// Resolves host names with `resolver` instead of the system's
+    /// getaddrinfo. [`resolve`](Self::resolve) overrides still come first.
+    ///
+    /// Default is the system resolver, run on Tokio's blocking threads (up
+    /// to 512 lookups at once).
+    pub fn dns_resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
+        self.dns_resolver = Some(resolver);
+        self
+    }
+
+    /// Resolves host names with hickory's async resolver, configured from
+    /// the system (`/etc/resolv.conf`) and caching answers for their TTL,
+    /// instead of getaddrinfo: no blocking thread per lookup, which helps
+    /// batches over thousands of hosts.
+    ///
+    /// Default is `false`. Requires the `hickory-dns` feature.
+    #[cfg(feature = "hickory-dns")]
+    pub fn hickory_dns(mut self, on: bool) -> Self {
+        self.hickory_dns = on;
+        self
+    }
+
+    /// Uses `proxy` instead of the environment's proxies. Several calls
+    /// combine (e.g. one [`Proxy::http`] and one [`Proxy::https`]).
+    ///
+    /// Default: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (or
+    /// lowercase) from the environment, read at `build()`.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        match &mut self.proxy {
+            ProxySetting::Explicit(current) => current.merge(proxy),
+            _ => self.proxy = ProxySetting::Explicit(proxy),
+        }
+        self
+    }
+
+    /// Uses no proxy at all, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
+        self
+    }
+
     /// Builds the client.
     ///
     /// It needs no runtime to build; requests must run on a Tokio runtime.
@@ -330,7 +409,24 @@ impl BatchClientBuilder {
             None => {}
         }
 
-        let client = connect::client(&ConnectConfig {
+        let backend = match self.dns_resolver {
+            Some(custom) => Backend::Custom(custom),
+            None => Backend::system(),
+        };
+        // A resolver of the caller's own wins over hickory.
+        #[cfg(feature = "hickory-dns")]
+        let backend = match backend {
+            Backend::System(_) if self.hickory_dns => Backend::hickory()?,
+            backend => backend,
+        };
+        let proxy = match self.proxy {
+            ProxySetting::Environment => Proxy::from_env().matcher()?,
+            ProxySetting::Explicit(proxy) => proxy.matcher()?,
+            ProxySetting::Off => None,
+        }
+        .map(Arc::new);
+
+        let client = connect::client(ConnectConfig {
             connect_timeout: self.connect_timeout,
             pool_idle_timeout: self.pool_idle_timeout,
             pool_max_idle_per_host: self.pool_max_idle_per_host,
@@ -339,6 +435,8 @@ impl BatchClientBuilder {
             http2_prior_knowledge: self.http2_prior_knowledge,
             max_response_headers: self.max_response_headers,
             max_response_header_size: self.max_response_header_size,
+            resolver: DnsResolver::new(self.dns_overrides, backend),
+            proxy: proxy.clone(),
         })?;
         let stack = layers::stack(
             &StackConfig {
@@ -347,6 +445,7 @@ impl BatchClientBuilder {
                     allow_https_downgrade: self.redirect_https_downgrade,
                 },
                 decompress: self.decompress,
+                proxy,
                 retry: self.retry,
                 concurrency: self.concurrency,
                 per_host_concurrency: self.per_host_concurrency,
@@ -360,5 +459,30 @@ impl BatchClientBuilder {
             default_headers,
             concurrency: self.concurrency,
         }))
+    }
+}
+
+impl std::fmt::Debug for BatchClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Headers may hold credentials; show their names only.
+        f.debug_struct("BatchClientBuilder")
+            .field("concurrency", &self.concurrency)
+            .field("per_host_concurrency", &self.per_host_concurrency)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
+            .field("max_body_size", &self.max_body_size)
+            .field("user_agent", &self.user_agent)
+            .field(
+                "default_headers",
+                &self.default_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("root_certificates", &self.root_certificates.len())
+            .field("redirect_limit", &self.redirect_limit)
+            .field("decompress", &self.decompress)
+            .field("dns_overrides", &self.dns_overrides)
+            .field("custom_dns_resolver", &self.dns_resolver.is_some())
+            .field("proxy", &self.proxy)
+            .finish_non_exhaustive()
     }
 }

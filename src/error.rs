@@ -6,8 +6,9 @@ use std::fmt;
 
 use http::Uri;
 
-/// A boxed error as it travels between tower layers.
-pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+/// A boxed error: the cause inside an [`Error`], and what a custom
+/// [`Resolve`](crate::Resolve) returns.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// What went wrong, in broad strokes.
 ///

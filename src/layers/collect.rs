@@ -8,14 +8,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::proxy::matcher::Matcher;
 use pin_project_lite::pin_project;
 
+use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError};
 
 /// Sends requests on `S` and collects their bodies.
@@ -23,13 +26,16 @@ use crate::error::{BodyError, BodyTooLarge, BoxError};
 pub(crate) struct CollectBody<S> {
     inner: S,
     max_body_size: usize,
+    /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
+    proxy: Option<Arc<Matcher>>,
 }
 
 impl<S> CollectBody<S> {
-    pub(crate) fn new(inner: S, max_body_size: usize) -> Self {
+    pub(crate) fn new(inner: S, max_body_size: usize, proxy: Option<Arc<Matcher>>) -> Self {
         CollectBody {
             inner,
             max_body_size,
+            proxy,
         }
     }
 }
@@ -49,7 +55,12 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<Bytes>) -> Self::Future {
+        if let Some(auth) = self.proxy.as_ref().and_then(|m| forward_auth(m, req.uri())) {
+            req.headers_mut()
+                .entry(http::header::PROXY_AUTHORIZATION)
+                .or_insert(auth);
+        }
         CollectFuture {
             state: State::Head {
                 send: self.inner.call(req.map(Full::new)),

@@ -38,6 +38,7 @@ pub(crate) struct StackConfig {
     pub(crate) timeout: Duration,
     pub(crate) max_body_size: usize,
     pub(crate) decompress: bool,
+    pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
 
 /// Builds the stack, outermost first:
@@ -74,5 +75,6 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),
             cfg.max_body_size,
+            cfg.proxy.clone(),
         ))
 }

@@ -1,5 +1,10 @@
-//! The pooled HTTP and HTTPS client under the stack: TCP with a connect
-//! timeout, rustls with ALPN (h2, http/1.1), and the connection pool.
+//! The pooled HTTP and HTTPS client under the stack: name resolution, TCP
+//! with a connect timeout, proxies, rustls with ALPN (h2, http/1.1), and
+//! the connection pool.
+
+mod proxy;
+
+pub(crate) use proxy::{ProxyConnector, forward_auth};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +17,11 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
+use crate::dns::DnsResolver;
 use crate::error::Error;
 
 /// The pooled client all requests of a `BatchClient` (and its clones) share.
-pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<bytes::Bytes>>;
+pub(crate) type HttpsClient = Client<HttpsConnector<ProxyConnector>, Full<bytes::Bytes>>;
 
 /// Connection and pool settings.
 pub(crate) struct ConnectConfig {
@@ -27,27 +33,30 @@ pub(crate) struct ConnectConfig {
     pub(crate) http2_prior_knowledge: bool,
     pub(crate) max_response_headers: usize,
     pub(crate) max_response_header_size: usize,
+    pub(crate) resolver: DnsResolver,
+    pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
 
-pub(crate) fn client(cfg: &ConnectConfig) -> Result<HttpsClient, Error> {
-    let mut http = HttpConnector::new();
+pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
+    let mut http = HttpConnector::new_with_resolver(cfg.resolver);
     // The TLS wrapper below handles https; let it through.
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(cfg.connect_timeout));
     // Happy eyeballs stays at hyper-util's default (300 ms to the next
     // address family).
+    let tcp = ProxyConnector::new(http, cfg.proxy);
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(&cfg.root_certificates)?)
         .https_or_http();
     // ALPN offers what the client will speak.
     let https = if cfg.http1_only {
-        https.enable_http1().wrap_connector(http)
+        https.enable_http1().wrap_connector(tcp)
     } else if cfg.http2_prior_knowledge {
-        https.enable_http2().wrap_connector(http)
+        https.enable_http2().wrap_connector(tcp)
     } else {
-        https.enable_http1().enable_http2().wrap_connector(http)
+        https.enable_http1().enable_http2().wrap_connector(tcp)
     };
 
     let mut builder = Client::builder(TokioExecutor::new());

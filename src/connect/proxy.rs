@@ -1,0 +1,189 @@
+//! The TCP connector with proxies in front: direct, through an HTTP proxy
+//! (a `CONNECT` tunnel for `https`, the proxy itself for `http`), or
+//! through SOCKS5. TLS, when the target is `https`, is layered on top by
+//! the HTTPS connector, so it is verified end to end against the target.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Uri;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::dns::DnsResolver;
+use crate::error::BoxError;
+
+type Tcp = HttpConnector<DnsResolver>;
+
+/// Connects to a target, through the proxy the matcher names, if any.
+#[derive(Clone, Debug)]
+pub(crate) struct ProxyConnector {
+    tcp: Tcp,
+    matcher: Option<Arc<Matcher>>,
+}
+
+impl ProxyConnector {
+    pub(crate) fn new(tcp: Tcp, matcher: Option<Arc<Matcher>>) -> Self {
+        ProxyConnector { tcp, matcher }
+    }
+}
+
+impl tower::Service<Uri> for ProxyConnector {
+    type Response = Conn;
+    type Error = BoxError;
+    // Boxed: once per new connection, not per request.
+    type Future = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        tower::Service::<Uri>::poll_ready(&mut self.tcp, cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let tcp = self.tcp.clone();
+        let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
+        Box::pin(connect(tcp, dst, intercept))
+    }
+}
+
+async fn connect(tcp: Tcp, dst: Uri, proxy: Option<Intercept>) -> Result<Conn, BoxError> {
+    use tower::ServiceExt;
+
+    let Some(proxy) = proxy else {
+        let io = tcp.oneshot(dst).await?;
+        return Ok(Conn::direct(io));
+    };
+    let proxy_uri = proxy.uri().clone();
+    match proxy_uri.scheme_str() {
+        Some(scheme @ ("socks5" | "socks5h")) => {
+            let mut socks = SocksV5::new(proxy_uri.clone(), tcp).local_dns(scheme == "socks5");
+            if let Some((user, pass)) = proxy.raw_auth() {
+                socks = socks.with_auth(user.to_owned(), pass.to_owned());
+            }
+            // hyper-util's SOCKS connector assumes port 443 when the URL has
+            // none; give it the scheme's own.
+            let io = socks.oneshot(with_port(dst)?).await?;
+            Ok(Conn::direct(io))
+        }
+        _ if dst.scheme_str() == Some("https") => {
+            let mut tunnel = Tunnel::new(proxy_uri, tcp);
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            let io = tunnel.oneshot(with_port(dst)?).await?;
+            Ok(Conn::direct(io))
+        }
+        // Plain http: talk to the proxy, which forwards absolute-form
+        // requests (the pool sends them so for a proxied connection).
+        _ => {
+            let io = tcp.oneshot(proxy_uri).await?;
+            Ok(Conn::proxied(io))
+        }
+    }
+}
+
+/// The `Proxy-Authorization` to add to a plain `http` request that goes
+/// through a forwarding HTTP proxy with credentials. (Tunnels and SOCKS
+/// carry their credentials in their own handshake.)
+pub(crate) fn forward_auth(matcher: &Matcher, dst: &Uri) -> Option<http::HeaderValue> {
+    if dst.scheme_str() != Some("http") {
+        return None;
+    }
+    let proxy = matcher.intercept(dst)?;
+    if proxy.uri().scheme_str() != Some("http") {
+        return None;
+    }
+    proxy.basic_auth().cloned()
+}
+
+/// `dst` with its scheme's default port spelled out.
+fn with_port(dst: Uri) -> Result<Uri, BoxError> {
+    if dst.port().is_some() {
+        return Ok(dst);
+    }
+    let port = if dst.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let host = dst.host().ok_or("URL has no host")?;
+    let mut parts = dst.clone().into_parts();
+    parts.authority = Some(format!("{host}:{port}").parse()?);
+    Ok(Uri::from_parts(parts)?)
+}
+
+/// A TCP connection, marked when it goes to an HTTP proxy that forwards
+/// requests (so the pool writes them in absolute form).
+#[derive(Debug)]
+pub(crate) struct Conn {
+    io: TokioIo<TcpStream>,
+    forwarding_proxy: bool,
+}
+
+impl Conn {
+    fn direct(io: TokioIo<TcpStream>) -> Self {
+        Conn {
+            io,
+            forwarding_proxy: false,
+        }
+    }
+
+    fn proxied(io: TokioIo<TcpStream>) -> Self {
+        Conn {
+            io,
+            forwarding_proxy: true,
+        }
+    }
+}
+
+impl Connection for Conn {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.forwarding_proxy)
+    }
+}
+
+impl Read for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl Write for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}

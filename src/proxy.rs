@@ -1,0 +1,221 @@
+//! Proxy settings: [`Proxy`], and how the environment is read.
+
+use std::fmt;
+
+use http::Uri;
+use hyper_util::client::proxy::matcher::Matcher;
+
+use crate::error::Error;
+
+/// Which proxy to use for which requests, set with
+/// [`BatchClientBuilder::proxy`](crate::BatchClientBuilder::proxy).
+///
+/// Without one, the client reads `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`
+/// and `NO_PROXY` (or their lowercase forms) at
+/// [`build()`](crate::BatchClientBuilder::build), as curl does;
+/// [`no_proxy()`](crate::BatchClientBuilder::no_proxy) turns all proxies
+/// off.
+///
+/// A proxy URL is `http://[user:password@]host:port` (an HTTP proxy:
+/// `https` requests go through a `CONNECT` tunnel, so TLS is still
+/// verified end to end against the target host; `http` requests are sent
+/// to it in absolute form) or `socks5://` / `socks5h://` (SOCKS5, names
+/// resolved here or by the proxy). Credentials in the URL are sent as
+/// `Proxy-Authorization: Basic` (or SOCKS5 authentication).
+///
+/// ```
+/// use batch_fetch::{BatchClient, Proxy};
+///
+/// let client = BatchClient::builder()
+///     .proxy(Proxy::all("http://user:secret@127.0.0.1:3128").no_proxy("localhost,.internal"))
+///     .build()
+///     .unwrap();
+/// # drop(client);
+/// ```
+#[derive(Clone, Default)]
+pub struct Proxy {
+    http: Option<String>,
+    https: Option<String>,
+    no_proxy: Option<String>,
+}
+
+impl Proxy {
+    /// Sends `http` and `https` requests through `url`.
+    pub fn all(url: impl Into<String>) -> Self {
+        let url = url.into();
+        Proxy {
+            http: Some(url.clone()),
+            https: Some(url),
+            no_proxy: None,
+        }
+    }
+
+    /// Sends `http` requests through `url`.
+    pub fn http(url: impl Into<String>) -> Self {
+        Proxy {
+            http: Some(url.into()),
+            ..Proxy::default()
+        }
+    }
+
+    /// Sends `https` requests through `url`.
+    pub fn https(url: impl Into<String>) -> Self {
+        Proxy {
+            https: Some(url.into()),
+            ..Proxy::default()
+        }
+    }
+
+    /// Hosts that bypass the proxy, comma-separated as in `NO_PROXY`:
+    /// `example.test` (and its subdomains), `.example.test` (subdomains),
+    /// IP addresses and CIDR blocks (`10.0.0.0/8`), or `*` for all.
+    #[must_use]
+    pub fn no_proxy(mut self, hosts: impl Into<String>) -> Self {
+        self.no_proxy = Some(hosts.into());
+        self
+    }
+
+    /// Adds `other`'s settings to these ones (the later wins where both set
+    /// one).
+    pub(crate) fn merge(&mut self, other: Proxy) {
+        if other.http.is_some() {
+            self.http = other.http;
+        }
+        if other.https.is_some() {
+            self.https = other.https;
+        }
+        if other.no_proxy.is_some() {
+            self.no_proxy = other.no_proxy;
+        }
+    }
+
+    /// The proxies named by the environment, as curl reads them. A CGI
+    /// program (one with `REQUEST_METHOD` set) ignores them, since a
+    /// client's `Proxy:` header would arrive there as `HTTP_PROXY`.
+    pub(crate) fn from_env() -> Self {
+        if std::env::var_os("REQUEST_METHOD").is_some() {
+            return Proxy::default();
+        }
+        let var = |names: [&str; 2]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok())
+                .filter(|v| !v.trim().is_empty())
+        };
+        let all = var(["ALL_PROXY", "all_proxy"]);
+        Proxy {
+            http: var(["HTTP_PROXY", "http_proxy"]).or_else(|| all.clone()),
+            https: var(["HTTPS_PROXY", "https_proxy"]).or(all),
+            no_proxy: var(["NO_PROXY", "no_proxy"]),
+        }
+    }
+
+    /// The matcher the connector consults, or `None` when no proxy is set.
+    pub(crate) fn matcher(&self) -> Result<Option<Matcher>, Error> {
+        if self.http.is_none() && self.https.is_none() {
+            return Ok(None);
+        }
+        let mut builder = Matcher::builder();
+        if let Some(url) = &self.http {
+            builder = builder.http(check_url(url)?);
+        }
+        if let Some(url) = &self.https {
+            builder = builder.https(check_url(url)?);
+        }
+        if let Some(no) = &self.no_proxy {
+            builder = builder.no(no.as_str());
+        }
+        Ok(Some(builder.build()))
+    }
+}
+
+/// Proxy URLs must say where to go; a typo should not silently mean "no
+/// proxy".
+fn check_url(url: &str) -> Result<String, Error> {
+    let url = url.trim();
+    // As curl does, `host:port` means an HTTP proxy.
+    let url = if url.contains("://") {
+        url.to_owned()
+    } else {
+        format!("http://{url}")
+    };
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| Error::config(format!("proxy URL {:?}: {e}", redact(&url))))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "socks5" | "socks5h"), Some(host)) if !host.is_empty() => Ok(url),
+        (Some("https"), Some(_)) => Err(Error::config(format!(
+            "proxy URL {:?}: TLS to the proxy itself is not supported; use http://",
+            redact(&url)
+        ))),
+        _ => Err(Error::config(format!(
+            "proxy URL {:?} must be http://, socks5:// or socks5h:// with a host",
+            redact(&url)
+        ))),
+    }
+}
+
+/// A proxy URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            format!("{}://***@{}", &url[..start], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("http", &self.http.as_deref().map(redact))
+            .field("https", &self.https.as_deref().map(redact))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_proxy_urls_are_config_errors() {
+        for bad in ["", "not a url", "ftp://h:1", "https://h:1", "http://"] {
+            let err = Proxy::all(bad).matcher().expect_err(bad);
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{bad}");
+        }
+        assert!(
+            Proxy::all("http://127.0.0.1:3128")
+                .matcher()
+                .unwrap()
+                .is_some()
+        );
+        assert!(Proxy::all("127.0.0.1:3128").matcher().unwrap().is_some());
+        assert!(Proxy::default().matcher().unwrap().is_none());
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let proxy = Proxy::all("http://user:secret@127.0.0.1:3128");
+        assert!(!format!("{proxy:?}").contains("secret"));
+        let err = Proxy::all("https://user:secret@h:1").matcher().unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn matcher_follows_no_proxy() {
+        let m = Proxy::all("http://127.0.0.1:3128")
+            .no_proxy("skip.test")
+            .matcher()
+            .unwrap()
+            .unwrap();
+        assert!(m.intercept(&"http://a.test/".parse().unwrap()).is_some());
+        assert!(m.intercept(&"https://a.test/".parse().unwrap()).is_some());
+        assert!(m.intercept(&"http://skip.test/".parse().unwrap()).is_none());
+        assert!(
+            m.intercept(&"http://www.skip.test/".parse().unwrap())
+                .is_none()
+        );
+    }
+}
