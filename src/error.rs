@@ -45,6 +45,10 @@ pub enum ErrorKind {
     /// The response head has more headers, or more header bytes, than the
     /// client accepts (`max_response_headers`, `max_response_header_size`).
     HeadersTooLarge,
+    /// The body could not be read as asked: not UTF-8 for
+    /// [`text()`](crate::Response::text), not the expected JSON for
+    /// `json()`.
+    Decode,
 }
 
 impl ErrorKind {
@@ -60,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "request cancelled",
             ErrorKind::Redirect => "redirect refused",
             ErrorKind::HeadersTooLarge => "response headers too large",
+            ErrorKind::Decode => "error decoding response body",
         }
     }
 }

@@ -104,6 +104,7 @@ pub use client::BatchClient;
 pub use dns::{Resolve, Resolving};
 pub use error::{BoxError, Error, ErrorKind};
 pub use proxy::Proxy;
+pub use request::builder::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;

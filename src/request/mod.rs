@@ -3,6 +3,8 @@
 //! Bodies become [`Bytes`] so that a retry can resend a request by cloning
 //! it, which costs a reference count rather than a copy.
 
+pub(crate) mod builder;
+
 use bytes::Bytes;
 use http::{Request, Uri};
 
