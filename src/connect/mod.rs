@@ -2,7 +2,10 @@
 //! with a connect timeout, proxies, rustls with ALPN (h2, http/1.1), and
 //! the connection pool.
 
+mod first_contact;
 mod proxy;
+
+use first_contact::FirstContact;
 
 pub(crate) use proxy::{ProxyConnector, forward_auth};
 
@@ -21,7 +24,8 @@ use crate::dns::DnsResolver;
 use crate::error::Error;
 
 /// The pooled client all requests of a `BatchClient` (and its clones) share.
-pub(crate) type HttpsClient = Client<HttpsConnector<ProxyConnector>, Full<bytes::Bytes>>;
+pub(crate) type HttpsClient =
+    Client<FirstContact<HttpsConnector<ProxyConnector>>, Full<bytes::Bytes>>;
 
 /// Connection and pool settings.
 pub(crate) struct ConnectConfig {
@@ -74,7 +78,8 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         .http2_max_header_list_size(
             u32::try_from(cfg.max_response_header_size).unwrap_or(u32::MAX),
         );
-    Ok(builder.build(https))
+    let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
+    Ok(builder.build(FirstContact::new(https, alpn_may_pick_h2)))
 }
 
 /// A rustls configuration that always verifies certificates against the
