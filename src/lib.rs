@@ -18,8 +18,20 @@
 //!   [`RetryPolicy`]).
 //! * **HTTP/1.1 and HTTP/2** over a pooled hyper client, with TLS by rustls
 //!   (always verified; HTTP/2 chosen by ALPN).
+//! * **What users expect of an HTTP client**: redirects (with credentials
+//!   kept to their origin), decompression (the size limit counts decoded
+//!   bytes), proxies from the environment or [`Proxy`], DNS overrides and
+//!   your own [`Resolve`], a [`Request`] builder, JSON.
 //! * **Typed errors**: an [`Error`] names its [`ErrorKind`], URL and input
 //!   index, and never hides the cause.
+//!
+//! # Cargo features
+//!
+//! * `gzip`, `deflate`, `brotli`, `zstd` (default): decode that
+//!   `Content-Encoding`.
+//! * `json`: `Request::json()` and `Response::json()`, with serde.
+//! * `hickory-dns`: `BatchClientBuilder::hickory_dns`, an async caching
+//!   resolver.
 //!
 //! # Example
 //!
