@@ -73,16 +73,28 @@ impl Response {
     ///
     /// # Errors
     ///
-    /// An error of kind [`Protocol`](ErrorKind::Protocol) if the body is not
+    /// An error of kind [`Decode`](ErrorKind::Decode) if the body is not
     /// valid UTF-8.
     pub fn text(&self) -> Result<String, Error> {
         match std::str::from_utf8(&self.body) {
             Ok(text) => Ok(text.to_owned()),
-            Err(e) => {
-                Err(Error::new(ErrorKind::Protocol, Some(Box::new(e) as _))
-                    .with_url(self.url.clone()))
-            }
+            Err(e) => Err(self.decode_error(e)),
         }
+    }
+
+    /// The body parsed as JSON into `T`.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`Decode`](ErrorKind::Decode) if the body is not
+    /// JSON of that shape.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e))
+    }
+
+    fn decode_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::new(ErrorKind::Decode, Some(Box::new(e) as _)).with_url(self.url.clone())
     }
 
     /// How many attempts were made: 1 when the first one was kept.
