@@ -451,6 +451,8 @@ impl BatchClientBuilder {
                 per_host_concurrency: self.per_host_concurrency,
                 timeout: self.timeout,
                 max_body_size: self.max_body_size,
+                max_response_headers: self.max_response_headers,
+                max_response_header_size: self.max_response_header_size,
             },
             client,
         );

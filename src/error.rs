@@ -282,6 +282,14 @@ pub(crate) struct BodyTooLarge {
     pub(crate) limit: usize,
 }
 
+/// A response head over `max_response_headers` or
+/// `max_response_header_size`.
+#[derive(Debug, thiserror::Error)]
+#[error("response head has {what}")]
+pub(crate) struct HeadersTooLarge {
+    pub(crate) what: String,
+}
+
 /// A failure while reading the response body, after the head arrived.
 #[derive(Debug, thiserror::Error)]
 #[error("error reading response body")]
@@ -313,6 +321,9 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     }
     if err.is::<BodyTooLarge>() {
         return ErrorKind::BodyTooLarge;
+    }
+    if err.is::<HeadersTooLarge>() {
+        return ErrorKind::HeadersTooLarge;
     }
     if err.is::<crate::layers::RedirectError>() {
         return ErrorKind::Redirect;

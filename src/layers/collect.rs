@@ -19,22 +19,30 @@ use hyper_util::client::proxy::matcher::Matcher;
 use pin_project_lite::pin_project;
 
 use crate::connect::forward_auth;
-use crate::error::{BodyError, BodyTooLarge, BoxError};
+use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
 
 /// Sends requests on `S` and collects their bodies.
 #[derive(Clone, Debug)]
 pub(crate) struct CollectBody<S> {
     inner: S,
-    max_body_size: usize,
+    limits: Limits,
     /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
     proxy: Option<Arc<Matcher>>,
 }
 
+/// What a response may weigh.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_body_size: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_header_bytes: usize,
+}
+
 impl<S> CollectBody<S> {
-    pub(crate) fn new(inner: S, max_body_size: usize, proxy: Option<Arc<Matcher>>) -> Self {
+    pub(crate) fn new(inner: S, limits: Limits, proxy: Option<Arc<Matcher>>) -> Self {
         CollectBody {
             inner,
-            max_body_size,
+            limits,
             proxy,
         }
     }
@@ -65,7 +73,7 @@ where
             state: State::Head {
                 send: self.inner.call(req.map(Full::new)),
             },
-            limit: self.max_body_size,
+            limits: self.limits,
         }
     }
 }
@@ -79,7 +87,7 @@ pin_project! {
     {
         #[pin]
         state: State<F, B>,
-        limit: usize,
+        limits: Limits,
     }
 }
 
@@ -115,7 +123,8 @@ where
                 StateProj::Head { send } => {
                     let res = ready!(send.poll(cx)).map_err(Into::into)?;
                     let (head, body) = res.into_parts();
-                    let limit = *this.limit;
+                    check_head(&head.headers, this.limits)?;
+                    let limit = this.limits.max_body_size;
                     // Refuse an announced oversize body without reading it.
                     // (A decoded body has no Content-Length left; the limit
                     // below then counts its decoded bytes.)
@@ -130,7 +139,10 @@ where
                 StateProj::Body { collect, head } => {
                     let body = match ready!(collect.poll(cx)) {
                         Ok(collected) => collected.to_bytes(),
-                        Err(err) => return Poll::Ready(Err(body_error(err, *this.limit))),
+                        Err(err) => {
+                            let limit = this.limits.max_body_size;
+                            return Poll::Ready(Err(body_error(err, limit)));
+                        }
                     };
                     let head = head.take().expect("polled after completion");
                     return Poll::Ready(Ok(http::Response::from_parts(head, body)));
@@ -138,6 +150,35 @@ where
             }
         }
     }
+}
+
+/// hyper bounds the HTTP/1 head by its read buffer, which one large read can
+/// overshoot, and HTTP/2 by the header list size alone; this makes both
+/// limits exact for both protocols. A field counts its name, its value and
+/// 4 bytes of `": "` and CRLF.
+fn check_head(headers: &http::HeaderMap, limits: &Limits) -> Result<(), BoxError> {
+    if headers.len() > limits.max_headers {
+        return Err(Box::new(HeadersTooLarge {
+            what: format!(
+                "{} header fields, over the limit of {}",
+                headers.len(),
+                limits.max_headers
+            ),
+        }));
+    }
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if bytes > limits.max_header_bytes {
+        return Err(Box::new(HeadersTooLarge {
+            what: format!(
+                "{bytes} bytes of header fields, over the limit of {}",
+                limits.max_header_bytes
+            ),
+        }));
+    }
+    Ok(())
 }
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {

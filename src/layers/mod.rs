@@ -37,6 +37,8 @@ pub(crate) struct StackConfig {
     pub(crate) per_host_concurrency: Option<usize>,
     pub(crate) timeout: Duration,
     pub(crate) max_body_size: usize,
+    pub(crate) max_response_headers: usize,
+    pub(crate) max_response_header_size: usize,
     pub(crate) decompress: bool,
     pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
@@ -74,7 +76,11 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
         .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),
-            cfg.max_body_size,
+            collect::Limits {
+                max_body_size: cfg.max_body_size,
+                max_headers: cfg.max_response_headers,
+                max_header_bytes: cfg.max_response_header_size,
+            },
             cfg.proxy.clone(),
         ))
 }

@@ -90,11 +90,14 @@ where
             chain: vec![(req.method().clone(), req.uri().clone())],
             original: req.uri().clone(),
         };
+        // Taken before the call: tower's Retry keeps per-request state in
+        // the service it is called on, and each hop is a request of its own.
+        let pristine = service.clone();
         let future = service.call(req);
         ResponseFuture {
             kind: Kind::Following {
                 hop: Hop::First { future },
-                service,
+                service: pristine,
                 next,
                 policy,
             },
