@@ -375,18 +375,32 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
 }
 
 /// True if the server said it did not process the request: an HTTP/2
-/// `REFUSED_STREAM`, or a `GOAWAY` whose last stream id is below this
-/// request's (h2 fails exactly those streams). Safe to resend whatever the
-/// method.
-pub(crate) fn unprocessed(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+/// `REFUSED_STREAM` (RFC 9113 §8.7). Safe to resend whatever the method.
+///
+/// A `GOAWAY` is not counted here (see [`goaway`]): hyper also hands one
+/// that arrives just after a request's HEADERS went out to that request,
+/// which the server may have processed.
+pub(crate) fn refused_by_server(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
     let err: &(dyn StdError + 'static) = err;
     if err.is::<BodyError>() {
         return false;
     }
     chain(Some(err)).any(|e| {
-        e.downcast_ref::<h2::Error>().is_some_and(|h2| {
-            h2.is_remote() && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
-        })
+        e.downcast_ref::<h2::Error>()
+            .is_some_and(|h2| h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+    })
+}
+
+/// True if an HTTP/2 `GOAWAY` from the server cut the request off before its
+/// response.
+pub(crate) fn goaway(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<BodyError>() {
+        return false;
+    }
+    chain(Some(err)).any(|e| {
+        e.downcast_ref::<h2::Error>()
+            .is_some_and(|h2| h2.is_go_away() && h2.is_remote())
     })
 }
 

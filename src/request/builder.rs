@@ -105,7 +105,8 @@ impl Request {
         self
     }
 
-    /// Adds all of `headers`.
+    /// Sets all of `headers`, replacing the values of any header of the same
+    /// name set before (as reqwest does).
     #[must_use]
     pub fn headers(mut self, headers: HeaderMap) -> Self {
         self.headers.extend(headers);

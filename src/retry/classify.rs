@@ -16,11 +16,11 @@ pub(super) enum Verdict {
 }
 
 pub(super) fn verdict(
-    method: &Method,
+    req: &http::Request<bytes::Bytes>,
     result: &Result<http::Response<bytes::Bytes>, BoxError>,
     retry_non_idempotent: bool,
 ) -> Verdict {
-    let may_resend = retry_non_idempotent || is_idempotent(method);
+    let may_resend = retry_non_idempotent || is_idempotent(req.method());
     match result {
         Ok(res) => match res.status() {
             StatusCode::TOO_MANY_REQUESTS
@@ -35,8 +35,17 @@ pub(super) fn verdict(
             }
             _ => Verdict::Done,
         },
-        // The server never processed it: safe for any method.
-        Err(err) if error::unprocessed(&**err) => Verdict::Retry { retry_after: None },
+        // The server said it never processed it: safe for any method.
+        Err(err) if error::refused_by_server(&**err) => Verdict::Retry { retry_after: None },
+        // A stream cut off by an HTTP/2 GOAWAY was not processed, except in
+        // one case: hyper also fails a request whose HEADERS just went out
+        // when the GOAWAY lands, before any DATA. A request with a body
+        // was then incomplete at the server, so it is safe to resend; one
+        // without (a complete request in one HEADERS frame) only if its
+        // method may be resent.
+        Err(err) if error::goaway(&**err) && (may_resend || !req.body().is_empty()) => {
+            Verdict::Retry { retry_after: None }
+        }
         Err(err) => match error::classify(&**err) {
             // Nothing was sent, so even a POST can go again.
             ErrorKind::Connect => Verdict::Retry { retry_after: None },
@@ -111,6 +120,12 @@ mod tests {
         );
     }
 
+    fn req(method: Method) -> http::Request<bytes::Bytes> {
+        let mut req = http::Request::new(bytes::Bytes::new());
+        *req.method_mut() = method;
+        req
+    }
+
     fn status(code: u16) -> Result<http::Response<bytes::Bytes>, BoxError> {
         let mut res = http::Response::new(bytes::Bytes::new());
         *res.status_mut() = StatusCode::from_u16(code).unwrap();
@@ -121,24 +136,24 @@ mod tests {
     fn retried_statuses_for_idempotent_methods_only() {
         for code in [429, 502, 503, 504] {
             assert_ne!(
-                verdict(&Method::GET, &status(code), false),
+                verdict(&req(Method::GET), &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_eq!(
-                verdict(&Method::POST, &status(code), false),
+                verdict(&req(Method::POST), &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_ne!(
-                verdict(&Method::POST, &status(code), true),
+                verdict(&req(Method::POST), &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
         }
         for code in [200, 301, 400, 404, 500, 501] {
             assert_eq!(
-                verdict(&Method::GET, &status(code), true),
+                verdict(&req(Method::GET), &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
@@ -150,7 +165,7 @@ mod tests {
         let err = || -> Result<http::Response<bytes::Bytes>, BoxError> {
             Err(Box::new(tower::timeout::error::Elapsed::new()))
         };
-        assert_ne!(verdict(&Method::PUT, &err(), false), Verdict::Done);
-        assert_eq!(verdict(&Method::PATCH, &err(), false), Verdict::Done);
+        assert_ne!(verdict(&req(Method::PUT), &err(), false), Verdict::Done);
+        assert_eq!(verdict(&req(Method::PATCH), &err(), false), Verdict::Done);
     }
 }

@@ -38,6 +38,11 @@ use std::time::Duration;
 /// * no connection could be made (refused, unreachable, connect timeout);
 /// * the attempt timed out;
 /// * the connection was closed before any of the response arrived;
+/// * an HTTP/2 `GOAWAY` cut the request off: retried also for a `POST` that
+///   carries a body, which the server cannot have had whole (hyper may
+///   report a `GOAWAY` that came just after a request's headers went out);
+/// * an HTTP/2 server refused the stream (`REFUSED_STREAM`): it did not
+///   process the request, so this is retried whatever the method;
 /// * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
 ///   `503 Service Unavailable` or `504 Gateway Timeout`.
 ///

@@ -65,7 +65,7 @@ impl tower::retry::Policy<http::Request<Bytes>, http::Response<Bytes>, BoxError>
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Option<Backoff> {
         let Verdict::Retry { retry_after } =
-            verdict(req.method(), result, self.settings.retry_non_idempotent)
+            verdict(req, result, self.settings.retry_non_idempotent)
         else {
             self.finish(result);
             return None;

@@ -3,12 +3,22 @@
 //! * [`server::TestServer`]: a well-behaved hyper server (HTTP/1.1 + h2c, or
 //!   TLS with ALPN h2/http1.1) with instrumented routes and counters.
 //! * [`raw::RawServer`]: small raw TCP servers that misbehave on purpose.
-//! * [`tls::TestPki`]: a CA + leaf certificate generated at test time.
+//! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
+//!   ([`TestPki::for_names`] for a leaf of other names).
+//! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
+//! * [`script::ScriptServer`]: raw TCP connections handled by a test's closure.
+//! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
+//! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
 
+pub mod fn_server;
+pub mod h2srv;
+pub mod pki_names;
+pub mod proxy;
 pub mod raw;
+pub mod script;
 pub mod server;
 pub mod tls;
 
@@ -20,6 +30,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use raw::{Behavior, RawServer};
 pub use server::{Hit, ServerGroup, ServerStats, TestServer};
 pub use tls::TestPki;
+
+pub use fn_server::{FnServer, Seen};
+pub use h2srv::{H2Mode, H2Server};
+pub use proxy::ProxyServer;
+pub use script::ScriptServer;
 
 /// Accepts the next connection, or `None` once `shutdown` fires. Accept
 /// errors (e.g. EMFILE under heavy load) back off a little and go on.

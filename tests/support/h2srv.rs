@@ -1,0 +1,336 @@
+//! HTTP/2 (h2c, prior knowledge) servers that refuse streams or go away,
+//! written with the `h2` crate's server side, and one written frame by
+//! frame for a GOAWAY whose last stream id is known in advance.
+//!
+//! Answers are `200` with body `conn={c} method={m} path={p} body={b}`.
+//! A `?delay=MS` query delays the answer.
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::Reason;
+use h2::server::SendResponse;
+use http::{Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How long any connection may live at most.
+const CONN_CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H2Mode {
+    /// The first `n` streams (over all connections) are reset with
+    /// `REFUSED_STREAM` before anything of them is read; later ones answered.
+    RefuseFirst(usize),
+    /// On the first connection, once `after` streams were accepted: a
+    /// graceful shutdown (GOAWAY 2^31-1, PING, then GOAWAY with the last
+    /// stream id seen). Every stream the server accepted is answered after
+    /// `delay_ms`. Later connections serve normally.
+    GracefulGoAway { after: usize, delay_ms: u64 },
+    /// The first connection is served frame by frame: it waits for `wait`
+    /// request HEADERS (at most 3 s), answers streams 1 and 3 only, sends
+    /// `GOAWAY(last_stream_id = 3, NO_ERROR)` and closes. Later connections
+    /// serve normally.
+    RawGoAwayAfterTwo { wait: usize },
+}
+
+/// One request a connection served.
+#[derive(Debug, Clone)]
+pub struct H2Hit {
+    pub conn: usize,
+    pub method: String,
+    pub path: String,
+    pub body: String,
+}
+
+#[derive(Debug, Default)]
+pub struct H2Stats {
+    accepted: AtomicUsize,
+    streams: AtomicUsize,
+    refused: AtomicUsize,
+    /// HEADERS frames the raw first connection received (RawGoAwayAfterTwo).
+    raw_headers: AtomicUsize,
+    log: Mutex<Vec<H2Hit>>,
+}
+
+impl H2Stats {
+    /// TCP connections accepted.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Streams accepted by the `h2` crate servers (refused ones included).
+    pub fn streams(&self) -> usize {
+        self.streams.load(Ordering::SeqCst)
+    }
+
+    /// Streams reset with REFUSED_STREAM.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// Request HEADERS frames the raw connection read before going away.
+    pub fn raw_headers(&self) -> usize {
+        self.raw_headers.load(Ordering::SeqCst)
+    }
+
+    /// Requests answered (by `h2` crate servers), in order.
+    pub fn log(&self) -> Vec<H2Hit> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// Guard of a running server on 127.0.0.1:0.
+pub struct H2Server {
+    addr: SocketAddr,
+    stats: Arc<H2Stats>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl H2Server {
+    pub async fn start(mode: H2Mode) -> H2Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let stats = Arc::new(H2Stats::default());
+        let (shutdown, mut rx) = watch::channel(false);
+        let st = stats.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(stream) = super::accept_until_shutdown(&listener, &mut rx).await else {
+                    return;
+                };
+                let conn = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+                let st = st.clone();
+                let mut stop = rx.clone();
+                tokio::spawn(async move {
+                    let serve = async {
+                        match mode {
+                            H2Mode::RawGoAwayAfterTwo { wait } if conn == 1 => {
+                                raw_go_away(stream, wait, &st).await
+                            }
+                            _ => serve(stream, mode, st.clone(), conn).await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::time::timeout(CONN_CAP, serve) => {}
+                        _ = stop.changed() => {}
+                    }
+                });
+            }
+        });
+        H2Server {
+            addr,
+            stats,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn stats(&self) -> &Arc<H2Stats> {
+        &self.stats
+    }
+}
+
+impl std::ops::Deref for H2Server {
+    type Target = H2Stats;
+
+    fn deref(&self) -> &H2Stats {
+        &self.stats
+    }
+}
+
+impl Drop for H2Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+    }
+}
+
+async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize) {
+    let mut builder = h2::server::Builder::new();
+    builder.max_concurrent_streams(100);
+    let Ok(mut connection) = builder.handshake::<_, Bytes>(stream).await else {
+        return;
+    };
+    let mut accepted_here = 0usize;
+    let mut going_away = false;
+    while let Some(Ok((req, mut respond))) = connection.accept().await {
+        accepted_here += 1;
+        let n = stats.streams.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut delay_ms = 0;
+        match mode {
+            H2Mode::RefuseFirst(k) if n <= k => {
+                stats.refused.fetch_add(1, Ordering::SeqCst);
+                respond.send_reset(Reason::REFUSED_STREAM);
+                continue;
+            }
+            H2Mode::GracefulGoAway { after, delay_ms: d } if conn == 1 => {
+                delay_ms = d;
+                if accepted_here >= after && !going_away {
+                    going_away = true;
+                    connection.graceful_shutdown();
+                }
+            }
+            _ => {}
+        }
+        let stats = stats.clone();
+        tokio::spawn(answer(req, respond, stats, conn, delay_ms));
+    }
+}
+
+async fn answer(
+    req: Request<h2::RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    stats: Arc<H2Stats>,
+    conn: usize,
+    delay_ms: u64,
+) {
+    let (parts, mut body) = req.into_parts();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { return };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+        if data.len() > 1 << 20 {
+            return;
+        }
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    let delay = parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("delay=")))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(delay_ms);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let hit = H2Hit {
+        conn,
+        method: parts.method.to_string(),
+        path,
+        body: String::from_utf8_lossy(&data).into_owned(),
+    };
+    let text = format!(
+        "conn={} method={} path={} body={}",
+        hit.conn, hit.method, hit.path, hit.body
+    );
+    stats.log.lock().unwrap().push(hit);
+    let resp = Response::builder()
+        .status(200)
+        .header("x-conn-id", conn.to_string())
+        .body(())
+        .unwrap();
+    if let Ok(mut send) = respond.send_response(resp, false) {
+        let _ = send.send_data(Bytes::from(text), true);
+    }
+}
+
+// ----- the frame-by-frame connection -------------------------------------
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const DATA: u8 = 0x0;
+const HEADERS: u8 = 0x1;
+const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
+const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const ACK: u8 = 0x1;
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Reads one frame: (type, flags, stream id, payload).
+async fn read_frame(stream: &mut TcpStream) -> Option<(u8, u8, u32, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    stream.read_exact(&mut head).await.ok()?;
+    let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+    if len > 1 << 20 {
+        return None;
+    }
+    let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).await.ok()?;
+    Some((head[3], head[4], id, payload))
+}
+
+/// Waits for `wait` requests, each complete (END_STREAM seen; 3 s at most),
+/// answers streams 1 and 3, sends GOAWAY(3, NO_ERROR), closes its side and
+/// drains the client's. Waiting for whole requests keeps the close from
+/// cutting a request body the client is still sending.
+async fn raw_go_away(mut stream: TcpStream, wait: usize, stats: &H2Stats) {
+    let mut preface = [0u8; 24];
+    if stream.read_exact(&mut preface).await.is_err() || preface != PREFACE {
+        return;
+    }
+    // Our (empty) SETTINGS first, as the server preface.
+    if stream.write_all(&frame(SETTINGS, 0, 0, &[])).await.is_err() {
+        return;
+    }
+    let mut streams: Vec<u32> = Vec::new();
+    let mut ended: Vec<u32> = Vec::new();
+    let collect = async {
+        while streams.len() < wait || ended.len() < streams.len() {
+            let Some((kind, flags, id, _payload)) = read_frame(&mut stream).await else {
+                return;
+            };
+            if kind == HEADERS {
+                stats.raw_headers.fetch_add(1, Ordering::SeqCst);
+                streams.push(id);
+            }
+            if (kind == HEADERS || kind == DATA) && flags & END_STREAM != 0 {
+                ended.push(id);
+            }
+            let settings_to_ack = kind == SETTINGS && flags & ACK == 0;
+            if settings_to_ack
+                && stream
+                    .write_all(&frame(SETTINGS, ACK, 0, &[]))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), collect).await;
+    let mut out = Vec::new();
+    for id in [1u32, 3] {
+        if streams.contains(&id) {
+            // HPACK 0x88 is the static-table entry `:status: 200`.
+            out.extend(frame(HEADERS, END_HEADERS, id, &[0x88]));
+            out.extend(frame(DATA, END_STREAM, id, b"answered before GOAWAY"));
+        }
+    }
+    let mut goaway = 3u32.to_be_bytes().to_vec();
+    goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
+    out.extend(frame(GOAWAY, 0, 0, &goaway));
+    if stream.write_all(&out).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    // Drain what the client still sends until it closes (bounded), so that
+    // closing does not turn into a reset that could destroy our answers.
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
