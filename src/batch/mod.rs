@@ -1,0 +1,70 @@
+//! Batches: the gather entry points and the streams, over one driver.
+
+mod driver;
+mod ordered;
+
+pub(crate) use driver::Driver;
+pub(crate) use ordered::Ordered;
+
+use std::future::poll_fn;
+use std::pin::pin;
+use std::task::Poll;
+
+use futures_core::Stream;
+
+use crate::client::BatchClient;
+use crate::error::Error;
+use crate::inputs::IntoInputs;
+use crate::response::Response;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Stop at the first error and drop the rest.
+    FailFast,
+    /// Run everything; one result per input.
+    Settled,
+}
+
+/// Runs a batch to the end (or to its first error in fail-fast mode), and
+/// puts the results in input order.
+pub(crate) async fn gather<I: IntoInputs>(
+    client: &BatchClient,
+    reqs: I,
+    mode: Mode,
+) -> Result<Vec<Result<Response, Error>>, Error> {
+    let mut driver = pin!(Driver::new(
+        reqs.into_stream(),
+        client.concurrency(),
+        |index, input, admission| {
+            let fut = client.start(Some(index), input, Some(admission));
+            async move { (index, fut.await) }
+        },
+    ));
+    let mut slots: Vec<Option<Result<Response, Error>>> = Vec::new();
+    poll_fn(|cx| {
+        loop {
+            match driver.as_mut().poll_next(cx) {
+                Poll::Ready(Some((index, result))) => {
+                    if mode == Mode::FailFast {
+                        if let Err(err) = result {
+                            return Poll::Ready(Err(err));
+                        }
+                    }
+                    if slots.len() <= index {
+                        // Inputs start in index order: grow to what started.
+                        slots.resize_with(driver.started().max(index + 1), || None);
+                    }
+                    slots[index] = Some(result);
+                }
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    })
+    .await?;
+
+    Ok(slots
+        .into_iter()
+        .map(|slot| slot.expect("the batch ends only when every started input has its result"))
+        .collect())
+}
