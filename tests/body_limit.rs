@@ -6,15 +6,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use support::clients::builder;
 use support::{TestServer, bounded, eventually, expect_err, pattern};
 
 fn client(limit: usize) -> BatchClient {
-    BatchClient::builder()
-        .max_body_size(limit)
-        .timeout(Duration::from_secs(10))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
+    builder().max_body_size(limit).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,9 @@
 mod support;
 
 use std::io::Write;
-use std::time::Duration;
 
 use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
+use support::clients::client;
 use support::fn_server::{echo_text, reply, with_header};
 use support::{Echo, FnServer, TestPki, bounded, expect_err, pattern};
 
@@ -84,14 +84,6 @@ async fn compressing_server(tls: Option<&TestPki>) -> FnServer {
             with_header(r, "x-compressed-length", &len.to_string())
         })
         .await
-}
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, Resolve, Resolving, RetryPolicy};
-use support::{Echo, TestServer, bounded, expect_err};
+use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, Resolve, Resolving};
+use support::{Echo, TestServer, bounded, clients, expect_err};
 
 /// Maps `*.test` to 127.0.0.1 (port 0, or `fixed_port` for `fixed.test`),
 /// refuses other names, and counts the calls per name.
@@ -49,10 +49,7 @@ impl Resolve for TestNames {
 }
 
 fn builder(names: &Arc<TestNames>) -> BatchClientBuilder {
-    BatchClient::builder()
-        .dns_resolver(names.clone())
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
+    clients::builder().dns_resolver(names.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,23 +5,12 @@
 //! hangs; no POST is processed twice.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind, Request};
+use support::clients::{h2_retries, h2c_builder};
 use support::{H2Mode, H2Server, bounded};
 
 fn client(concurrency: usize) -> BatchClient {
-    BatchClient::builder()
-        .http2_prior_knowledge()
-        .concurrency(concurrency)
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(5))
-                .max_delay(Duration::from_millis(50)),
-        )
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    h2c_builder().concurrency(concurrency).build().unwrap()
 }
 
 /// Runs 10 requests against a server whose first connection waits for all
@@ -127,16 +116,9 @@ async fn bodiless_posts_above_the_last_stream_id_are_errors_unless_opted_in() {
     assert!(server.log().is_empty(), "no POST was resent");
 
     // Opted in, they are resent on a new connection, each once.
-    let opted_in = BatchClient::builder()
-        .http2_prior_knowledge()
+    let opted_in = h2c_builder()
         .concurrency(10)
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(5))
-                .max_delay(Duration::from_millis(50))
-                .retry_non_idempotent(true),
-        )
-        .timeout(Duration::from_secs(10))
+        .retry(h2_retries().retry_non_idempotent(true))
         .build()
         .unwrap();
     let (server, results) = raw_goaway_batch(opted_in, "POST", false).await;

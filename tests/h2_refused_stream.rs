@@ -3,22 +3,12 @@
 //! default retry policy.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, Request, RetryPolicy};
+use batch_fetch::{BatchClient, Request};
+use support::clients::h2c_builder;
 use support::{H2Mode, H2Server, bounded};
 
 fn client() -> BatchClient {
-    BatchClient::builder()
-        .http2_prior_knowledge()
-        .retry(
-            RetryPolicy::default()
-                .base_delay(Duration::from_millis(5))
-                .max_delay(Duration::from_millis(50)),
-        )
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    h2c_builder().build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,16 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind};
+use support::clients::builder;
 use support::raw::read_request;
 use support::{ScriptServer, bounded, expect_err, within};
 use tokio::io::AsyncWriteExt;
-
-fn builder() -> BatchClientBuilder {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-}
 
 /// Answers every request with `head` (status line and headers, without the
 /// blank line) and a 2-byte body.

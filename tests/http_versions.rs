@@ -4,10 +4,9 @@
 //! over TLS is HTTP/2 by ALPN and over plain http HTTP/1.1.
 mod support;
 
-use std::time::Duration;
-
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
 use http::Version;
+use support::clients::trusting;
 use support::{TestPki, TestServer, bounded, expect_err};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,12 +80,7 @@ async fn default_over_tls_is_http2_and_over_plain_http_is_http11() {
     let pki = TestPki::generate();
     let secure = TestServer::start_tls(pki.server_config()).await;
     let plain = TestServer::start().await;
-    let client = BatchClient::builder()
-        .add_root_certificate(&pki.ca_der)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = trusting(&pki).build().unwrap();
 
     let resp = bounded("tls default", client.fetch(secure.url("/version")))
         .await

@@ -4,22 +4,11 @@ mod support;
 
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind};
 use bytes::Bytes;
 use http::{Method, Request};
+use support::clients::{client_with, quick};
 use support::{TestServer, bounded, closed_port, expect_err};
-
-fn quick() -> RetryPolicy {
-    RetryPolicy::default()
-        .max_retries(3)
-        .base_delay(Duration::from_millis(5))
-        .max_delay(Duration::from_millis(50))
-        .jitter(false)
-}
-
-fn client(policy: RetryPolicy) -> BatchClient {
-    BatchClient::builder().retry(policy).build().unwrap()
-}
 
 fn req(method: Method, url: String) -> Request<Bytes> {
     Request::builder()
@@ -34,7 +23,7 @@ async fn post_is_not_retried_by_default() {
     let server = TestServer::start().await;
     let resp = bounded(
         "POST flaky",
-        client(quick()).fetch(req(Method::POST, server.url("/flaky/p/1"))),
+        client_with(quick(3)).fetch(req(Method::POST, server.url("/flaky/p/1"))),
     )
     .await
     .unwrap();
@@ -48,7 +37,7 @@ async fn post_is_retried_when_opted_in() {
     let server = TestServer::start().await;
     let resp = bounded(
         "POST flaky, opted in",
-        client(quick().retry_non_idempotent(true))
+        client_with(quick(3).retry_non_idempotent(true))
             .fetch(req(Method::POST, server.url("/flaky/p/1"))),
     )
     .await
@@ -61,7 +50,7 @@ async fn post_is_retried_when_opted_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retried_requests_resend_their_body_and_headers() {
     let server = TestServer::start().await;
-    let c = client(quick().retry_non_idempotent(true));
+    let c = client_with(quick(3).retry_non_idempotent(true));
     for method in [Method::POST, Method::PUT] {
         let path = format!("/flaky-echo/{}/2", method.as_str().to_lowercase());
         let r = Request::builder()
@@ -88,7 +77,7 @@ async fn patch_is_not_retried_by_default() {
     let server = TestServer::start().await;
     let resp = bounded(
         "PATCH flaky",
-        client(quick()).fetch(req(Method::PATCH, server.url("/flaky/x/1"))),
+        client_with(quick(3)).fetch(req(Method::PATCH, server.url("/flaky/x/1"))),
     )
     .await
     .unwrap();
@@ -100,7 +89,7 @@ async fn patch_is_not_retried_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_methods_are_retried() {
     let server = TestServer::start().await;
-    let c = client(quick());
+    let c = client_with(quick(3));
     for method in [
         Method::GET,
         Method::HEAD,
@@ -126,7 +115,7 @@ async fn idempotent_methods_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_and_delete_with_bodies_are_retried() {
     let server = TestServer::start().await;
-    let c = client(quick());
+    let c = client_with(quick(3));
     for method in [Method::PUT, Method::DELETE] {
         let path = format!("/flaky/body-{}/2", method.as_str().to_lowercase());
         let resp = bounded(
@@ -146,7 +135,7 @@ async fn post_timeout_is_not_retried_by_default() {
     let server = TestServer::start().await;
     let c = BatchClient::builder()
         .timeout(Duration::from_millis(200))
-        .retry(quick())
+        .retry(quick(3))
         .build()
         .unwrap();
     let e = expect_err(
@@ -168,7 +157,7 @@ async fn post_connect_errors_are_retried() {
     let e = expect_err(
         bounded(
             "POST closed port",
-            client(quick().max_retries(2)).fetch(req(Method::POST, url)),
+            client_with(quick(2)).fetch(req(Method::POST, url)),
         )
         .await,
         "nothing listens",

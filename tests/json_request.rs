@@ -4,37 +4,11 @@
 #![cfg(feature = "json")]
 mod support;
 
-use std::time::Duration;
-
 use batch_fetch::{BatchClient, Request, RetryPolicy};
-use serde::{Deserialize, Serialize};
-use support::fn_server::{reply, with_header};
-use support::{Echo, FnServer, TestServer, bounded};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Item {
-    id: u32,
-    name: String,
-    tags: Vec<String>,
-    price: Option<f64>,
-}
-
-fn item(id: u32) -> Item {
-    Item {
-        id,
-        name: format!("item \"{id}\" — ünïcode"),
-        tags: vec!["a".into(), format!("t{id}")],
-        price: (id % 2 == 0).then_some(f64::from(id) * 1.5),
-    }
-}
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
+use http::Method;
+use support::clients::client;
+use support::json::{Item, item, item_requests, json_echo};
+use support::{Echo, TestServer, bounded};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_body_and_content_type_reach_the_server() {
@@ -87,25 +61,13 @@ async fn an_explicit_content_type_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_json_requests_keeps_input_order() {
-    // Answers with the request body as application/json.
-    let server = FnServer::start(|seen| async move {
-        with_header(
-            reply(200, seen.body.clone()),
-            "content-type",
-            "application/json",
-        )
-    })
-    .await;
+    let server = json_echo().await;
     let client = BatchClient::builder()
         .concurrency(8)
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let items: Vec<Item> = (0..50).map(item).collect();
-    let reqs: Vec<Request> = items
-        .iter()
-        .map(|it| Request::put(server.url(&format!("/items/{}", it.id))).json(it))
-        .collect();
+    let (items, reqs) = item_requests(&server, Method::PUT, 50);
 
     let resps = bounded("json batch", client.fetch_all(reqs)).await.unwrap();
 

@@ -4,52 +4,11 @@
 #![cfg(feature = "json")]
 mod support;
 
-use std::time::Duration;
-
 use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
-use serde::{Deserialize, Serialize};
-use support::fn_server::{reply, with_header};
-use support::{FnServer, bounded, expect_err};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Item {
-    id: u32,
-    name: String,
-    tags: Vec<String>,
-    price: Option<f64>,
-}
-
-fn item(id: u32) -> Item {
-    Item {
-        id,
-        name: format!("item \"{id}\" — ünïcode"),
-        tags: vec!["a".into(), format!("t{id}")],
-        price: (id % 2 == 0).then_some(f64::from(id) * 1.5),
-    }
-}
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Answers with the request body as `application/json`, or fixed bodies
-/// for `/invalid`, `/wrong-shape` and `/not-utf8`.
-async fn json_echo() -> FnServer {
-    FnServer::start(|seen| async move {
-        let body = match seen.uri.path() {
-            "/invalid" => bytes::Bytes::from_static(b"{\"id\": 1, \"name\": "),
-            "/wrong-shape" => bytes::Bytes::from_static(b"[1, 2, 3]"),
-            "/not-utf8" => bytes::Bytes::from_static(b"\"\xff\xfe\""),
-            _ => seen.body.clone(),
-        };
-        with_header(reply(200, body), "content-type", "application/json")
-    })
-    .await
-}
+use http::Method;
+use support::clients::client;
+use support::json::{Item, item, item_requests, json_echo};
+use support::{bounded, expect_err};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_round_trip_through_response_json() {
@@ -95,11 +54,7 @@ async fn a_batch_of_json_responses_keeps_input_order() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let items: Vec<Item> = (0..50).map(item).collect();
-    let reqs: Vec<Request> = items
-        .iter()
-        .map(|it| Request::post(server.url(&format!("/items/{}", it.id))).json(it))
-        .collect();
+    let (items, reqs) = item_requests(&server, Method::POST, 50);
 
     let resps = bounded("json batch", client.fetch_all(reqs)).await.unwrap();
 

@@ -5,12 +5,12 @@ mod support;
 use std::time::Duration;
 
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use support::clients::builder;
 use support::{Behavior, RawServer, TestServer, bounded, expect_err};
 
 fn client() -> BatchClient {
-    BatchClient::builder()
+    builder()
         .timeout(Duration::from_millis(800))
-        .retry(RetryPolicy::none())
         .build()
         .unwrap()
 }

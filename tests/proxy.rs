@@ -5,16 +5,28 @@
 //! by scheme.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, Proxy, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind, Proxy};
 use http::Version;
+use support::clients::{builder, trusting};
 use support::{Echo, ProxyServer, TestPki, TestServer, bounded, closed_port, expect_err};
 
-fn builder() -> BatchClientBuilder {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
+/// A CA, an https server presenting a leaf it signed, and a plain http
+/// server.
+async fn secure_and_plain() -> (TestPki, TestServer, TestServer) {
+    let pki = TestPki::generate();
+    let secure = TestServer::start_tls(pki.server_config()).await;
+    let plain = TestServer::start().await;
+    (pki, secure, plain)
+}
+
+/// Fetches `urls` one after the other; each must succeed.
+async fn fetch_in_turn(client: &BatchClient, what: &str, urls: impl IntoIterator<Item = String>) {
+    for url in urls {
+        let scheme = url.split(':').next().unwrap().to_string();
+        bounded(&format!("{what}: {scheme}"), client.fetch(url))
+            .await
+            .unwrap();
+    }
 }
 
 /// `Basic base64(user:pass)`
@@ -25,8 +37,7 @@ async fn https_goes_through_a_connect_tunnel() {
     let pki = TestPki::generate(); // leaf for localhost and 127.0.0.1
     let server = TestServer::start_tls(pki.server_config()).await;
     let proxy = ProxyServer::start().await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::all(proxy.url()))
         .build()
         .unwrap();
@@ -63,8 +74,7 @@ async fn the_tunnel_does_not_weaken_certificate_checks() {
     let other = TestPki::generate();
     let server = TestServer::start_tls(pki.server_config()).await;
     let proxy = ProxyServer::start().await;
-    let client = builder()
-        .add_root_certificate(&other.ca_der)
+    let client = trusting(&other)
         .proxy(Proxy::all(proxy.url()))
         .build()
         .unwrap();
@@ -108,12 +118,9 @@ async fn http_is_forwarded_in_absolute_form() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_goes_through_the_proxy_in_order() {
-    let pki = TestPki::generate();
-    let secure = TestServer::start_tls(pki.server_config()).await;
-    let plain = TestServer::start().await;
+    let (pki, secure, plain) = secure_and_plain().await;
     let proxy = ProxyServer::start().await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::all(proxy.url()))
         .concurrency(8)
         .build()
@@ -139,12 +146,9 @@ async fn a_batch_goes_through_the_proxy_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_the_proxy_url_are_sent() {
-    let pki = TestPki::generate();
-    let secure = TestServer::start_tls(pki.server_config()).await;
-    let plain = TestServer::start().await;
+    let (pki, secure, plain) = secure_and_plain().await;
     let proxy = ProxyServer::with_auth("user", "pass").await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::all(proxy.url_with_auth("user", "pass")))
         .build()
         .unwrap();
@@ -170,12 +174,9 @@ async fn credentials_in_the_proxy_url_are_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_proxy_credentials_fail() {
-    let pki = TestPki::generate();
-    let secure = TestServer::start_tls(pki.server_config()).await;
-    let plain = TestServer::start().await;
+    let (pki, secure, plain) = secure_and_plain().await;
     let proxy = ProxyServer::with_auth("user", "pass").await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::all(proxy.url_with_auth("user", "wrong-secret")))
         .build()
         .unwrap();
@@ -200,8 +201,7 @@ async fn wrong_proxy_credentials_fail() {
     assert_eq!(plain.total_hits(), 0);
 
     // Without credentials at all: the same.
-    let anonymous = builder()
-        .add_root_certificate(&pki.ca_der)
+    let anonymous = trusting(&pki)
         .proxy(Proxy::all(proxy.url()))
         .build()
         .unwrap();
@@ -217,12 +217,9 @@ async fn wrong_proxy_credentials_fail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_proxy_list_bypasses_the_proxy() {
-    let pki = TestPki::generate();
-    let secure = TestServer::start_tls(pki.server_config()).await;
-    let plain = TestServer::start().await;
+    let (pki, secure, plain) = secure_and_plain().await;
     let proxy = ProxyServer::start().await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .resolve("api.example.test", plain.addr())
         .proxy(Proxy::all(proxy.url()).no_proxy("127.0.0.1,.example.test"))
         .build()
@@ -258,56 +255,46 @@ async fn no_proxy_list_bypasses_the_proxy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_and_https_proxies_are_chosen_by_scheme() {
-    let pki = TestPki::generate();
-    let secure = TestServer::start_tls(pki.server_config()).await;
-    let plain = TestServer::start().await;
+    let (pki, secure, plain) = secure_and_plain().await;
     let for_http = ProxyServer::start().await;
     let for_https = ProxyServer::start().await;
 
     // Only an http proxy: https goes direct.
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::http(for_http.url()))
         .build()
         .unwrap();
-    bounded("http only: http", client.fetch(plain.url("/id/1")))
-        .await
-        .unwrap();
-    bounded("http only: https", client.fetch(secure.url("/id/2")))
-        .await
-        .unwrap();
+    fetch_in_turn(
+        &client,
+        "http only",
+        [plain.url("/id/1"), secure.url("/id/2")],
+    )
+    .await;
     assert_eq!(for_http.forwards().len(), 1);
     assert!(for_http.connects().is_empty(), "https went direct");
 
     // Only an https proxy: http goes direct.
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::https(for_https.url()))
         .build()
         .unwrap();
-    bounded("https only: http", client.fetch(plain.url("/id/3")))
-        .await
-        .unwrap();
-    bounded("https only: https", client.fetch(secure.url("/id/4")))
-        .await
-        .unwrap();
+    fetch_in_turn(
+        &client,
+        "https only",
+        [plain.url("/id/3"), secure.url("/id/4")],
+    )
+    .await;
     assert_eq!(for_https.connects().len(), 1);
     assert!(for_https.forwards().is_empty(), "http went direct");
 
     // Both, from two calls.
     let before = (for_http.hits().len(), for_https.hits().len());
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::http(for_http.url()))
         .proxy(Proxy::https(for_https.url()))
         .build()
         .unwrap();
-    bounded("both: http", client.fetch(plain.url("/id/5")))
-        .await
-        .unwrap();
-    bounded("both: https", client.fetch(secure.url("/id/6")))
-        .await
-        .unwrap();
+    fetch_in_turn(&client, "both", [plain.url("/id/5"), secure.url("/id/6")]).await;
     assert_eq!(for_http.hits().len(), before.0 + 1);
     assert_eq!(for_https.hits().len(), before.1 + 1);
     assert_eq!(secure.total_hits() + plain.total_hits(), 6);

@@ -7,9 +7,8 @@
 //! thread of this test runs (a current-thread runtime).
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, BatchClientBuilder, Proxy, RetryPolicy};
+use batch_fetch::{BatchClient, BatchClientBuilder, Proxy};
+use support::clients::trusting;
 use support::{ProxyServer, TestPki, TestServer, bounded};
 
 const VARS: [&str; 9] = [
@@ -60,12 +59,7 @@ fn environment_proxies_are_read_at_build() {
             ProxyServer::start().await,
         )
     });
-    let base = || {
-        BatchClient::builder()
-            .add_root_certificate(&pki.ca_der)
-            .retry(RetryPolicy::none())
-            .timeout(Duration::from_secs(10))
-    };
+    let base = || trusting(&pki);
     let http_url = plain.url("/id/1");
     let https_url = secure.url("/id/2");
     // Fetches both URLs; returns how many requests reached `proxy`.

@@ -5,12 +5,13 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use batch_fetch::{BatchClient, ErrorKind, Proxy, RetryPolicy};
+use batch_fetch::{ErrorKind, Proxy};
+use support::clients::{builder, trusting};
+use support::listen::{LOOPBACK, Listening};
 use support::{TestPki, TestServer, bounded, expect_err};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// What the SOCKS5 server was asked.
 #[derive(Default)]
@@ -22,37 +23,30 @@ struct Seen {
 }
 
 struct Socks5 {
-    port: u16,
+    listening: Listening,
     seen: Arc<Mutex<Seen>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Socks5 {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Socks5 {
     /// `credentials`: required user and password, or `None` for no auth.
     async fn start(credentials: Option<(&'static str, &'static str)>) -> Socks5 {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let record = seen.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let record = record.clone();
-                tokio::spawn(async move {
-                    let _ = serve(sock, credentials, record).await;
-                });
+        let listening = Listening::start(LOOPBACK, None, move |sock| {
+            let record = record.clone();
+            async move {
+                let _ = serve(sock, credentials, record).await;
             }
-        });
-        Socks5 { port, seen, task }
+        })
+        .await;
+        Socks5 { listening, seen }
     }
 
     fn url(&self, scheme: &str, userinfo: &str) -> String {
-        format!("{scheme}://{userinfo}127.0.0.1:{}", self.port)
+        format!(
+            "{scheme}://{userinfo}127.0.0.1:{}",
+            self.listening.addr().port()
+        )
     }
 }
 
@@ -123,12 +117,6 @@ async fn serve(
     Ok(())
 }
 
-fn builder() -> batch_fetch::BatchClientBuilder {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socks5h_sends_the_name_to_the_proxy() {
     let server = TestServer::start().await;
@@ -153,8 +141,7 @@ async fn socks5_with_credentials_reaches_an_https_target() {
     let pki = TestPki::generate();
     let server = TestServer::start_tls(pki.server_config()).await;
     let socks = Socks5::start(Some(("alice", "s3cret"))).await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .proxy(Proxy::all(socks.url("socks5", "alice:s3cret@")))
         .build()
         .unwrap();

@@ -5,19 +5,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use support::clients::{client_with, quick};
 use support::fn_server::{redirect, reply};
 use support::{FnServer, TestServer, bounded};
-
-fn quick(max_retries: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .max_retries(max_retries)
-        .base_delay(Duration::from_millis(5))
-        .max_delay(Duration::from_millis(50))
-        .jitter(false)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settled_batch_with_redirecting_inputs_keeps_order() {
@@ -141,7 +133,7 @@ async fn each_hop_is_retried_and_attempts_count_the_final_hop() {
         }
     })
     .await;
-    let client = BatchClient::builder().retry(quick(3)).build().unwrap();
+    let client = client_with(quick(3));
 
     let resp = bounded("retried hops", client.fetch(from.url("/start")))
         .await
@@ -176,12 +168,8 @@ async fn each_hop_is_retried_and_attempts_count_the_final_hop() {
 async fn retries_per_hop_are_bounded_by_the_policy() {
     let target = TestServer::start().await;
     let location = target.url("/flaky/never/100"); // always 503
-    let from = FnServer::start(move |_| {
-        let location = location.clone();
-        async move { redirect(302, &location) }
-    })
-    .await;
-    let client = BatchClient::builder().retry(quick(2)).build().unwrap();
+    let from = FnServer::redirecting(302, location).await;
+    let client = client_with(quick(2));
 
     let resp = bounded("exhausted hop", client.fetch(from.url("/go")))
         .await

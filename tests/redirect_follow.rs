@@ -4,20 +4,11 @@
 //! 3xx itself.
 mod support;
 
-use std::time::Duration;
-
 use batch_fetch::{BatchClient, Request, RetryPolicy};
 use http::Method;
+use support::clients::client;
 use support::fn_server::{echo, redirect, reply};
 use support::{Echo, FnServer, TestServer, bounded};
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 /// `/code/{c}` redirects with status `c` to `/final`; `/final` and
 /// `/echo` echo the request; `/dir/start` → `next` (relative) →
@@ -84,12 +75,7 @@ async fn relative_locations_are_resolved_against_the_current_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_to_another_server_is_followed() {
     let target = TestServer::builder().ip([127, 0, 0, 2]).start().await;
-    let location = target.url("/id/77");
-    let from = FnServer::start(move |_| {
-        let location = location.clone();
-        async move { redirect(302, &location) }
-    })
-    .await;
+    let from = FnServer::redirecting(302, target.url("/id/77")).await;
 
     let resp = bounded("cross-server", client().fetch(from.url("/go")))
         .await

@@ -4,21 +4,12 @@
 //! same-origin hops.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, Request, RetryPolicy};
+use batch_fetch::Request;
+use support::clients::client;
 use support::fn_server::{echo, redirect};
 use support::{Echo, FnServer, TestServer, bounded};
 
 const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 fn with_credentials(url: String) -> Request {
     Request::get(url)

@@ -3,17 +3,10 @@
 //! `redirect_https_downgrade(true)`. The error names the chain.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::ErrorKind;
+use support::clients::{builder, trusting};
 use support::fn_server::{echo, redirect, reply};
 use support::{FnServer, TestPki, TestServer, bounded, expect_err};
-
-fn builder() -> batch_fetch::BatchClientBuilder {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-}
 
 /// `/loop/a` → `/loop/b` → `/loop/c` → `/loop/a`; `/hop/{i}/{n}` → `/hop/{i+1}/{n}`
 /// until `i == n`, which answers 200.
@@ -130,10 +123,7 @@ async fn default_limit_is_ten_hops() {
 async fn tls_redirecting_to(pki: &TestPki, location: String) -> FnServer {
     FnServer::builder()
         .tls(pki.server_config())
-        .start(move |_| {
-            let location = location.clone();
-            async move { redirect(302, &location) }
-        })
+        .redirecting(302, location)
         .await
 }
 
@@ -142,7 +132,7 @@ async fn https_to_http_is_refused_by_default() {
     let pki = TestPki::generate();
     let plain = TestServer::start().await;
     let secure = tls_redirecting_to(&pki, plain.url("/id/1")).await;
-    let client = builder().add_root_certificate(&pki.ca_der).build().unwrap();
+    let client = trusting(&pki).build().unwrap();
 
     let e = expect_err(
         bounded("downgrade", client.fetch(secure.url("/go"))).await,
@@ -159,8 +149,7 @@ async fn https_to_http_is_followed_when_allowed() {
     let pki = TestPki::generate();
     let plain = TestServer::start().await;
     let secure = tls_redirecting_to(&pki, plain.url("/id/5")).await;
-    let client = builder()
-        .add_root_certificate(&pki.ca_der)
+    let client = trusting(&pki)
         .redirect_https_downgrade(true)
         .build()
         .unwrap();
@@ -178,13 +167,8 @@ async fn https_to_http_is_followed_when_allowed() {
 async fn http_to_https_is_followed() {
     let pki = TestPki::generate();
     let secure = TestServer::start_tls(pki.server_config()).await;
-    let location = secure.url("/id/9");
-    let plain = FnServer::start(move |_| {
-        let location = location.clone();
-        async move { redirect(301, &location) }
-    })
-    .await;
-    let client = builder().add_root_certificate(&pki.ca_der).build().unwrap();
+    let plain = FnServer::redirecting(301, secure.url("/id/9")).await;
+    let client = trusting(&pki).build().unwrap();
 
     let resp = bounded("upgrade", client.fetch(plain.url("/go")))
         .await

@@ -4,21 +4,12 @@
 //! through `http::Request<B>` arrive too.
 mod support;
 
-use std::time::Duration;
-
-use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind, Request};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
+use support::clients::client;
 use support::fn_server::reply;
 use support::{Echo, FnServer, TestServer, bounded, expect_err};
-
-fn client() -> BatchClient {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 async fn echo_of(client: &BatchClient, req: Request) -> Echo {
     let resp = bounded("echo", client.fetch(req)).await.unwrap();

@@ -7,15 +7,13 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, RetryPolicy};
+use batch_fetch::{BatchClientBuilder, ErrorKind};
 use http::Version;
-use support::{Echo, TestPki, TestServer, bounded, closed_port, expect_err};
+use support::{Echo, TestPki, TestServer, bounded, clients, closed_port, expect_err};
 
+/// [`clients::builder`] with a 5 s connect timeout.
 fn builder() -> BatchClientBuilder {
-    BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
+    clients::builder().connect_timeout(Duration::from_secs(5))
 }
 
 fn closed_addr() -> SocketAddr {

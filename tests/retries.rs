@@ -5,20 +5,8 @@ mod support;
 use std::time::Duration;
 
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use support::clients::{client_with, quick};
 use support::{Behavior, RawServer, TestServer, bounded, closed_port, expect_err};
-
-/// Fast, deterministic backoff so that the tests do not wait.
-fn quick(max_retries: u32) -> RetryPolicy {
-    RetryPolicy::default()
-        .max_retries(max_retries)
-        .base_delay(Duration::from_millis(5))
-        .max_delay(Duration::from_millis(50))
-        .jitter(false)
-}
-
-fn client_with(policy: RetryPolicy) -> BatchClient {
-    BatchClient::builder().retry(policy).build().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flaky_endpoint_recovers_with_the_default_policy() {

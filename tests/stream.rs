@@ -7,17 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, RetryPolicy, from_stream};
+use batch_fetch::{BatchClient, from_stream};
 use futures_util::StreamExt;
+use support::clients::builder;
 use support::{TestServer, bounded, eventually};
 
 fn client(concurrency: usize) -> BatchClient {
-    BatchClient::builder()
-        .concurrency(concurrency)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
+    builder().concurrency(concurrency).build().unwrap()
 }
 
 /// An iterator of URLs that counts how many were pulled.

@@ -5,16 +5,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::{ProxyServer, TestServer, bounded};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{ProxyServer, TestServer, bounded, raw};
 
 /// Sends `request` to the proxy and reads until it closes (5 s at most).
 async fn exchange(proxy: &ProxyServer, request: &str) -> String {
-    let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    let out = raw::exchange(proxy.addr(), request.as_bytes(), Duration::from_secs(5)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
 

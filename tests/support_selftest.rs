@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use support::raw::Blackhole;
+use support::raw::{Blackhole, exchange as raw_exchange};
 use support::{Behavior, Echo, RawServer, TestPki, TestServer, bounded, eventually, http_date};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -33,15 +33,6 @@ async fn get(c: &HyperClient, url: &str) -> (http::StatusCode, http::HeaderMap, 
         parts.headers,
         body.collect().await.unwrap().to_bytes(),
     )
-}
-
-/// Sends raw bytes and reads until EOF or `limit`.
-async fn raw_exchange(addr: std::net::SocketAddr, req: &[u8], limit: Duration) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(req).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(limit, s.read_to_end(&mut out)).await;
-    out
 }
 
 #[test]

@@ -4,16 +4,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind};
+use support::clients::builder;
 use support::raw::Blackhole;
 use support::{Behavior, RawServer, TestServer, bounded, closed_port, eventually, expect_err};
 
 fn client(timeout: Duration) -> BatchClient {
-    BatchClient::builder()
-        .timeout(timeout)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap()
+    builder().timeout(timeout).build().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,10 +131,8 @@ async fn connection_refused_is_a_connect_error() {
 async fn connect_timeout_is_honored() {
     // A listener whose accept queue is full: SYNs are dropped, connect hangs.
     let hole = Blackhole::start().await;
-    let client = BatchClient::builder()
+    let client = builder()
         .connect_timeout(Duration::from_millis(300))
-        .timeout(Duration::from_secs(10))
-        .retry(RetryPolicy::none())
         .build()
         .unwrap();
     let start = Instant::now();

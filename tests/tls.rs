@@ -2,18 +2,10 @@
 //! with the CA added → Ok over HTTP/2 (ALPN), sharing one connection.
 mod support;
 
-use std::time::Duration;
-
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
 use http::Version;
+use support::clients::trusting;
 use support::{TestPki, TestServer, bounded, expect_err};
-
-fn trusting(pki: &TestPki) -> batch_fetch::BatchClientBuilder {
-    BatchClient::builder()
-        .add_root_certificate(&pki.ca_der)
-        .retry(RetryPolicy::none())
-        .timeout(Duration::from_secs(10))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_certificate_is_a_tls_error() {

@@ -5,35 +5,29 @@
 //!
 //! Every request is recorded (whole body included) as a [`Seen`] before
 //! the handler runs; [`FnStats::in_flight`] counts running handlers.
-use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
 };
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
 
-use super::{Gauge, GaugeGuard};
+use super::listen::Listening;
+use super::server::{ServerBuilder, serve_http, text};
+use super::{Echo, Gauge, GaugeGuard};
 
 /// Body type of [`FnServer`] answers.
-pub type FnBody = UnsyncBoxBody<Bytes, Infallible>;
+pub type FnBody = super::server::Body;
 
 type Handler = Arc<dyn Fn(Seen) -> BoxFuture<'static, Response<FnBody>> + Send + Sync>;
 
@@ -102,28 +96,18 @@ impl FnStats {
 }
 
 /// Options of an [`FnServer`].
-pub struct FnServerBuilder {
-    ip: IpAddr,
-    tls: Option<Arc<ServerConfig>>,
+pub type FnServerBuilder = ServerBuilder<FnOptions>;
+
+/// Options only an [`FnServer`] has.
+#[derive(Default)]
+pub struct FnOptions {
     h2_max_streams: Option<u32>,
 }
 
-impl FnServerBuilder {
-    /// Listen on this loopback IP (127.0.0.1 by default).
-    pub fn ip(mut self, ip: impl Into<IpAddr>) -> Self {
-        self.ip = ip.into();
-        self
-    }
-
-    /// Serve TLS with this config.
-    pub fn tls(mut self, config: Arc<ServerConfig>) -> Self {
-        self.tls = Some(config);
-        self
-    }
-
+impl ServerBuilder<FnOptions> {
     /// Advertise this SETTINGS_MAX_CONCURRENT_STREAMS to HTTP/2 clients.
     pub fn h2_max_concurrent_streams(mut self, n: u32) -> Self {
-        self.h2_max_streams = Some(n);
+        self.kind.h2_max_streams = Some(n);
         self
     }
 
@@ -133,47 +117,52 @@ impl FnServerBuilder {
         Fut: Future<Output = Response<FnBody>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |seen| Box::pin(handler(seen)));
-        let listener = TcpListener::bind(SocketAddr::new(self.ip, 0))
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local_addr");
         let stats = Arc::new(FnStats::default());
-        let (shutdown, rx) = watch::channel(false);
         let tls = self.tls.is_some();
-        let task = tokio::spawn(accept_loop(
-            listener,
-            self.tls,
-            self.h2_max_streams,
-            handler,
-            stats.clone(),
-            rx,
-        ));
+        let acceptor = self.tls.map(TlsAcceptor::from);
+        let h2_max_streams = self.kind.h2_max_streams;
+        let st = stats.clone();
+        let listening = Listening::start(self.ip, None, move |stream| {
+            let conn = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            if let Some(n) = h2_max_streams {
+                builder.http2().max_concurrent_streams(n);
+            }
+            let (handler, stats) = (handler.clone(), st.clone());
+            serve_http(stream, acceptor.clone(), builder, move |req| {
+                answer(req, handler.clone(), stats.clone(), conn)
+            })
+        })
+        .await;
         FnServer {
-            addr,
+            listening,
             tls,
             stats,
-            shutdown,
-            task,
         }
+    }
+
+    /// Starts a server whose every answer is a `status` redirect to
+    /// `location`.
+    pub async fn redirecting(self, status: u16, location: impl Into<String>) -> FnServer {
+        let location = location.into();
+        self.start(move |_| {
+            let location = location.clone();
+            async move { redirect(status, &location) }
+        })
+        .await
     }
 }
 
 /// Guard of a running [`FnServer`]; dropping it stops the server.
 pub struct FnServer {
-    addr: SocketAddr,
+    listening: Listening,
     tls: bool,
     stats: Arc<FnStats>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl FnServer {
     pub fn builder() -> FnServerBuilder {
-        FnServerBuilder {
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            tls: None,
-            h2_max_streams: None,
-        }
+        ServerBuilder::new()
     }
 
     /// Plain HTTP on 127.0.0.1.
@@ -185,18 +174,24 @@ impl FnServer {
         Self::builder().start(handler).await
     }
 
+    /// Plain HTTP on 127.0.0.1, every answer a `status` redirect to
+    /// `location`.
+    pub async fn redirecting(status: u16, location: impl Into<String>) -> FnServer {
+        Self::builder().redirecting(status, location).await
+    }
+
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.addr().port()
     }
 
     /// `http://IP:PORT` or `https://IP:PORT`, no trailing slash.
     pub fn origin(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.addr)
+        format!("{scheme}://{}", self.addr())
     }
 
     /// Absolute URL of `path` (which starts with `/`).
@@ -217,100 +212,36 @@ impl Deref for FnServer {
     }
 }
 
-impl Drop for FnServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        self.task.abort();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
-    h2_max_streams: Option<u32>,
-    handler: Handler,
-    stats: Arc<FnStats>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let acceptor = tls.map(TlsAcceptor::from);
-    loop {
-        let Some(stream) = super::accept_until_shutdown(&listener, &mut shutdown).await else {
-            return;
-        };
-        let conn = stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-        let acceptor = acceptor.clone();
-        let handler = handler.clone();
-        let stats = stats.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let serve = async {
-                match acceptor {
-                    None => {
-                        serve_io(TokioIo::new(stream), h2_max_streams, handler, stats, conn).await
-                    }
-                    Some(acceptor) => {
-                        let hs =
-                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                                .await;
-                        if let Ok(Ok(tls)) = hs {
-                            serve_io(TokioIo::new(tls), h2_max_streams, handler, stats, conn).await;
-                        }
-                    }
-                }
-            };
-            tokio::select! {
-                _ = serve => {}
-                _ = shutdown.changed() => {}
-            }
-        });
-    }
-}
-
-async fn serve_io<I>(
-    io: TokioIo<I>,
-    h2_max_streams: Option<u32>,
+/// Records the request (whole body included) as a [`Seen`], then answers
+/// it with `handler`, counted in flight meanwhile.
+async fn answer(
+    req: Request<Incoming>,
     handler: Handler,
     stats: Arc<FnStats>,
     conn: usize,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    if let Some(n) = h2_max_streams {
-        builder.http2().max_concurrent_streams(n);
-    }
-    let svc = service_fn(move |req: Request<Incoming>| {
-        let handler = handler.clone();
-        let stats = stats.clone();
-        async move {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let seen = Seen {
-                method: parts.method,
-                uri: parts.uri,
-                version: parts.version,
-                headers: parts.headers,
-                body,
-                conn,
-            };
-            let _in_flight = GaugeGuard::new(vec![stats.in_flight.clone()]);
-            stats.log.lock().unwrap().push(seen.clone());
-            Ok::<_, Infallible>(handler(seen).await)
-        }
-    });
-    // Connection errors (client went away) are expected in these tests.
-    let _ = builder.serve_connection(io, svc).await;
+) -> Response<FnBody> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+        conn,
+    };
+    let _in_flight = GaugeGuard::new(vec![stats.in_flight.clone()]);
+    stats.log.lock().unwrap().push(seen.clone());
+    handler(seen).await
 }
 
 /// A whole-body answer.
 pub fn reply(status: u16, body: impl Into<Bytes>) -> Response<FnBody> {
-    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
-    *r.status_mut() = StatusCode::from_u16(status).expect("status code");
-    r
+    text(StatusCode::from_u16(status).expect("status code"), body)
 }
 
 /// Adds a header to an answer.
@@ -334,20 +265,13 @@ pub fn redirect(status: u16, location: &str) -> Response<FnBody> {
 /// The request in the `/echo` format of [`super::TestServer`], so that
 /// [`super::Echo::parse`] reads it.
 pub fn echo_text(seen: &Seen) -> String {
-    let mut out = format!(
-        "method={}\nuri={}\nversion={:?}\n",
-        seen.method, seen.uri, seen.version
-    );
-    for (k, v) in &seen.headers {
-        out.push_str(&format!(
-            "header.{}={}\n",
-            k.as_str(),
-            String::from_utf8_lossy(v.as_bytes())
-        ));
-    }
-    out.push_str("body=");
-    out.push_str(&String::from_utf8_lossy(&seen.body));
-    out
+    Echo::render(
+        &seen.method,
+        &seen.uri,
+        seen.version,
+        &seen.headers,
+        &seen.body,
+    )
 }
 
 /// A 200 answer echoing the request (see [`echo_text`]).

@@ -4,7 +4,6 @@
 //!
 //! Answers are `200` with body `conn={c} method={m} path={p} body={b}`.
 //! A `?delay=MS` query delays the answer.
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,9 +13,9 @@ use h2::Reason;
 use h2::server::SendResponse;
 use http::{Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
+
+use super::listen::{LOOPBACK, Listening};
 
 /// How long any connection may live at most.
 const CONN_CAP: Duration = Duration::from_secs(30);
@@ -86,53 +85,32 @@ impl H2Stats {
 
 /// Guard of a running server on 127.0.0.1:0.
 pub struct H2Server {
-    addr: SocketAddr,
+    listening: Listening,
     stats: Arc<H2Stats>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl H2Server {
     pub async fn start(mode: H2Mode) -> H2Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local_addr");
         let stats = Arc::new(H2Stats::default());
-        let (shutdown, mut rx) = watch::channel(false);
         let st = stats.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Some(stream) = super::accept_until_shutdown(&listener, &mut rx).await else {
-                    return;
-                };
-                let conn = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-                let st = st.clone();
-                let mut stop = rx.clone();
-                tokio::spawn(async move {
-                    let serve = async {
-                        match mode {
-                            H2Mode::RawGoAwayAfterTwo { wait } if conn == 1 => {
-                                raw_go_away(stream, wait, &st).await
-                            }
-                            _ => serve(stream, mode, st.clone(), conn).await,
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::time::timeout(CONN_CAP, serve) => {}
-                        _ = stop.changed() => {}
+        let listening = Listening::start(LOOPBACK, Some(CONN_CAP), move |stream| {
+            let conn = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+            let st = st.clone();
+            async move {
+                match mode {
+                    H2Mode::RawGoAwayAfterTwo { wait } if conn == 1 => {
+                        raw_go_away(stream, wait, &st).await
                     }
-                });
+                    _ => serve(stream, mode, st, conn).await,
+                }
             }
-        });
-        H2Server {
-            addr,
-            stats,
-            shutdown,
-            task,
-        }
+        })
+        .await;
+        H2Server { listening, stats }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("http://{}{}", self.listening.addr(), path)
     }
 
     pub fn stats(&self) -> &Arc<H2Stats> {
@@ -145,13 +123,6 @@ impl std::ops::Deref for H2Server {
 
     fn deref(&self) -> &H2Stats {
         &self.stats
-    }
-}
-
-impl Drop for H2Server {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        self.task.abort();
     }
 }
 

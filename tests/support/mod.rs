@@ -5,6 +5,9 @@
 //! * [`raw::RawServer`]: small raw TCP servers that misbehave on purpose.
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
+//! * [`listen::Listening`]: the accept loop all of these servers share.
+//! * [`clients`]: the client builders and retry policies the tests share.
+//! * [`json`]: the JSON payloads of the `json` feature's tests.
 //! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
 //! * [`script::ScriptServer`]: raw TCP connections handled by a test's closure.
 //! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
@@ -13,9 +16,11 @@
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
 
+pub mod clients;
 pub mod fn_server;
 pub mod h2srv;
-pub mod pki_names;
+pub mod json;
+pub mod listen;
 pub mod proxy;
 pub mod raw;
 pub mod script;
@@ -35,26 +40,6 @@ pub use fn_server::{FnServer, Seen};
 pub use h2srv::{H2Mode, H2Server};
 pub use proxy::ProxyServer;
 pub use script::ScriptServer;
-
-/// Accepts the next connection, or `None` once `shutdown` fires. Accept
-/// errors (e.g. EMFILE under heavy load) back off a little and go on.
-pub async fn accept_until_shutdown(
-    listener: &tokio::net::TcpListener,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<tokio::net::TcpStream> {
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    return Some(stream);
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            },
-            _ = shutdown.changed() => return None,
-        }
-    }
-}
 
 /// Generous bound for one batch: a bug must fail the test, not hang it.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -223,7 +208,29 @@ pub struct Echo {
 }
 
 impl Echo {
-    /// Parses the `/echo` reply format produced by [`server`].
+    /// The `/echo` reply format: a request as text, which [`Echo::parse`]
+    /// reads back.
+    pub fn render(
+        method: &http::Method,
+        uri: &http::Uri,
+        version: http::Version,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> String {
+        let mut out = format!("method={method}\nuri={uri}\nversion={version:?}\n");
+        for (k, v) in headers {
+            out.push_str(&format!(
+                "header.{}={}\n",
+                k.as_str(),
+                String::from_utf8_lossy(v.as_bytes())
+            ));
+        }
+        out.push_str("body=");
+        out.push_str(&String::from_utf8_lossy(body));
+        out
+    }
+
+    /// Parses the `/echo` reply format (see [`Echo::render`]).
     pub fn parse(text: &str) -> Echo {
         let (head, body) = text
             .split_once("\nbody=")

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::listen::{LOOPBACK, Listening};
+use super::raw::{read_more, read_until_head};
 
 /// How long any proxied connection may live at most.
 const CONN_CAP: Duration = Duration::from_secs(30);
@@ -72,10 +73,8 @@ impl ProxyStats {
 
 /// Guard of a running proxy on 127.0.0.1:0.
 pub struct ProxyServer {
-    addr: SocketAddr,
+    listening: Listening,
     stats: Arc<ProxyStats>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl ProxyServer {
@@ -91,49 +90,31 @@ impl ProxyServer {
     }
 
     async fn spawn(auth: Option<String>) -> ProxyServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local_addr");
         let stats = Arc::new(ProxyStats::default());
-        let (shutdown, mut rx) = watch::channel(false);
         let st = stats.clone();
         let auth = Arc::new(auth);
-        let task = tokio::spawn(async move {
-            loop {
-                let Some(stream) = super::accept_until_shutdown(&listener, &mut rx).await else {
-                    return;
-                };
-                st.accepted.fetch_add(1, Ordering::SeqCst);
-                let st = st.clone();
-                let auth = auth.clone();
-                let mut stop = rx.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = tokio::time::timeout(CONN_CAP, handle(stream, &auth, &st)) => {}
-                        _ = stop.changed() => {}
-                    }
-                });
-            }
-        });
-        ProxyServer {
-            addr,
-            stats,
-            shutdown,
-            task,
-        }
+        let listening = Listening::start(LOOPBACK, Some(CONN_CAP), move |stream| {
+            st.accepted.fetch_add(1, Ordering::SeqCst);
+            let st = st.clone();
+            let auth = auth.clone();
+            async move { handle(stream, &auth, &st).await }
+        })
+        .await;
+        ProxyServer { listening, stats }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// `http://user:pass@127.0.0.1:PORT`
     pub fn url_with_auth(&self, user: &str, pass: &str) -> String {
-        format!("http://{user}:{pass}@{}", self.addr)
+        format!("http://{user}:{pass}@{}", self.addr())
     }
 
     pub fn stats(&self) -> &Arc<ProxyStats> {
@@ -146,13 +127,6 @@ impl std::ops::Deref for ProxyServer {
 
     fn deref(&self) -> &ProxyStats {
         &self.stats
-    }
-}
-
-impl Drop for ProxyServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        self.task.abort();
     }
 }
 
@@ -176,19 +150,7 @@ impl Head {
 
 async fn read_head(stream: &mut TcpStream) -> Option<Head> {
     let mut buf = Vec::new();
-    let end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-        let mut tmp = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut tmp)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-            _ => return None,
-        }
-    };
+    let end = read_until_head(stream, &mut buf, Duration::from_secs(10)).await?;
     let text = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = text.split("\r\n");
     let mut first = lines.next()?.split(' ');
@@ -333,10 +295,8 @@ async fn handle(mut client: TcpStream, auth: &Option<String>, stats: &ProxyStats
         .unwrap_or(0);
     let mut body = head.rest.clone();
     while body.len() < content_length {
-        let mut tmp = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_secs(10), client.read(&mut tmp)).await {
-            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&tmp[..n]),
-            _ => return,
+        if !read_more(&mut client, &mut body, Duration::from_secs(10)).await {
+            return;
         }
     }
     if upstream.write_all(out.as_bytes()).await.is_err() || upstream.write_all(&body).await.is_err()

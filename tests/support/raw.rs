@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+use super::listen::{LOOPBACK, Listening};
 use super::{Gauge, GaugeGuard};
 
 /// How long any raw connection may live at most.
@@ -76,33 +75,33 @@ impl RawStats {
 
 /// Guard of a running raw TCP server on 127.0.0.1:0.
 pub struct RawServer {
-    addr: SocketAddr,
+    listening: Listening,
     stats: Arc<RawStats>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl RawServer {
     pub async fn start(behavior: Behavior) -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local_addr");
         let stats = Arc::new(RawStats::default());
-        let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, behavior, stats.clone(), rx));
-        RawServer {
-            addr,
-            stats,
-            shutdown,
-            task,
-        }
+        let st = stats.clone();
+        let listening = Listening::start(LOOPBACK, Some(CONN_LIFETIME_CAP), move |stream| {
+            let conn_id = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+            let open = GaugeGuard::new(vec![st.connections.clone()]);
+            let stats = st.clone();
+            async move {
+                let _open = open;
+                handle(stream, behavior, &stats, conn_id).await;
+            }
+        })
+        .await;
+        RawServer { listening, stats }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("http://{}{}", self.addr(), path)
     }
 
     pub fn stats(&self) -> &Arc<RawStats> {
@@ -122,34 +121,52 @@ impl RawServer {
     }
 }
 
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        self.task.abort();
+/// Sends `request` to `addr` and reads until EOF or `limit`.
+pub async fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, s.read_to_end(&mut out)).await;
+    out
+}
+
+/// Reads from `stream` into `buf` until it holds a whole request (or
+/// response) head, waiting at most `wait` for the first byte and 10 s for
+/// each later read. Returns the length of the head (blank line included),
+/// or `None` on EOF/timeout/error or a head over 64 KiB.
+pub async fn read_until_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    wait: Duration,
+) -> Option<usize> {
+    loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            return Some(i + 4);
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let limit = if buf.is_empty() {
+            wait
+        } else {
+            Duration::from_secs(10)
+        };
+        if !read_more(stream, buf, limit).await {
+            return None;
+        }
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    behavior: Behavior,
-    stats: Arc<RawStats>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let Some(stream) = super::accept_until_shutdown(&listener, &mut shutdown).await else {
-            return;
-        };
-        let conn_id = stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-        let open = GaugeGuard::new(vec![stats.connections.clone()]);
-        let stats = stats.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _open = open;
-            tokio::select! {
-                _ = tokio::time::timeout(CONN_LIFETIME_CAP, handle(stream, behavior, &stats, conn_id)) => {}
-                _ = shutdown.changed() => {}
-            }
-        });
+/// Reads once from `stream` and appends to `buf`, waiting at most `limit`;
+/// `false` on EOF, error or timeout.
+pub async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> bool {
+    let mut tmp = [0u8; 4096];
+    match tokio::time::timeout(limit, stream.read(&mut tmp)).await {
+        Ok(Ok(n)) if n > 0 => {
+            buf.extend_from_slice(&tmp[..n]);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -162,24 +179,7 @@ pub async fn read_request(
     buf: &mut Vec<u8>,
     wait: Duration,
 ) -> Option<String> {
-    let head_end = loop {
-        if let Some(i) = find(buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-        let limit = if buf.is_empty() {
-            wait
-        } else {
-            Duration::from_secs(10)
-        };
-        let mut tmp = [0u8; 4096];
-        match tokio::time::timeout(limit, stream.read(&mut tmp)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-            _ => return None,
-        }
-    };
+    let head_end = read_until_head(stream, buf, wait).await?;
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     buf.drain(..head_end);
     let mut lines = head.split("\r\n");
@@ -212,10 +212,8 @@ pub async fn read_request(
             buf.drain(..end);
             break;
         }
-        let mut tmp = [0u8; 4096];
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut tmp)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-            _ => return None,
+        if !read_more(stream, buf, Duration::from_secs(10)).await {
+            return None;
         }
     }
     let mut parts = request_line.split(' ');
@@ -246,34 +244,20 @@ async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, con
         served += 1;
         match behavior {
             Behavior::Garbage => {
-                let _ = stream
-                    .write_all(b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n")
-                    .await;
-                let _ = stream.shutdown().await;
-                return;
+                let answer = b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n";
+                return answer_and_close(stream, answer).await;
             }
             Behavior::TruncatedLength => {
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
-                    .await;
-                let _ = stream.shutdown().await;
-                return;
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
+                return answer_and_close(stream, answer).await;
             }
             Behavior::TruncatedChunked => {
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-                    )
-                    .await;
-                let _ = stream.shutdown().await;
-                return;
+                let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+                return answer_and_close(stream, answer).await;
             }
             Behavior::CloseAfterHeaders => {
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-                    .await;
-                let _ = stream.shutdown().await;
-                return;
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+                return answer_and_close(stream, answer).await;
             }
             Behavior::DripHeaders { every } => {
                 let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
@@ -318,6 +302,12 @@ async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, con
             }
         }
     }
+}
+
+/// Writes `answer`, then closes (FIN).
+async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
+    let _ = stream.write_all(answer).await;
+    let _ = stream.shutdown().await;
 }
 
 /// A listener whose accept queue is full and never drained: new connection

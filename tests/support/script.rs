@@ -10,19 +10,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
+
+use super::listen::{LOOPBACK, Listening};
 
 /// How long any scripted connection may live at most.
 pub const SCRIPT_CONN_CAP: Duration = Duration::from_secs(30);
 
 /// Guard of a running scripted server on 127.0.0.1:0.
 pub struct ScriptServer {
-    addr: SocketAddr,
+    listening: Listening,
     accepted: Arc<AtomicUsize>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl ScriptServer {
@@ -33,51 +31,28 @@ impl ScriptServer {
         F: Fn(TcpStream, usize) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local_addr");
         let accepted = Arc::new(AtomicUsize::new(0));
-        let (shutdown, mut rx) = watch::channel(false);
         let count = accepted.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Some(stream) = super::accept_until_shutdown(&listener, &mut rx).await else {
-                    return;
-                };
-                let id = count.fetch_add(1, Ordering::SeqCst) + 1;
-                let conn = script(stream, id);
-                let mut stop = rx.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = tokio::time::timeout(SCRIPT_CONN_CAP, conn) => {}
-                        _ = stop.changed() => {}
-                    }
-                });
-            }
-        });
+        let listening = Listening::start(LOOPBACK, Some(SCRIPT_CONN_CAP), move |stream| {
+            let id = count.fetch_add(1, Ordering::SeqCst) + 1;
+            script(stream, id)
+        })
+        .await;
         ScriptServer {
-            addr,
+            listening,
             accepted,
-            shutdown,
-            task,
         }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("http://{}{}", self.addr(), path)
     }
 
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for ScriptServer {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-        self.task.abort();
     }
 }

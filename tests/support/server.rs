@@ -26,7 +26,8 @@
 //! `x-conn-id` (the server's number of the TCP connection, from 1).
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -43,15 +44,15 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 
-use super::{Gauge, GaugeGuard, http_date, pattern_byte};
+use super::listen::{LOOPBACK, Listening};
+use super::{Echo, Gauge, GaugeGuard, http_date, pattern_byte};
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// Body of the answers of the hyper servers here.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Cap of `/chunked-endless` so that even a broken client cannot make it run forever.
 pub const ENDLESS_CAP: u64 = 1 << 30;
@@ -193,14 +194,27 @@ impl ServerStats {
     }
 }
 
-/// Server options; see [`TestServer::builder`].
-pub struct ServerBuilder {
-    ip: IpAddr,
-    tls: Option<Arc<ServerConfig>>,
-    group: Option<ServerGroup>,
+/// Options of the hyper servers here: where one listens and whether it
+/// speaks TLS, plus the options `K` of its kind ([`Instrumented`] for a
+/// [`TestServer`], [`super::fn_server::FnOptions`] for a
+/// [`super::FnServer`]). See [`TestServer::builder`].
+pub struct ServerBuilder<K> {
+    pub(super) ip: IpAddr,
+    pub(super) tls: Option<Arc<ServerConfig>>,
+    pub(super) kind: K,
 }
 
-impl ServerBuilder {
+impl<K: Default> ServerBuilder<K> {
+    pub(super) fn new() -> Self {
+        ServerBuilder {
+            ip: LOOPBACK,
+            tls: None,
+            kind: K::default(),
+        }
+    }
+}
+
+impl<K> ServerBuilder<K> {
     /// Listen on this loopback IP (127.0.0.1 by default; 127.0.0.2, … play other hosts).
     pub fn ip(mut self, ip: impl Into<IpAddr>) -> Self {
         self.ip = ip.into();
@@ -212,31 +226,48 @@ impl ServerBuilder {
         self.tls = Some(config);
         self
     }
+}
 
+/// Options only a [`TestServer`] has.
+#[derive(Default)]
+pub struct Instrumented {
+    group: Option<ServerGroup>,
+}
+
+impl ServerBuilder<Instrumented> {
     /// Also count in-flight requests and hits in `group`.
     pub fn group(mut self, group: &ServerGroup) -> Self {
-        self.group = Some(group.clone());
+        self.kind.group = Some(group.clone());
         self
     }
 
     pub async fn start(self) -> TestServer {
-        let listener = TcpListener::bind(SocketAddr::new(self.ip, 0))
-            .await
-            .unwrap_or_else(|e| panic!("bind {}:0: {e}", self.ip));
-        let addr = listener.local_addr().expect("local_addr");
         let stats = Arc::new(ServerStats::new());
-        let (shutdown, rx) = watch::channel(false);
         let ctx = Arc::new(Ctx {
             stats: stats.clone(),
-            group: self.group,
+            group: self.kind.group,
         });
-        let task = tokio::spawn(accept_loop(listener, self.tls.clone(), ctx, rx));
+        let tls = self.tls.is_some();
+        let acceptor = self.tls.map(TlsAcceptor::from);
+        let listening = Listening::start(self.ip, None, move |stream| {
+            let conn_id = ctx.stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+            let open = GaugeGuard::new(vec![ctx.stats.connections.clone()]);
+            let ctx = ctx.clone();
+            let acceptor = acceptor.clone();
+            async move {
+                let _open = open;
+                let builder = auto::Builder::new(TokioExecutor::new());
+                serve_http(stream, acceptor, builder, move |req| {
+                    handle(req, ctx.clone(), conn_id)
+                })
+                .await;
+            }
+        })
+        .await;
         TestServer {
-            addr,
-            tls: self.tls.is_some(),
+            listening,
+            tls,
             stats,
-            shutdown,
-            task,
         }
     }
 }
@@ -245,20 +276,14 @@ impl ServerBuilder {
 /// (listener and every connection) and panics if a handler or the accept
 /// loop panicked (unless the test is already panicking).
 pub struct TestServer {
-    addr: SocketAddr,
+    listening: Listening,
     tls: bool,
     stats: Arc<ServerStats>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<()>,
 }
 
 impl TestServer {
-    pub fn builder() -> ServerBuilder {
-        ServerBuilder {
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            tls: None,
-            group: None,
-        }
+    pub fn builder() -> ServerBuilder<Instrumented> {
+        ServerBuilder::new()
     }
 
     /// Plain HTTP (HTTP/1.1 + h2c) on 127.0.0.1:0.
@@ -277,11 +302,11 @@ impl TestServer {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.addr().port()
     }
 
     pub fn scheme(&self) -> &'static str {
@@ -290,7 +315,7 @@ impl TestServer {
 
     /// Absolute URL of `path` (which starts with `/`) on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("{}://{}{}", self.scheme(), self.addr, path)
+        format!("{}://{}{}", self.scheme(), self.addr(), path)
     }
 
     /// Absolute URL using `host` instead of the IP (e.g. `localhost`).
@@ -317,24 +342,19 @@ impl Deref for TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        let loop_panic = self.listening.stop();
         let mut problem = self
             .stats
             .panic
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if self.task.is_finished() {
-            if let Some(Err(e)) = (&mut self.task).now_or_never() {
-                if e.is_panic() {
-                    problem = Some(format!("accept loop panicked: {e}"));
-                }
-            }
+        if let Some(e) = loop_panic {
+            problem = Some(format!("accept loop panicked: {e}"));
         }
-        self.task.abort();
         if let Some(msg) = problem {
             if !std::thread::panicking() {
-                panic!("TestServer {}: {msg}", self.addr);
+                panic!("TestServer {}: {msg}", self.addr());
             }
         }
     }
@@ -345,58 +365,35 @@ struct Ctx {
     group: Option<ServerGroup>,
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
-    ctx: Arc<Ctx>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let acceptor = tls.map(TlsAcceptor::from);
-    loop {
-        let Some(stream) = super::accept_until_shutdown(&listener, &mut shutdown).await else {
-            return;
-        };
-        let conn_id = ctx.stats.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-        let open = GaugeGuard::new(vec![ctx.stats.connections.clone()]);
-        let ctx = ctx.clone();
-        let acceptor = acceptor.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _open = open;
-            let serve = async {
-                match acceptor {
-                    None => serve_io(TokioIo::new(stream), ctx, conn_id).await,
-                    Some(acceptor) => {
-                        let hs =
-                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                                .await;
-                        // A failed handshake (e.g. the client rejects our
-                        // certificate) just closes the connection.
-                        if let Ok(Ok(tls)) = hs {
-                            serve_io(TokioIo::new(tls), ctx, conn_id).await;
-                        }
-                    }
-                }
-            };
-            tokio::select! {
-                _ = serve => {}
-                _ = shutdown.changed() => {}
-            }
-        });
-    }
-}
-
-async fn serve_io<I>(io: TokioIo<I>, ctx: Arc<Ctx>, conn_id: usize)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+/// Serves one connection of [`TestServer`] or [`super::FnServer`] with
+/// `builder` (HTTP/1.1 and HTTP/2), answering each request with `handle`;
+/// with `tls`, after a handshake of at most 10 s. A failed handshake (e.g.
+/// the client rejects our certificate) just closes the connection.
+pub(super) async fn serve_http<F, Fut>(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    builder: auto::Builder<TokioExecutor>,
+    handle: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
     let svc = service_fn(move |req| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle(req, ctx, conn_id).await) }
+        let answer = handle(req);
+        async move { Ok::<_, Infallible>(answer.await) }
     });
     // Connection errors (client reset, garbage) are expected in these tests.
-    let _ = builder.serve_connection(io, svc).await;
+    match tls {
+        None => {
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+        }
+        Some(acceptor) => {
+            let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+            if let Ok(Ok(tls)) = hs {
+                let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+            }
+        }
+    }
 }
 
 /// Counts the handler as completed or cancelled when dropped.
@@ -475,7 +472,8 @@ async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>, conn_id: usize) -> Respon
     }
 }
 
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+/// A whole-body answer.
+pub(super) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = status;
     r
@@ -656,19 +654,13 @@ where
         Ok(c) => c.to_bytes(),
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("body error: {e}")),
     };
-    let mut out = format!(
-        "method={}\nuri={}\nversion={:?}\n",
-        parts.method, parts.uri, parts.version
+    let out = Echo::render(
+        &parts.method,
+        &parts.uri,
+        parts.version,
+        &parts.headers,
+        &body,
     );
-    for (k, v) in &parts.headers {
-        out.push_str(&format!(
-            "header.{}={}\n",
-            k.as_str(),
-            String::from_utf8_lossy(v.as_bytes())
-        ));
-    }
-    out.push_str("body=");
-    out.push_str(&String::from_utf8_lossy(&body));
     text(StatusCode::OK, out)
 }
 

@@ -1,5 +1,6 @@
-//! Certificates generated at test time: a CA and a leaf for
-//! `localhost` / `127.0.0.1` signed by it.
+//! Certificates generated at test time: a CA and a leaf signed by it, for
+//! `localhost` / `127.0.0.1` or for names of the test's choosing (e.g.
+//! `api.example.test`, reached through `resolve()` overrides).
 use std::sync::Arc;
 
 use rcgen::{
@@ -13,14 +14,22 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs
 pub struct TestPki {
     /// DER of the CA certificate: what `add_root_certificate` wants.
     pub ca_der: Vec<u8>,
-    /// DER of the leaf (SANs `localhost`, `127.0.0.1`).
+    /// DER of the leaf (SANs `localhost`, `127.0.0.1`, or the names given
+    /// to [`TestPki::for_names`]).
     pub leaf_der: Vec<u8>,
     /// PKCS#8 DER of the leaf's private key.
     pub leaf_key_der: Vec<u8>,
 }
 
 impl TestPki {
+    /// A fresh CA and a leaf for `localhost` and `127.0.0.1`.
     pub fn generate() -> TestPki {
+        Self::for_names(&["localhost", "127.0.0.1"])
+    }
+
+    /// A fresh CA and a leaf whose SANs are exactly `names` (DNS names or
+    /// IP addresses); the first is also its common name.
+    pub fn for_names(names: &[&str]) -> TestPki {
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -35,12 +44,11 @@ impl TestPki {
         let ca = ca_params.self_signed(&ca_key).expect("self-sign CA");
 
         let leaf_key = KeyPair::generate().expect("leaf key");
-        let mut leaf_params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .expect("leaf params");
+        let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut leaf_params = CertificateParams::new(sans).expect("leaf params");
         leaf_params
             .distinguished_name
-            .push(DnType::CommonName, "localhost");
+            .push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
         leaf_params.use_authority_key_identifier_extension = true;
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
