@@ -107,6 +107,7 @@ mod dns;
 mod error;
 mod inputs;
 mod layers;
+mod origin;
 mod proxy;
 mod request;
 mod response;

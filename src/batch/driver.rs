@@ -98,10 +98,12 @@ where
         loop {
             // Start inputs while fewer than `concurrency` are running.
             let mut input_pending = false;
-            while this.admission.running() < *this.concurrency
-                && this.running.len() < *this.max_futures
-                && *this.unfinished < *this.window
-            {
+            let room = |running: &FuturesUnordered<F>, unfinished: usize| {
+                this.admission.running() < *this.concurrency
+                    && running.len() < *this.max_futures
+                    && unfinished < *this.window
+            };
+            while room(this.running, *this.unfinished) {
                 match this.inputs.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => {
                         let index = *this.next_index;
@@ -133,10 +135,10 @@ where
                 }
                 Poll::Pending => {
                     // A request that parked while being polled made room.
-                    let room = this.admission.running() < *this.concurrency
-                        && this.running.len() < *this.max_futures
-                        && *this.unfinished < *this.window;
-                    if input_pending || this.inputs.is_done() || !room {
+                    if input_pending
+                        || this.inputs.is_done()
+                        || !room(this.running, *this.unfinished)
+                    {
                         return Poll::Pending;
                     }
                 }

@@ -154,12 +154,7 @@ where
             let connecting = self.inner.call(dst);
             return Box::pin(async move { connecting.await.map_err(Into::into) });
         }
-        let key = format!(
-            "{}:{}",
-            dst.host().unwrap_or_default().to_ascii_lowercase(),
-            dst.port_u16().unwrap_or(443)
-        );
-        match self.role(key) {
+        match self.role(crate::origin::key(&dst)) {
             Role::Leader(leader) => {
                 let connecting = self.inner.call(dst);
                 Box::pin(async move {

@@ -107,11 +107,7 @@ fn with_port(dst: Uri) -> Result<Uri, BoxError> {
     if dst.port().is_some() {
         return Ok(dst);
     }
-    let port = if dst.scheme_str() == Some("https") {
-        443
-    } else {
-        80
-    };
+    let port = crate::origin::port(&dst);
     let host = dst.host().ok_or("URL has no host")?;
     let mut parts = dst.clone().into_parts();
     parts.authority = Some(format!("{host}:{port}").parse()?);

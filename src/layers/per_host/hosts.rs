@@ -36,7 +36,7 @@ impl Hosts {
     }
 
     pub(super) fn semaphore(&self, uri: &Uri) -> Arc<Semaphore> {
-        let key = origin(uri);
+        let key = crate::origin::key(uri);
         // A poisoned lock only means another request panicked mid-insert;
         // the map itself is still sound.
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
@@ -52,21 +52,6 @@ impl Hosts {
         table.semaphores.insert(key, sem.clone());
         sem
     }
-}
-
-/// `scheme://host:port`, with the scheme's default port filled in and the
-/// host lowercased, so `HTTP://A` and `http://a:80` share a limit.
-fn origin(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let host = uri.host().unwrap_or_default();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
-            443
-        } else {
-            80
-        });
-    format!("{scheme}://{host}:{port}").to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -113,16 +113,7 @@ pub(super) fn drop_credentials(headers: &mut HeaderMap) {
 }
 
 pub(super) fn same_origin(a: &Uri, b: &Uri) -> bool {
-    fn port(u: &Uri) -> Option<u16> {
-        u.port_u16().or(match u.scheme_str() {
-            Some("https") => Some(443),
-            Some("http") => Some(80),
-            _ => None,
-        })
-    }
-    a.scheme() == b.scheme()
-        && a.host().map(str::to_ascii_lowercase) == b.host().map(str::to_ascii_lowercase)
-        && port(a) == port(b)
+    crate::origin::key(a) == crate::origin::key(b)
 }
 
 impl RedirectPolicy {
