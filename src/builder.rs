@@ -12,7 +12,7 @@ use crate::client::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig};
 use crate::dns::{Backend, DnsResolver, Resolve};
 use crate::error::Error;
-use crate::layers::{self, RedirectPolicy, StackConfig};
+use crate::layers::{self, GateConfig, RedirectPolicy, StackConfig};
 use crate::proxy::Proxy;
 use crate::retry::RetryPolicy;
 
@@ -27,6 +27,8 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// |---|---|
 /// | [`concurrency`](Self::concurrency) | 100 |
 /// | [`per_host_concurrency`](Self::per_host_concurrency) | unlimited |
+/// | [`rate_limit`](Self::rate_limit) / [`per_host_rate_limit`](Self::per_host_rate_limit) | none |
+/// | [`batch_deadline`](Self::batch_deadline) | none |
 /// | [`timeout`](Self::timeout) (per attempt) | 30 s |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 /// | [`retry`](Self::retry) | [`RetryPolicy::default()`]: 3 retries, 100 ms → 10 s, full jitter |
@@ -49,6 +51,9 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 pub struct BatchClientBuilder {
     concurrency: usize,
     per_host_concurrency: Option<usize>,
+    rate_limit: Option<(u32, Duration)>,
+    per_host_rate_limit: Option<(u32, Duration)>,
+    batch_deadline: Option<Duration>,
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
@@ -86,6 +91,9 @@ impl Default for BatchClientBuilder {
         BatchClientBuilder {
             concurrency: 100,
             per_host_concurrency: None,
+            rate_limit: None,
+            per_host_rate_limit: None,
+            batch_deadline: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
@@ -134,6 +142,46 @@ impl BatchClientBuilder {
     /// error.
     pub fn per_host_concurrency(mut self, n: usize) -> Self {
         self.per_host_concurrency = Some(n);
+        self
+    }
+
+    /// Limits the whole client (all its clones, all batches) to `n`
+    /// requests per `per`, like `rate_limit(50, Duration::from_secs(1))`.
+    ///
+    /// Requests are spaced evenly, one every `per / n`, with no burst, so
+    /// no window of length `per` ever holds more than `n` of them: what a
+    /// server counting requests per window sees. Every attempt takes a
+    /// slot, retries and redirect hops included. A request waiting for its
+    /// slot holds no concurrency permit, and its batch starts other inputs
+    /// meanwhile.
+    ///
+    /// Default is none. `n` or `per` zero is a
+    /// [`Config`](crate::ErrorKind::Config) error.
+    pub fn rate_limit(mut self, n: u32, per: Duration) -> Self {
+        self.rate_limit = Some((n, per));
+        self
+    }
+
+    /// Limits each origin (scheme, host and port) to `n` requests per
+    /// `per`, spaced evenly as [`rate_limit`](Self::rate_limit) does.
+    ///
+    /// Default is none. `n` or `per` zero is a
+    /// [`Config`](crate::ErrorKind::Config) error.
+    pub fn per_host_rate_limit(mut self, n: u32, per: Duration) -> Self {
+        self.per_host_rate_limit = Some((n, per));
+        self
+    }
+
+    /// Sets a deadline for every batch of this client, counted from when
+    /// the batch starts. What is unfinished then ends with an error of
+    /// kind [`Cancelled`](crate::ErrorKind::Cancelled); see
+    /// [`Batch::deadline`](crate::Batch::deadline), which overrides it for
+    /// one batch.
+    ///
+    /// Default is none. Zero is a [`Config`](crate::ErrorKind::Config)
+    /// error.
+    pub fn batch_deadline(mut self, deadline: Duration) -> Self {
+        self.batch_deadline = Some(deadline);
         self
     }
 
@@ -362,7 +410,8 @@ impl BatchClientBuilder {
     /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
     /// its `base_delay`, a user agent that is not a valid header value, a
     /// root certificate that cannot be parsed, both `http1_only` and
-    /// `http2_prior_knowledge`, or header limits out of range.
+    /// `http2_prior_knowledge`, header limits out of range, or a rate limit
+    /// or deadline of zero.
     pub fn build(self) -> Result<BatchClient, Error> {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
@@ -376,6 +425,11 @@ impl BatchClientBuilder {
             return Err(Error::config(format!(
                 "concurrency limits must be at most {max_permits}"
             )));
+        }
+        let rate_spacing = spacing("rate_limit", self.rate_limit)?;
+        let host_rate_spacing = spacing("per_host_rate_limit", self.per_host_rate_limit)?;
+        if self.batch_deadline.is_some_and(|d| d.is_zero()) {
+            return Err(Error::config("batch_deadline must be longer than zero"));
         }
         if self.http1_only && self.http2_prior_knowledge {
             return Err(Error::config(
@@ -447,8 +501,12 @@ impl BatchClientBuilder {
                 decompress: self.decompress,
                 proxy,
                 retry: self.retry,
-                concurrency: self.concurrency,
-                per_host_concurrency: self.per_host_concurrency,
+                gate: GateConfig {
+                    concurrency: self.concurrency,
+                    per_host_concurrency: self.per_host_concurrency,
+                    rate_spacing,
+                    host_rate_spacing,
+                },
                 timeout: self.timeout,
                 max_body_size: self.max_body_size,
                 max_response_headers: self.max_response_headers,
@@ -460,6 +518,7 @@ impl BatchClientBuilder {
             stack,
             default_headers,
             concurrency: self.concurrency,
+            batch_deadline: self.batch_deadline,
         }))
     }
 }
@@ -470,6 +529,9 @@ impl std::fmt::Debug for BatchClientBuilder {
         f.debug_struct("BatchClientBuilder")
             .field("concurrency", &self.concurrency)
             .field("per_host_concurrency", &self.per_host_concurrency)
+            .field("rate_limit", &self.rate_limit)
+            .field("per_host_rate_limit", &self.per_host_rate_limit)
+            .field("batch_deadline", &self.batch_deadline)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
@@ -487,4 +549,23 @@ impl std::fmt::Debug for BatchClientBuilder {
             .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
+}
+
+/// The time between two requests under a limit of `n` per `per`.
+fn spacing(name: &str, limit: Option<(u32, Duration)>) -> Result<Option<Duration>, Error> {
+    let Some((n, per)) = limit else {
+        return Ok(None);
+    };
+    if n == 0 {
+        return Err(Error::config(format!(
+            "{name} must allow at least 1 request"
+        )));
+    }
+    let spacing = per / n;
+    if spacing.is_zero() {
+        return Err(Error::config(format!(
+            "{name} of {n} per {per:?} is not a usable rate"
+        )));
+    }
+    Ok(Some(spacing))
 }

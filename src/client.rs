@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use http::HeaderMap;
@@ -10,11 +10,12 @@ use http::header::Entry;
 use tower::ServiceExt;
 
 use crate::admission::Admission;
-use crate::batch;
+use crate::batch::{Batch, BatchState, Started};
 use crate::builder::BatchClientBuilder;
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{FinalUrl, Stack};
+use crate::observe::Trace;
 use crate::request::IntoRequest;
 use crate::response::Response;
 
@@ -44,6 +45,7 @@ pub(crate) struct Inner {
     pub(crate) stack: Stack,
     pub(crate) default_headers: HeaderMap,
     pub(crate) concurrency: usize,
+    pub(crate) batch_deadline: Option<Duration>,
 }
 
 // Checked here so that a change that breaks it fails to compile.
@@ -94,7 +96,15 @@ impl BatchClient {
     /// failed. A response with any status, `404` or `503` included, is
     /// `Ok`.
     pub async fn fetch(&self, req: impl IntoRequest) -> Result<Response, Error> {
-        self.start(None, req, None).await
+        self.start(None, self.prepare(None, req), None, None)
+            .future
+            .await
+    }
+
+    /// A batch with settings of its own (deadline, cancellation, observer)
+    /// that shows its progress and stats; see [`Batch`].
+    pub fn batch(&self) -> Batch {
+        Batch::new(self.clone(), self.inner.batch_deadline)
     }
 
     /// Fetches every input and returns the responses in input order, or the
@@ -110,10 +120,7 @@ impl BatchClient {
     ///
     /// The first error, with [`Error::index()`] naming its input.
     pub async fn fetch_all<I: IntoInputs>(&self, reqs: I) -> Result<Vec<Response>, Error> {
-        batch::gather(self, reqs, batch::Mode::FailFast)
-            .await?
-            .into_iter()
-            .collect()
+        self.batch().fetch_all(reqs).await
     }
 
     /// Fetches every input and returns exactly one result per input, in
@@ -122,11 +129,7 @@ impl BatchClient {
     ///
     /// Each `Err` carries [`Error::index()`] of its input.
     pub async fn fetch_all_settled<I: IntoInputs>(&self, reqs: I) -> Vec<Result<Response, Error>> {
-        match batch::gather(self, reqs, batch::Mode::Settled).await {
-            Ok(results) => results,
-            // Only a fail-fast batch stops at an error.
-            Err(err) => vec![Err(err)],
-        }
+        self.batch().fetch_all_settled(reqs).await
     }
 
     /// Fetches every input and yields `(index, result)` for each as soon as
@@ -160,7 +163,7 @@ impl BatchClient {
         I::Stream: Send + 'static,
         I::Item: Send,
     {
-        self.stream(reqs, false)
+        self.batch().fetch_stream(reqs)
     }
 
     /// Like [`fetch_stream`](Self::fetch_stream), but yields the results in
@@ -180,54 +183,38 @@ impl BatchClient {
         I::Stream: Send + 'static,
         I::Item: Send,
     {
-        self.stream(reqs, true)
+        self.batch().fetch_stream_ordered(reqs)
     }
 
-    fn stream<I>(
-        &self,
-        reqs: I,
-        in_order: bool,
-    ) -> impl Stream<Item = (usize, Result<Response, Error>)> + Send + 'static + use<I>
-    where
-        I: IntoInputs,
-        I::Stream: Send + 'static,
-        I::Item: Send,
-    {
-        let client = self.clone();
-        let driver = batch::Driver::new(
-            reqs.into_stream(),
-            self.concurrency(),
-            move |index, input, admission| {
-                // `run` is not generic over the input type, so the stream's
-                // futures borrow nothing and need no copy of the client.
-                let started = Instant::now();
-                let prepared = client.prepare(Some(index), input, Some(admission));
-                let fut = run(prepared, Some(index), started);
-                async move { (index, fut.await) }
-            },
-        );
-        batch::Ordered::new(driver, in_order)
-    }
-
-    /// One input, start to end: convert it and add the default headers now,
-    /// then run the stack in a future that owns all it needs (so a stream
-    /// of them can outlive this borrow of the client).
+    /// One input, start to end, once [`prepare`](Self::prepare)d: a
+    /// future that owns all it needs (so a stream of them can outlive this
+    /// borrow of the client). Not generic over the input type, so the
+    /// future is not either.
     pub(crate) fn start(
         &self,
         index: Option<usize>,
-        input: impl IntoRequest,
+        prepared: Result<http::Request<bytes::Bytes>, Error>,
         admission: Option<Admission>,
-    ) -> impl Future<Output = Result<Response, Error>> + Send + 'static {
+        batch: Option<Arc<BatchState>>,
+    ) -> Started<impl Future<Output = Result<Response, Error>> + Send + 'static + use<>> {
         let started = Instant::now();
-        run(self.prepare(index, input, admission), index, started)
+        let prepared = prepared.map(|req| {
+            let trace = Trace::new(index, req.uri().clone(), admission, batch, started);
+            (self.inner.stack.clone(), req, trace)
+        });
+        let trace = prepared.as_ref().ok().map(|(_, _, trace)| trace.clone());
+        Started {
+            future: run(prepared, index),
+            trace,
+        }
     }
 
-    fn prepare(
+    /// Converts an input and adds the default headers.
+    pub(crate) fn prepare(
         &self,
         index: Option<usize>,
         input: impl IntoRequest,
-        admission: Option<Admission>,
-    ) -> Result<(Stack, http::Request<bytes::Bytes>), Error> {
+    ) -> Result<http::Request<bytes::Bytes>, Error> {
         let mut req = input.into_request().map_err(|e| e.with_index(index))?;
         if tokio::runtime::Handle::try_current().is_err() {
             // hyper would panic spawning its connection task; say why instead.
@@ -236,32 +223,65 @@ impl BatchClient {
                 .with_index(index));
         }
         add_defaults(req.headers_mut(), &self.inner.default_headers);
-        if let Some(admission) = admission {
-            req.extensions_mut().insert(admission);
-        }
-        Ok((self.inner.stack.clone(), req))
+        Ok(req)
     }
 }
 
 /// The part of a request that waits: not generic over the input type, and
 /// borrowing nothing.
 async fn run(
-    prepared: Result<(Stack, http::Request<bytes::Bytes>), Error>,
+    prepared: Result<(Stack, http::Request<bytes::Bytes>, Trace), Error>,
     index: Option<usize>,
-    started: Instant,
 ) -> Result<Response, Error> {
-    let (stack, req) = prepared?;
-    let url = req.uri().clone();
-    match stack.oneshot(req).await {
+    let (stack, mut req, trace) = prepared?;
+    req.extensions_mut().insert(trace.clone());
+    let result = send(stack, req, index).await;
+    match result {
         Ok(mut res) => {
             // After redirects, the URL that answered.
             let url = match res.extensions_mut().remove::<FinalUrl>() {
                 Some(FinalUrl(last)) => last,
-                None => url,
+                None => trace.url().clone(),
             };
-            Ok(Response::new(res, url, started.elapsed()))
+            Ok(Response::new(res, url, trace.timings()))
         }
-        Err(err) => Err(Error::from_stack(err).with_url(url).with_index(index)),
+        Err(err) => Err(Error::from_stack(err)
+            .with_url(trace.url().clone())
+            .with_index(index)
+            .with_timings(trace.timings())),
+    }
+}
+
+/// Runs the stack; with the `tracing` feature, in a span of its own, which
+/// the attempts' spans are children of.
+async fn send(
+    stack: Stack,
+    req: http::Request<bytes::Bytes>,
+    index: Option<usize>,
+) -> Result<http::Response<bytes::Bytes>, BoxError> {
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument;
+
+        let span = tracing::info_span!(
+            "request",
+            index,
+            method = %req.method(),
+            url = %crate::error::Redacted(req.uri()),
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        let result = stack.oneshot(req).instrument(span.clone()).await;
+        match &result {
+            Ok(res) => span.record("status", res.status().as_u16()),
+            Err(err) => span.record("error", tracing::field::display(err)),
+        };
+        result
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = index;
+        stack.oneshot(req).await
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt;
 
 use http::Uri;
 
+use crate::observe::Timings;
+
 /// A boxed error: the cause inside an [`Error`], and what a custom
 /// [`Resolve`](crate::Resolve) returns.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -13,7 +15,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// What went wrong, in broad strokes.
 ///
 /// New kinds may be added in minor releases, so matches need a wildcard arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The client was configured with an invalid setting (seen at `build()`),
@@ -36,8 +38,9 @@ pub enum ErrorKind {
     /// The server broke the HTTP protocol: garbage instead of a response, a
     /// truncated body, or a connection closed before the response ended.
     Protocol,
-    /// The request was cancelled before it finished (for example, its
-    /// connection task was stopped because the runtime shut down).
+    /// The request was cancelled before it finished: its batch passed its
+    /// deadline or was cancelled, or its connection task was stopped
+    /// because the runtime shut down.
     Cancelled,
     /// A redirect was refused: a loop, more hops than `redirect_limit`, or
     /// an `https` to `http` downgrade. The message names the chain.
@@ -52,7 +55,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             ErrorKind::Config => "invalid configuration",
             ErrorKind::InvalidRequest => "invalid request",
@@ -92,6 +95,7 @@ struct Inner {
     input: Option<String>,
     index: Option<usize>,
     attempts: u32,
+    timings: Option<Timings>,
     source: Option<BoxError>,
 }
 
@@ -104,6 +108,7 @@ impl Error {
                 input: None,
                 index: None,
                 attempts: 0,
+                timings: None,
                 source: source.into(),
             }),
         }
@@ -121,6 +126,16 @@ impl Error {
 
     pub(crate) fn with_url(mut self, url: Uri) -> Self {
         self.inner.url = Some(url);
+        self
+    }
+
+    /// The input was dropped unfinished when its batch was stopped.
+    pub(crate) fn cancelled(why: Stopped) -> Self {
+        Error::new(ErrorKind::Cancelled, Some(Box::new(why) as BoxError))
+    }
+
+    pub(crate) fn with_timings(mut self, timings: Timings) -> Self {
+        self.inner.timings = Some(timings);
         self
     }
 
@@ -161,6 +176,13 @@ impl Error {
     /// never sent, e.g. an invalid input).
     pub fn attempts(&self) -> u32 {
         self.inner.attempts
+    }
+
+    /// Where the time went until the failure, for an input that was
+    /// started (`None` for an input that never was: invalid, or dropped
+    /// before its turn when its batch was stopped).
+    pub fn timings(&self) -> Option<&Timings> {
+        self.inner.timings.as_ref()
     }
 
     /// True if an attempt timed out, or the connect timeout elapsed.
@@ -272,6 +294,15 @@ impl fmt::Debug for Redacted<'_> {
 pub(crate) struct Attempted {
     pub(crate) attempts: u32,
     pub(crate) source: BoxError,
+}
+
+/// Why a batch dropped an unfinished input.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub(crate) enum Stopped {
+    #[error("the batch deadline of {0:?} passed before this input finished")]
+    Deadline(std::time::Duration),
+    #[error("the batch was cancelled before this input finished")]
+    Cancelled,
 }
 
 /// A body larger than `max_body_size`, seen in its `Content-Length` or while

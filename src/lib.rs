@@ -107,22 +107,27 @@ mod dns;
 mod error;
 mod inputs;
 mod layers;
+mod observe;
 mod origin;
 mod proxy;
 mod request;
 mod response;
 mod retry;
 
+pub use batch::Batch;
 pub use builder::BatchClientBuilder;
 pub use client::BatchClient;
 pub use dns::{Resolve, Resolving};
 pub use error::{BoxError, Error, ErrorKind};
 pub use inputs::{FromStream, IntoInputs, from_stream};
+pub use observe::{BatchStats, Event, Observer, Progress, Timings};
 pub use proxy::Proxy;
 pub use request::builder::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;
+/// The token [`Batch::cancel_on`] listens to (tokio-util's).
+pub use tokio_util::sync::CancellationToken;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

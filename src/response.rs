@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Uri, Version};
 
 use crate::error::{Error, ErrorKind};
+use crate::observe::Timings;
 
 /// A response whose body has been read completely.
 ///
@@ -17,7 +18,7 @@ pub struct Response {
     body: Bytes,
     url: Uri,
     attempts: u32,
-    elapsed: Duration,
+    timings: Timings,
 }
 
 /// How many attempts a response took, set by the retry policy on the final
@@ -26,7 +27,7 @@ pub struct Response {
 pub(crate) struct Attempts(pub(crate) u32);
 
 impl Response {
-    pub(crate) fn new(res: http::Response<Bytes>, url: Uri, elapsed: Duration) -> Self {
+    pub(crate) fn new(res: http::Response<Bytes>, url: Uri, timings: Timings) -> Self {
         let (mut head, body) = res.into_parts();
         let attempts = head.extensions.remove::<Attempts>().map_or(1, |a| a.0);
         Response {
@@ -34,7 +35,7 @@ impl Response {
             body,
             url,
             attempts,
-            elapsed,
+            timings,
         }
     }
 
@@ -105,7 +106,12 @@ impl Response {
     /// Time from when the batch started this input (waiting for permits
     /// and backoff included) to the last byte of the body.
     pub fn elapsed(&self) -> Duration {
-        self.elapsed
+        self.timings.total
+    }
+
+    /// Where the time went: queued, connect, time to first byte, body.
+    pub fn timings(&self) -> &Timings {
+        &self.timings
     }
 
     /// Converts into an [`http::Response`], for code written against the
@@ -123,7 +129,7 @@ impl fmt::Debug for Response {
             .field("version", &self.head.version)
             .field("body_len", &self.body.len())
             .field("attempts", &self.attempts)
-            .field("elapsed", &self.elapsed)
+            .field("timings", &self.timings)
             .finish()
     }
 }

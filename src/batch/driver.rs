@@ -1,38 +1,88 @@
 //! The engine under every batch entry point: pulls inputs as capacity
 //! frees up, keeps the requests running on the caller's task, and yields
-//! each result, with its input's index, as it completes.
+//! each result, with its input's index, as it completes, until the input
+//! ends or the batch is stopped (deadline or cancellation).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::stream::{Fuse, FuturesUnordered, StreamExt};
 use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::BatchState;
 use crate::admission::Admission;
-use crate::error::Error;
+use crate::error::{Error, Stopped};
+use crate::observe::Trace;
+use crate::request::IntoRequest;
 use crate::response::Response;
 
-/// Requests parked (waiting out a backoff or for a busy host) do not count
-/// against the concurrency, so a batch may hold more request futures than
-/// that. This bounds how many more, so a batch that is mostly one slow host
-/// does not pull its whole input into memory.
+/// Requests parked (waiting out a backoff, a rate slot or a busy host) do
+/// not count against the concurrency, so a batch may hold more request
+/// futures than that. This bounds how many more, so a batch that is mostly
+/// one slow host does not pull its whole input into memory.
 const MAX_PARKED: usize = 1024;
 
 pub(crate) type Outcome = (usize, Result<Response, Error>);
+
+/// A request the driver started: its future, and its trace (to say what
+/// it was and how long it ran, should the batch be stopped under it).
+pub(crate) struct Started<F> {
+    pub(crate) future: F,
+    pub(crate) trace: Option<Trace>,
+}
+
+/// Starts one input: what the driver calls to turn an input into a
+/// running request. Any `FnMut(index, input, admission) -> Started<_>`.
+pub(crate) trait Start<Item> {
+    type Future: Future<Output = Result<Response, Error>>;
+
+    fn start(&mut self, index: usize, input: Item, admission: Admission) -> Started<Self::Future>;
+}
+
+impl<Item, M, F> Start<Item> for M
+where
+    M: FnMut(usize, Item, Admission) -> Started<F>,
+    F: Future<Output = Result<Response, Error>>,
+{
+    type Future = F;
+
+    fn start(&mut self, index: usize, input: Item, admission: Admission) -> Started<F> {
+        self(index, input, admission)
+    }
+}
+
+/// When a batch stops early.
+pub(crate) struct StopWhen {
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) cancel: CancellationToken,
+    /// On stopping, give every input still in the input (as far as it is
+    /// ready) its `Cancelled` result too, so each input gets one result.
+    pub(crate) drain: bool,
+}
 
 pin_project! {
     /// A running batch, as a stream of `(index, result)` in completion
     /// order. No task is spawned per request: the request futures live in a
     /// `FuturesUnordered` polled by whoever polls this stream (hyper's
     /// connection tasks do the I/O), and dropping it cancels all of them.
-    pub(crate) struct Driver<S, F, M> {
+    pub(crate) struct Driver<S, M>
+    where
+        S: Stream,
+        M: Start<S::Item>,
+    {
         #[pin]
         inputs: Fuse<S>,
-        running: FuturesUnordered<F>,
+        running: FuturesUnordered<Indexed<M::Future>>,
         start: M,
         admission: Admission,
+        state: Arc<BatchState>,
         next_index: usize,
         concurrency: usize,
         max_futures: usize,
@@ -40,26 +90,45 @@ pin_project! {
         // may not exceed this (the ordered stream's window).
         window: usize,
         unfinished: usize,
+        stop_when: StopWhen,
+        // Armed on the first poll.
+        deadline: Option<Pin<Box<Sleep>>>,
+        cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+        // Once stopped: why, and the dropped requests still to report.
+        stopped: Option<Stopped>,
+        dropped: VecDeque<(usize, Option<Trace>)>,
     }
 }
 
-impl<S, F, M> Driver<S, F, M>
+impl<S, M> Driver<S, M>
 where
     S: Stream,
-    F: Future<Output = Outcome>,
-    M: FnMut(usize, S::Item, Admission) -> F,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
 {
-    pub(crate) fn new(inputs: S, concurrency: usize, start: M) -> Self {
+    pub(crate) fn new(
+        inputs: S,
+        concurrency: usize,
+        state: Arc<BatchState>,
+        stop_when: StopWhen,
+        start: M,
+    ) -> Self {
         Driver {
             inputs: inputs.fuse(),
             running: FuturesUnordered::new(),
             start,
             admission: Admission::new(),
+            state,
             next_index: 0,
             concurrency,
             max_futures: concurrency.saturating_add(concurrency.max(MAX_PARKED)),
             window: usize::MAX,
             unfinished: 0,
+            stop_when,
+            deadline: None,
+            cancelled: None,
+            stopped: None,
+            dropped: VecDeque::new(),
         }
     }
 
@@ -85,20 +154,28 @@ where
     }
 }
 
-impl<S, F, M> Stream for Driver<S, F, M>
+impl<S, M> Stream for Driver<S, M>
 where
     S: Stream,
-    F: Future<Output = Outcome>,
-    M: FnMut(usize, S::Item, Admission) -> F,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
 {
     type Item = Outcome;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
+        if self.stopped.is_none() {
+            if let Some(why) = self.as_mut().poll_stop(cx) {
+                self.as_mut().stop(why);
+            }
+        }
+        if let Some(why) = self.stopped {
+            return self.poll_stopped(why, cx);
+        }
         let mut this = self.project();
         loop {
             // Start inputs while fewer than `concurrency` are running.
             let mut input_pending = false;
-            let room = |running: &FuturesUnordered<F>, unfinished: usize| {
+            let room = |running: &FuturesUnordered<Indexed<M::Future>>, unfinished: usize| {
                 this.admission.running() < *this.concurrency
                     && running.len() < *this.max_futures
                     && unfinished < *this.window
@@ -110,8 +187,13 @@ where
                         *this.next_index += 1;
                         *this.unfinished += 1;
                         this.admission.enter();
-                        let fut = (this.start)(index, input, this.admission.clone());
-                        this.running.push(fut);
+                        this.state.pulled();
+                        let started = this.start.start(index, input, this.admission.clone());
+                        this.running.push(Indexed {
+                            index,
+                            trace: started.trace,
+                            future: started.future,
+                        });
                     }
                     Poll::Ready(None) => break,
                     Poll::Pending => {
@@ -121,9 +203,10 @@ where
                 }
             }
             match this.running.poll_next_unpin(cx) {
-                Poll::Ready(Some(outcome)) => {
+                Poll::Ready(Some((index, result))) => {
                     this.admission.leave();
-                    return Poll::Ready(Some(outcome));
+                    this.state.finish(index, &result);
+                    return Poll::Ready(Some((index, result)));
                 }
                 Poll::Ready(None) if this.inputs.is_done() => return Poll::Ready(None),
                 // Nothing running: either the input will wake us, or the
@@ -144,5 +227,114 @@ where
                 }
             }
         }
+    }
+}
+
+impl<S, M> Driver<S, M>
+where
+    S: Stream,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
+{
+    /// Arms the deadline and the cancellation on the first poll, then says
+    /// whether either has fired.
+    fn poll_stop(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Option<Stopped> {
+        let this = self.project();
+        if this.cancelled.is_none() {
+            this.state.begin();
+            *this.cancelled = Some(Box::pin(this.stop_when.cancel.clone().cancelled_owned()));
+            *this.deadline = this
+                .stop_when
+                .deadline
+                .map(|after| Box::pin(tokio::time::sleep(after)));
+        }
+        if let Some(cancelled) = this.cancelled {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                return Some(Stopped::Cancelled);
+            }
+        }
+        if let (Some(sleep), Some(after)) = (this.deadline, this.stop_when.deadline) {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Some(Stopped::Deadline(after));
+            }
+        }
+        None
+    }
+
+    /// Drops every request under way; each will be reported `Cancelled`,
+    /// in input order.
+    fn stop(self: Pin<&mut Self>, why: Stopped) {
+        let this = self.project();
+        *this.stopped = Some(why);
+        let mut dropped: Vec<(usize, Option<Trace>)> = Pin::new(&*this.running)
+            .iter_pin_ref()
+            .map(|request| {
+                let request = request.project_ref();
+                (*request.index, request.trace.clone())
+            })
+            .collect();
+        dropped.sort_unstable_by_key(|(index, _)| *index);
+        this.running.clear();
+        this.dropped.extend(dropped);
+        *this.deadline = None;
+    }
+
+    /// After a stop: the dropped requests, then (when draining) the inputs
+    /// never started, each with its `Cancelled` error.
+    fn poll_stopped(
+        self: Pin<&mut Self>,
+        why: Stopped,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Outcome>> {
+        let this = self.project();
+        let outcome = if let Some((index, trace)) = this.dropped.pop_front() {
+            let mut err = Error::cancelled(why).with_index(Some(index));
+            if let Some(trace) = trace {
+                err = err
+                    .with_url(trace.url().clone())
+                    .with_timings(trace.timings());
+            }
+            (index, Err(err))
+        } else if this.stop_when.drain {
+            // An input that is not ready now is not waited for: the batch
+            // is over.
+            let Poll::Ready(Some(input)) = this.inputs.poll_next(cx) else {
+                return Poll::Ready(None);
+            };
+            let index = *this.next_index;
+            *this.next_index += 1;
+            this.state.pulled();
+            let mut err = Error::cancelled(why).with_index(Some(index));
+            if let Ok(req) = input.into_request() {
+                err = err.with_url(req.uri().clone());
+            }
+            (index, Err(err))
+        } else {
+            return Poll::Ready(None);
+        };
+        this.state.finish(outcome.0, &outcome.1);
+        Poll::Ready(Some(outcome))
+    }
+}
+
+pin_project! {
+    /// A request future that knows its input.
+    struct Indexed<F> {
+        index: usize,
+        trace: Option<Trace>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Future for Indexed<F>
+where
+    F: Future<Output = Result<Response, Error>>,
+{
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let this = self.project();
+        this.future.poll(cx).map(|result| (*this.index, result))
     }
 }

@@ -1,10 +1,16 @@
-//! Batches: the gather entry points and the streams, over one driver.
+//! Batches: the per-batch settings and handle ([`Batch`]), the gather
+//! entry points and the streams, over one driver.
 
 mod driver;
+mod handle;
 mod ordered;
+mod state;
 
-pub(crate) use driver::Driver;
+pub use handle::Batch;
+
+pub(crate) use driver::{Driver, Start, Started, StopWhen};
 pub(crate) use ordered::Ordered;
+pub(crate) use state::BatchState;
 
 use std::future::poll_fn;
 use std::pin::pin;
@@ -12,9 +18,8 @@ use std::task::Poll;
 
 use futures_core::Stream;
 
-use crate::client::BatchClient;
 use crate::error::Error;
-use crate::inputs::IntoInputs;
+use crate::request::IntoRequest;
 use crate::response::Response;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,19 +32,16 @@ pub(crate) enum Mode {
 
 /// Runs a batch to the end (or to its first error in fail-fast mode), and
 /// puts the results in input order.
-pub(crate) async fn gather<I: IntoInputs>(
-    client: &BatchClient,
-    reqs: I,
+pub(crate) async fn gather<S, M>(
+    driver: Driver<S, M>,
     mode: Mode,
-) -> Result<Vec<Result<Response, Error>>, Error> {
-    let mut driver = pin!(Driver::new(
-        reqs.into_stream(),
-        client.concurrency(),
-        |index, input, admission| {
-            let fut = client.start(Some(index), input, Some(admission));
-            async move { (index, fut.await) }
-        },
-    ));
+) -> Result<Vec<Result<Response, Error>>, Error>
+where
+    S: Stream,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
+{
+    let mut driver = pin!(driver);
     let mut slots: Vec<Option<Result<Response, Error>>> = Vec::new();
     poll_fn(|cx| {
         loop {

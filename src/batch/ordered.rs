@@ -2,16 +2,15 @@
 //! input order through a reorder buffer of bounded size.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::driver::{Driver, Outcome};
-use crate::admission::Admission;
+use super::driver::{Driver, Outcome, Start};
 use crate::error::Error;
+use crate::request::IntoRequest;
 use crate::response::Response;
 
 pin_project! {
@@ -19,23 +18,27 @@ pin_project! {
     /// arrive. The driver's window bounds how far ahead of the oldest
     /// unfinished input it may start, so one slow request cannot make the
     /// buffer grow without end.
-    pub(crate) struct Ordered<S, F, M> {
+    pub(crate) struct Ordered<S, M>
+    where
+        S: Stream,
+        M: Start<S::Item>,
+    {
         #[pin]
-        driver: Driver<S, F, M>,
+        driver: Driver<S, M>,
         in_order: bool,
         next: usize,
         buffer: VecDeque<Option<Result<Response, Error>>>,
     }
 }
 
-impl<S, F, M> Ordered<S, F, M>
+impl<S, M> Ordered<S, M>
 where
     S: Stream,
-    F: Future<Output = Outcome>,
-    M: FnMut(usize, S::Item, Admission) -> F,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
 {
     /// Results in input order when `in_order`, else as they complete.
-    pub(crate) fn new(driver: Driver<S, F, M>, in_order: bool) -> Self {
+    pub(crate) fn new(driver: Driver<S, M>, in_order: bool) -> Self {
         let driver = if in_order {
             let window = driver.concurrency().saturating_mul(2);
             driver.with_window(window)
@@ -51,11 +54,11 @@ where
     }
 }
 
-impl<S, F, M> Stream for Ordered<S, F, M>
+impl<S, M> Stream for Ordered<S, M>
 where
     S: Stream,
-    F: Future<Output = Outcome>,
-    M: FnMut(usize, S::Item, Admission) -> F,
+    S::Item: IntoRequest,
+    M: Start<S::Item>,
 {
     type Item = Outcome;
 

@@ -6,8 +6,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -19,6 +20,7 @@ use tokio::net::TcpStream;
 
 use crate::dns::DnsResolver;
 use crate::error::BoxError;
+use crate::observe::ConnectedAt;
 
 type Tcp = HttpConnector<DnsResolver>;
 
@@ -48,7 +50,12 @@ impl tower::Service<Uri> for ProxyConnector {
     fn call(&mut self, dst: Uri) -> Self::Future {
         let tcp = self.tcp.clone();
         let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
-        Box::pin(connect(tcp, dst, intercept))
+        let began = Instant::now();
+        Box::pin(async move {
+            let mut conn = connect(tcp, dst, intercept).await?;
+            conn.began = began;
+            Ok(conn)
+        })
     }
 }
 
@@ -115,11 +122,14 @@ fn with_port(dst: Uri) -> Result<Uri, BoxError> {
 }
 
 /// A TCP connection, marked when it goes to an HTTP proxy that forwards
-/// requests (so the pool writes them in absolute form).
+/// requests (so the pool writes them in absolute form), and timed: each
+/// response it carries learns when it was made (see [`ConnectedAt`]).
 #[derive(Debug)]
 pub(crate) struct Conn {
     io: TokioIo<TcpStream>,
     forwarding_proxy: bool,
+    began: Instant,
+    ready: OnceLock<Instant>,
 }
 
 impl Conn {
@@ -127,20 +137,27 @@ impl Conn {
         Conn {
             io,
             forwarding_proxy: false,
+            began: Instant::now(),
+            ready: OnceLock::new(),
         }
     }
 
     fn proxied(io: TokioIo<TcpStream>) -> Self {
         Conn {
-            io,
             forwarding_proxy: true,
+            ..Conn::direct(io)
         }
     }
 }
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.forwarding_proxy)
+        // Asked first right after the whole connect, TLS included, is done
+        // (by hyper-util, or by the first-contact check just before it).
+        self.io
+            .connected()
+            .proxy(self.forwarding_proxy)
+            .extra(ConnectedAt::new(self.began, &self.ready))
     }
 }
 

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::Body;
@@ -20,6 +21,7 @@ use pin_project_lite::pin_project;
 
 use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
+use crate::observe::{ConnectedAt, Trace};
 
 /// Sends requests on `S` and collects their bodies.
 #[derive(Clone, Debug)]
@@ -69,11 +71,15 @@ where
                 .entry(http::header::PROXY_AUTHORIZATION)
                 .or_insert(auth);
         }
+        let trace = req.extensions().get::<Trace>().cloned();
         CollectFuture {
             state: State::Head {
                 send: self.inner.call(req.map(Full::new)),
             },
             limits: self.limits,
+            trace,
+            sent: Instant::now(),
+            head_at: None,
         }
     }
 }
@@ -88,6 +94,10 @@ pin_project! {
         #[pin]
         state: State<F, B>,
         limits: Limits,
+        // Where the attempt's phases are written down.
+        trace: Option<Trace>,
+        sent: Instant,
+        head_at: Option<(Instant, Duration)>,
     }
 }
 
@@ -122,7 +132,12 @@ where
             match this.state.as_mut().project() {
                 StateProj::Head { send } => {
                     let res = ready!(send.poll(cx)).map_err(Into::into)?;
-                    let (head, body) = res.into_parts();
+                    let (mut head, body) = res.into_parts();
+                    let connect = head
+                        .extensions
+                        .remove::<ConnectedAt>()
+                        .map_or(Duration::ZERO, |c| c.waited(*this.sent));
+                    *this.head_at = Some((Instant::now(), connect));
                     check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
                     // Refuse an announced oversize body without reading it.
@@ -137,7 +152,12 @@ where
                     });
                 }
                 StateProj::Body { collect, head } => {
-                    let body = match ready!(collect.poll(cx)) {
+                    let collected = ready!(collect.poll(cx));
+                    if let (Some(trace), Some((head_at, connect))) = (this.trace, this.head_at) {
+                        let ttfb = head_at.duration_since(*this.sent).saturating_sub(*connect);
+                        trace.phases(*connect, ttfb, head_at.elapsed());
+                    }
+                    let body = match collected {
                         Ok(collected) => collected.to_bytes(),
                         Err(err) => {
                             let limit = this.limits.max_body_size;

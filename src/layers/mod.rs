@@ -3,17 +3,16 @@
 
 mod collect;
 mod decompress;
-mod per_host;
+mod gate;
 mod redirect;
 
+pub(crate) use gate::GateConfig;
 pub(crate) use redirect::RedirectError;
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-use tower::limit::ConcurrencyLimit;
 use tower::retry::Retry;
 use tower::timeout::Timeout;
 
@@ -21,20 +20,18 @@ use crate::connect::HttpsClient;
 use crate::retry::{Policy, RetryPolicy};
 use collect::CollectBody;
 use decompress::Decompress;
-use per_host::{PerHostLimit, PerHostLimitLayer};
+use gate::{Gate, GateLayer};
 use redirect::{FollowRedirect, FollowRedirectLayer};
 
 /// The whole stack, outermost first. Named rather than boxed, so a request
 /// costs no dynamic dispatch or allocation for the layers themselves.
-pub(crate) type Stack =
-    FollowRedirect<Retry<Policy, PerHostLimit<ConcurrencyLimit<Timeout<CollectBody<Decompress>>>>>>;
+pub(crate) type Stack = FollowRedirect<Retry<Policy, Gate<Timeout<CollectBody<Decompress>>>>>;
 
 /// What the stack needs from the client's configuration.
 pub(crate) struct StackConfig {
     pub(crate) redirect: RedirectPolicy,
     pub(crate) retry: RetryPolicy,
-    pub(crate) concurrency: usize,
-    pub(crate) per_host_concurrency: Option<usize>,
+    pub(crate) gate: GateConfig,
     pub(crate) timeout: Duration,
     pub(crate) max_body_size: usize,
     pub(crate) max_response_headers: usize,
@@ -49,30 +46,25 @@ pub(crate) struct StackConfig {
 ///    retried on its own, and waits for the permits of its own host;
 /// 2. **retry**, outside every limit, so a request waiting out its backoff
 ///    holds no permit, and each attempt acquires its permits afresh;
-/// 3. **per-host limit**, before the global one, so a request queued behind
-///    a busy host does not hold one of the global permits while it waits;
-/// 4. **global concurrency limit**, one semaphore shared by all clones of
-///    the client;
-/// 5. **per-attempt timeout**, inside the limits so that time spent queued
-///    for a permit does not count against it;
-/// 6. **body collection** with the size limit, inside all of the above so
+/// 3. **the gate**: per-host then global concurrency permits, then
+///    per-host then global rate-limit slots (see `gate` for why in this
+///    order, and why a request waiting for a slot holds no permit);
+/// 4. **per-attempt timeout**, inside the limits so that time spent queued
+///    for a permit or a slot does not count against it;
+/// 5. **body collection** with the size limit, inside all of the above so
 ///    that permits are held and the timeout runs until the last body byte;
-/// 7. **decompression**, under the body collection, so the size limit
+/// 6. **decompression**, under the body collection, so the size limit
 ///    counts decoded bytes;
-/// 8. the pooled hyper client.
+/// 7. the pooled hyper client.
 ///
-/// This departs from a "global → per-host" order on purpose: with the
-/// global limit outside, requests for one saturated host would sit on
+/// The per-host limit comes before the global one on purpose: with the
+/// global limit first, requests for one saturated host would sit on
 /// global permits while they wait, and starve every other host.
 pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
-    let global = Arc::new(Semaphore::new(cfg.concurrency));
     tower::ServiceBuilder::new()
         .layer(FollowRedirectLayer::new(cfg.redirect))
         .layer(tower::retry::RetryLayer::new(Policy::new(cfg.retry)))
-        .layer(PerHostLimitLayer::new(cfg.per_host_concurrency))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
-            global,
-        ))
+        .layer(GateLayer::new(cfg.gate))
         .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),

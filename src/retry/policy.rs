@@ -9,8 +9,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 use super::RetryPolicy;
 use super::backoff::{self, Backoff};
 use super::classify::{Verdict, verdict};
-use crate::admission::Admission;
 use crate::error::{Attempted, BoxError};
+use crate::observe::Trace;
 use crate::response::Attempts;
 
 /// Per-request retry state. The client's stack holds one, and each request
@@ -85,8 +85,15 @@ impl tower::retry::Policy<http::Request<Bytes>, http::Response<Bytes>, BoxError>
                 settings.jitter,
             ),
         };
-        let parked = req.extensions().get::<Admission>().map(Admission::park);
-        Some(Backoff::new(wait, parked))
+        let trace = req.extensions().get::<Trace>();
+        if let Some(trace) = trace {
+            let (status, error) = match result {
+                Ok(res) => (Some(res.status()), None),
+                Err(err) => (None, Some(crate::error::classify(&**err))),
+            };
+            trace.retrying(req.uri(), wait, status, error);
+        }
+        Some(Backoff::new(wait, trace.and_then(Trace::park)))
     }
 
     fn clone_request(&mut self, req: &http::Request<Bytes>) -> Option<http::Request<Bytes>> {

@@ -1,0 +1,226 @@
+//! [`Batch`]: one batch's own settings (deadline, cancellation, observer),
+//! and what it tells while and after it runs (progress, stats).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::Stream;
+use tokio_util::sync::CancellationToken;
+
+use super::{BatchState, Driver, Mode, Ordered, Start, StopWhen};
+use crate::client::BatchClient;
+use crate::error::Error;
+use crate::inputs::IntoInputs;
+use crate::observe::{BatchStats, Observer, Progress};
+use crate::response::Response;
+
+/// A batch with settings of its own, and a handle to watch or stop it.
+///
+/// Made by [`BatchClient::batch()`]; runs with the same entry points as
+/// the client (`fetch_all`, `fetch_all_settled`, `fetch_stream`,
+/// `fetch_stream_ordered`). Cheap to clone: clones share the progress,
+/// the stats and the cancellation, so one clone can run the batch while
+/// another shows its progress or cancels it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use batch_fetch::{BatchClient, ErrorKind};
+///
+/// let client = BatchClient::new();
+/// let batch = client.batch().deadline(Duration::from_millis(50));
+///
+/// // Show the progress from another task while the batch runs.
+/// let watcher = batch.clone();
+/// let ticker = tokio::spawn(async move {
+///     loop {
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///         eprintln!("{}", watcher.progress());
+///     }
+/// });
+///
+/// let urls = ["http://127.0.0.1:1/", "http://127.0.0.1:1/again"];
+/// let results = batch.fetch_all_settled(urls).await;
+/// ticker.abort();
+/// assert_eq!(results.len(), 2);
+/// assert_eq!(batch.stats().count(), 2);
+/// # }
+/// ```
+///
+/// A `Batch` may run several fetches, one after the other or at once:
+/// its progress and stats then add them all up.
+#[derive(Clone)]
+#[must_use]
+pub struct Batch {
+    client: BatchClient,
+    deadline: Option<Duration>,
+    cancel: CancellationToken,
+    state: Arc<BatchState>,
+}
+
+impl Batch {
+    pub(crate) fn new(client: BatchClient, deadline: Option<Duration>) -> Self {
+        Batch {
+            client,
+            deadline,
+            cancel: CancellationToken::new(),
+            state: Arc::new(BatchState::new(None)),
+        }
+    }
+
+    /// Stops each fetch of this batch `deadline` after it starts (its first
+    /// poll). Requests under way are dropped and every unfinished input
+    /// gets an error of kind [`Cancelled`](crate::ErrorKind::Cancelled)
+    /// (see [`cancel()`](Self::cancel) for what each entry point returns).
+    ///
+    /// Overrides the client's
+    /// [`batch_deadline`](crate::BatchClientBuilder::batch_deadline).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Runs without a deadline, whatever the client's
+    /// [`batch_deadline`](crate::BatchClientBuilder::batch_deadline).
+    pub fn no_deadline(mut self) -> Self {
+        self.deadline = None;
+        self
+    }
+
+    /// Cancels this batch when `token` is cancelled: an application's
+    /// shutdown token, say. (Cancelling the batch itself does not cancel
+    /// `token`.)
+    pub fn cancel_on(mut self, token: &CancellationToken) -> Self {
+        self.cancel = token.child_token();
+        self
+    }
+
+    /// Tells `observer` of every start, retry, completion and failure.
+    ///
+    /// Set it before running the batch: a new observer comes with fresh
+    /// progress and stats.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.state = Arc::new(BatchState::new(Some(Arc::new(observer))));
+        self
+    }
+
+    /// Stops the batch now, from any task or thread. Requests under way are
+    /// dropped (their connections closed) and inputs not started are not
+    /// sent:
+    ///
+    /// - `fetch_all_settled` returns at once, with an error of kind
+    ///   [`Cancelled`](crate::ErrorKind::Cancelled) for every unfinished
+    ///   input (inputs of a [`from_stream`](crate::from_stream) input that
+    ///   are not ready yet are not waited for);
+    /// - `fetch_all` returns a `Cancelled` error;
+    /// - the streams yield a `Cancelled` error for each request that was
+    ///   under way, then end.
+    ///
+    /// A cancelled batch stays cancelled: a later fetch on it stops at its
+    /// first poll.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether [`cancel()`](Self::cancel) was called (or the token given to
+    /// [`cancel_on`](Self::cancel_on) was cancelled).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// A snapshot of how far the batch has got. Cheap: a few atomic loads.
+    pub fn progress(&self) -> Progress {
+        self.state.progress()
+    }
+
+    /// Counts, throughput and latency percentiles of the results so far.
+    pub fn stats(&self) -> BatchStats {
+        self.state.stats()
+    }
+
+    /// Like [`BatchClient::fetch_all`], with this batch's settings.
+    ///
+    /// # Errors
+    ///
+    /// The first error, with [`Error::index()`] naming its input.
+    pub async fn fetch_all<I: IntoInputs>(&self, reqs: I) -> Result<Vec<Response>, Error> {
+        super::gather(self.driver(reqs, false), Mode::FailFast)
+            .await?
+            .into_iter()
+            .collect()
+    }
+
+    /// Like [`BatchClient::fetch_all_settled`], with this batch's settings.
+    pub async fn fetch_all_settled<I: IntoInputs>(&self, reqs: I) -> Vec<Result<Response, Error>> {
+        match super::gather(self.driver(reqs, true), Mode::Settled).await {
+            Ok(results) => results,
+            // Only a fail-fast batch stops at an error.
+            Err(err) => vec![Err(err)],
+        }
+    }
+
+    /// Like [`BatchClient::fetch_stream`], with this batch's settings.
+    pub fn fetch_stream<I>(
+        &self,
+        reqs: I,
+    ) -> impl Stream<Item = (usize, Result<Response, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoInputs,
+        I::Stream: Send + 'static,
+        I::Item: Send,
+    {
+        Ordered::new(self.driver(reqs, false), false)
+    }
+
+    /// Like [`BatchClient::fetch_stream_ordered`], with this batch's
+    /// settings.
+    pub fn fetch_stream_ordered<I>(
+        &self,
+        reqs: I,
+    ) -> impl Stream<Item = (usize, Result<Response, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoInputs,
+        I::Stream: Send + 'static,
+        I::Item: Send,
+    {
+        Ordered::new(self.driver(reqs, false), true)
+    }
+
+    /// A driver over `reqs` whose request futures own all they need, so
+    /// it can outlive this borrow (the streams are `'static`).
+    fn driver<I: IntoInputs>(
+        &self,
+        reqs: I,
+        drain: bool,
+    ) -> Driver<I::Stream, impl Start<I::Item, Future: Send + 'static> + Send + 'static + use<I>>
+    {
+        let client = self.client.clone();
+        let state = self.state.clone();
+        Driver::new(
+            reqs.into_stream(),
+            client.concurrency(),
+            self.state.clone(),
+            StopWhen {
+                deadline: self.deadline,
+                cancel: self.cancel.clone(),
+                drain,
+            },
+            move |index, input, admission| {
+                let prepared = client.prepare(Some(index), input);
+                client.start(Some(index), prepared, Some(admission), Some(state.clone()))
+            },
+        )
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("deadline", &self.deadline)
+            .field("cancelled", &self.is_cancelled())
+            .field("progress", &self.progress())
+            .finish_non_exhaustive()
+    }
+}

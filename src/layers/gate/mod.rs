@@ -1,0 +1,224 @@
+//! The gate every attempt passes before it is sent: per-origin and global
+//! concurrency permits, then per-origin and global rate-limit slots.
+//!
+//! One layer rather than four, because the waits depend on each other:
+//!
+//! - A request queued behind a busy origin must not hold a global permit
+//!   while it waits, or a batch that is mostly one slow host starves the
+//!   others. So the origin's permit comes first.
+//! - A request waiting for a rate slot must hold no permit at all. So the
+//!   slot is checked once the permits are held (the request is sent at
+//!   once, and the rate holds at the moment of sending), and when there is
+//!   no slot yet the permits are given back for the wait.
+//! - The origin's slot is taken before the global one: when the global
+//!   limit then says "not yet", the origin loses one slot, which only
+//!   slows that origin; the other order would waste slots every host
+//!   shares.
+//!
+//! While a request waits for its origin's permit or for a rate slot it is
+//! *parked*: its batch starts other inputs in its place. Waiting for a
+//! global permit is not parking: that only happens when the client is
+//! full, and starting more inputs would not help.
+
+mod hosts;
+mod rate;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::BoxError;
+use crate::observe::Trace;
+use hosts::Hosts;
+use rate::{HostRate, Rate};
+
+/// The gate's settings; `None` for no limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GateConfig {
+    pub(crate) concurrency: usize,
+    pub(crate) per_host_concurrency: Option<usize>,
+    /// Time between two requests of the whole client.
+    pub(crate) rate_spacing: Option<Duration>,
+    /// Time between two requests to one origin.
+    pub(crate) host_rate_spacing: Option<Duration>,
+}
+
+/// Applies [`Gate`] to a service. All services it makes share its limits.
+#[derive(Clone, Debug)]
+pub(crate) struct GateLayer {
+    limits: Arc<Limits>,
+}
+
+impl GateLayer {
+    pub(crate) fn new(cfg: GateConfig) -> Self {
+        GateLayer {
+            limits: Arc::new(Limits {
+                global: Arc::new(Semaphore::new(cfg.concurrency)),
+                hosts: cfg.per_host_concurrency.map(Hosts::new),
+                rate: cfg.rate_spacing.map(Rate::new),
+                host_rate: cfg.host_rate_spacing.map(HostRate::new),
+            }),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// Holds each attempt until the limits let it through.
+#[derive(Clone, Debug)]
+pub(crate) struct Gate<S> {
+    inner: S,
+    limits: Arc<Limits>,
+}
+
+#[derive(Debug)]
+struct Limits {
+    global: Arc<Semaphore>,
+    hosts: Option<Hosts>,
+    rate: Option<Rate>,
+    host_rate: Option<HostRate>,
+}
+
+/// The permits an attempt holds until it ends.
+struct Permits {
+    _global: Option<OwnedSemaphorePermit>,
+    _host: Option<OwnedSemaphorePermit>,
+}
+
+impl Limits {
+    /// Waits until the attempt may go: permits held, rate slots taken.
+    async fn admit(&self, origin: Option<&String>, trace: Option<&Trace>) -> Permits {
+        loop {
+            let host = match (&self.hosts, origin) {
+                (Some(hosts), Some(origin)) => {
+                    let semaphore = hosts.semaphore(origin);
+                    Some(match semaphore.clone().try_acquire_owned() {
+                        Ok(permit) => permit,
+                        Err(_) => {
+                            let _parked = trace.and_then(Trace::park);
+                            acquire(semaphore).await
+                        }
+                    })
+                }
+                _ => None,
+            };
+            let global = acquire(self.global.clone()).await;
+            let wait = match self.take_slots(origin) {
+                Ok(()) => {
+                    return Permits {
+                        _global: Some(global),
+                        _host: host,
+                    };
+                }
+                Err(wait) => wait,
+            };
+            drop((host, global));
+            let _parked = trace.and_then(Trace::park);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn take_slots(&self, origin: Option<&String>) -> Result<(), Duration> {
+        if let (Some(host_rate), Some(origin)) = (&self.host_rate, origin) {
+            host_rate.take(origin)?;
+        }
+        if let Some(rate) = &self.rate {
+            rate.take()?;
+        }
+        Ok(())
+    }
+}
+
+async fn acquire(semaphore: Arc<Semaphore>) -> OwnedSemaphorePermit {
+    semaphore
+        .acquire_owned()
+        .await
+        .expect("the gate never closes its semaphores")
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
+
+impl<S> tower::Service<http::Request<Bytes>> for Gate<S>
+where
+    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Bytes>;
+    type Error = BoxError;
+    // Boxed: the semaphores' and the timer's futures cannot be named.
+    type Future = BoxFuture<http::Response<Bytes>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The limits depend on the request, so they are awaited in the
+        // future; the inner service's readiness too, once they are held.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+        let limits = self.limits.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let arrived = Instant::now();
+            let trace = req.extensions().get::<Trace>().cloned();
+            let origin = (limits.hosts.is_some() || limits.host_rate.is_some())
+                .then(|| crate::origin::key(req.uri()));
+            let _permits = limits.admit(origin.as_ref(), trace.as_ref()).await;
+            let _attempt = trace.as_ref().map(|t| t.sending(req.uri(), arrived));
+            send(inner, req, _attempt.as_ref()).await
+        })
+    }
+}
+
+/// Sends the attempt; with the `tracing` feature, in a span of its own.
+async fn send<S>(
+    inner: S,
+    req: http::Request<Bytes>,
+    attempt: Option<&crate::observe::AttemptGuard>,
+) -> Result<http::Response<Bytes>, BoxError>
+where
+    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>,
+{
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument;
+
+        let span = tracing::debug_span!(
+            "attempt",
+            attempt = attempt.map(|a| a.attempt()),
+            method = %req.method(),
+            url = %crate::error::Redacted(req.uri()),
+            status = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        let result = tower::ServiceExt::oneshot(inner, req)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(res) => span.record("status", res.status().as_u16()),
+            Err(err) => span.record("error", tracing::field::display(err)),
+        };
+        result
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = attempt;
+        tower::ServiceExt::oneshot(inner, req).await
+    }
+}
