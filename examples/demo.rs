@@ -11,7 +11,6 @@
 //! that hangs far past the client's timeout (fetched beside the batch, on
 //! a clone of the same client).
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,36 +56,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // The batch, and beside it one request that hangs, on a clone of the
-    // same client: both share its pool and its limits.
+    // same client: both share its pool and its limits. A progress line
+    // shows how far the batch has got while it runs.
+    let batch = client.batch();
+    let watcher = batch.clone();
+    let progress = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            eprint!("\r  {:<78}", watcher.progress().to_string());
+        }
+    });
     let started = Instant::now();
-    let batch = async {
-        let results = client.fetch_all_settled(&urls).await;
+    let run = async {
+        let results = batch.fetch_all_settled(&urls).await;
+        progress.abort();
         (results, started.elapsed())
     };
     let hang = async {
         let result = client.clone().fetch(format!("{base}/hang")).await;
         (result, started.elapsed())
     };
-    let ((mut results, batch_wall), (hang_result, wall)) = tokio::join!(batch, hang);
-    results.push(hang_result);
+    let ((results, batch_wall), (hang_result, wall)) = tokio::join!(run, hang);
+    eprintln!("\r  {:<78}\n", batch.progress().to_string());
 
-    let mut ok = 0;
-    let mut retries = 0;
-    let mut statuses = BTreeMap::new();
-    let mut errors = BTreeMap::new();
-    for result in &results {
-        match result {
-            Ok(res) => {
-                ok += usize::from(res.status().is_success());
-                *statuses.entry(res.status().as_u16()).or_insert(0) += 1;
-                retries += res.attempts() - 1;
-            }
-            Err(err) => {
-                *errors.entry(format!("{:?}", err.kind())).or_insert(0) += 1;
-                retries += err.attempts().saturating_sub(1);
-            }
-        }
-    }
+    // The batch's own stats, with the hanging request added by hand.
+    let mut stats = batch.stats();
+    stats.record(&hang_result);
+    let ok = results
+        .iter()
+        .chain([&hang_result])
+        .filter(|r| r.as_ref().is_ok_and(|res| res.status().is_success()))
+        .count();
     // What a zero-overhead client would take: the same waits, started in
     // input order on the permits the hanging request leaves free.
     let waits = (0..FLAKY)
@@ -95,16 +96,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ideal = list_schedule(waits, CONCURRENCY - 1);
 
     let row = |name: &str, value: String| println!("  {name:<22}{value}");
-    row("requests", results.len().to_string());
+    row("requests", (results.len() + 1).to_string());
     row("ok (2xx)", ok.to_string());
-    row(
-        "statuses",
-        statuses
-            .iter()
-            .map(|(s, n)| format!("{s}: {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
     row(
         "batch wall time",
         format!(
@@ -143,24 +136,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     row(
         "retries",
         format!(
-            "{retries} (flaky endpoints were hit {} times)",
+            "{} (flaky endpoints were hit {} times)",
+            stats.retries(),
             flaky_hits.load(Ordering::Relaxed)
         ),
     );
-    row(
-        "errors by kind",
-        if errors.is_empty() {
-            "none".to_owned()
-        } else {
-            errors
-                .iter()
-                .map(|(k, n)| format!("{k}: {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-    );
-    if let Some(err) = results.iter().find_map(|r| r.as_ref().err()) {
-        println!("  {:<22}{err}", "e.g.");
+    if let Err(err) = &hang_result {
+        row("the hanging one", err.to_string());
     }
     row(
         "total wall time",
@@ -171,6 +153,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TIMEOUT.as_millis()
         ),
     );
+    if let Some(slow) = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .max_by_key(|r| r.elapsed())
+    {
+        let t = slow.timings();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        row(
+            "slowest response",
+            format!(
+                "{:.0} ms, {} attempts, queued {:.1} ms; last attempt: connect {:.1} ms, \
+                 first byte {:.1} ms, body {:.1} ms",
+                ms(t.total()),
+                slow.attempts(),
+                ms(t.queued()),
+                ms(t.connect()),
+                ms(t.ttfb()),
+                ms(t.body())
+            ),
+        );
+    }
+    println!("\nBatchStats (the batch and the hanging request):\n{stats}");
     Ok(())
 }
 

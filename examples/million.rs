@@ -1,0 +1,149 @@
+//! A million URLs through `fetch_stream`, with the peak memory (RSS) of the
+//! process measured as it goes: the stream pulls its input lazily and holds
+//! only the requests in flight, so memory stays flat however long the
+//! input.
+//!
+//! ```text
+//! cargo run --release --example million            # 1,000,000 requests
+//! cargo run --release --example million -- 20000   # a shorter run
+//! ```
+//!
+//! Everything stays on 127.0.0.1: an embedded hyper server answers each
+//! `/item/{i}` with a small body at once. The peak RSS is read from
+//! `/proc/self/status` (Linux); elsewhere it shows as `n/a`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use batch_fetch::{BatchClient, BatchStats};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+const CONCURRENCY: usize = 100;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let total: usize = match std::env::args().nth(1) {
+        Some(n) => n.parse().map_err(|e| format!("count {n:?}: {e}"))?,
+        None => 1_000_000,
+    };
+    let addr = start_server().await?;
+    let client = BatchClient::builder().concurrency(CONCURRENCY).build()?;
+
+    println!("fetch_stream over {total} URLs at {addr}, concurrency {CONCURRENCY}");
+    println!(
+        "{:>10}  {:>10}  {:>12}  {:>12}",
+        "requests", "req/s", "RSS now", "peak RSS"
+    );
+    let rss_before = memory();
+    println!(
+        "{:>10}  {:>10}  {:>12}  {:>12}",
+        0,
+        "",
+        show(rss_before.map(|m| m.now)),
+        show(rss_before.map(|m| m.peak))
+    );
+
+    // A lazy input: no URL exists before the stream asks for it.
+    let urls = (0..total).map(move |i| format!("http://{addr}/item/{i}"));
+    let mut results = client.fetch_stream(urls);
+    let mut stats = BatchStats::new();
+    let started = Instant::now();
+    let mut peak_at_tenth = None;
+    let step = (total / 10).max(1);
+    while let Some((_, result)) = results.next().await {
+        stats.record(&result);
+        let seen = stats.count() as usize;
+        if seen % step == 0 || seen == total {
+            let mem = memory();
+            if seen == step {
+                peak_at_tenth = mem.map(|m| m.peak);
+            }
+            println!(
+                "{:>10}  {:>10.0}  {:>12}  {:>12}",
+                seen,
+                seen as f64 / started.elapsed().as_secs_f64(),
+                show(mem.map(|m| m.now)),
+                show(mem.map(|m| m.peak))
+            );
+        }
+    }
+
+    println!("\n{stats}");
+    let end = memory();
+    if let (Some(tenth), Some(end)) = (peak_at_tenth, end) {
+        println!(
+            "\npeak RSS after {} requests: {}; after all {total}: {} ({:+.1} % over the last 90 %)",
+            step,
+            show(Some(tenth)),
+            show(Some(end.peak)),
+            (end.peak as f64 / tenth as f64 - 1.0) * 100.0
+        );
+    }
+    if stats.count() as usize != total || stats.errors() > 0 {
+        return Err(format!("{} results, {} errors", stats.count(), stats.errors()).into());
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Memory {
+    now: u64,
+    peak: u64,
+}
+
+/// Resident set size now and at its peak, in bytes (Linux only).
+fn memory() -> Option<Memory> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    };
+    Some(Memory {
+        now: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+    })
+}
+
+fn show(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "n/a".to_owned(),
+        |b| format!("{:.1} MiB", b as f64 / 1048576.0),
+    )
+}
+
+async fn start_server() -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(handle);
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = format!("{{\"path\":\"{}\"}}", req.uri().path());
+    Ok(Response::new(Full::new(Bytes::from(body))))
+}
