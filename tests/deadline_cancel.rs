@@ -306,11 +306,7 @@ async fn cancel_from_another_task_stops_the_batch_for_good() {
     });
     let t0 = Instant::now();
     let results = within(PROMPT, "batch", batch.fetch_all_settled(&urls)).await;
-    assert!(
-        t0.elapsed() >= CANCEL_AFTER - SLACK,
-        "{:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() >= CANCEL_AFTER - SLACK, "{:?}", t0.elapsed());
     cancel_task.await.unwrap();
 
     assert!(batch.is_cancelled());
