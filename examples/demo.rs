@@ -11,7 +11,9 @@
 //! that hangs far past the client's timeout (fetched beside the batch, on
 //! a clone of the same client).
 
-use std::convert::Infallible;
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,8 +24,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 
 const ENDPOINTS: usize = 500;
 const FLAKY: usize = 6;
@@ -201,27 +201,10 @@ fn api_delay(i: usize) -> Duration {
 }
 
 async fn start_server() -> std::io::Result<(SocketAddr, Arc<AtomicU32>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let flaky: Arc<Vec<AtomicU32>> = Arc::new((0..FLAKY).map(|_| AtomicU32::new(0)).collect());
     let flaky_hits = Arc::new(AtomicU32::new(0));
     let hits = flaky_hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let flaky = flaky.clone();
-            let hits = hits.clone();
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req| handle(req, flaky.clone(), hits.clone()));
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let addr = loopback::serve(move |req| handle(req, flaky.clone(), hits.clone())).await?;
     Ok((addr, flaky_hits))
 }
 
@@ -229,7 +212,7 @@ async fn handle(
     req: Request<Incoming>,
     flaky: Arc<Vec<AtomicU32>>,
     hits: Arc<AtomicU32>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     let number = |prefix: &str| {
         path.strip_prefix(prefix)
@@ -242,7 +225,7 @@ async fn handle(
     };
     if let Some(i) = number("/api/") {
         tokio::time::sleep(api_delay(i)).await;
-        return Ok(reply(StatusCode::OK, format!("{{\"item\":{i}}}")));
+        return reply(StatusCode::OK, format!("{{\"item\":{i}}}"));
     }
     if let Some(i) = number("/flaky/").filter(|i| *i < FLAKY) {
         hits.fetch_add(1, Ordering::Relaxed);
@@ -250,14 +233,14 @@ async fn handle(
         // Endpoint i fails (i % 2) + 1 times, then recovers.
         let seen = flaky[i].fetch_add(1, Ordering::Relaxed);
         if seen <= (i as u32 % 2) {
-            return Ok(reply(StatusCode::SERVICE_UNAVAILABLE, "busy".into()));
+            return reply(StatusCode::SERVICE_UNAVAILABLE, "busy".into());
         }
-        return Ok(reply(StatusCode::OK, format!("{{\"flaky\":{i}}}")));
+        return reply(StatusCode::OK, format!("{{\"flaky\":{i}}}"));
     }
     if path == "/hang" {
         // Far past the client's timeout; the client gives up first.
         tokio::time::sleep(Duration::from_secs(60)).await;
-        return Ok(reply(StatusCode::OK, "too late".into()));
+        return reply(StatusCode::OK, "too late".into());
     }
-    Ok(reply(StatusCode::NOT_FOUND, "no such endpoint".into()))
+    reply(StatusCode::NOT_FOUND, "no such endpoint".into())
 }

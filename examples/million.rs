@@ -12,7 +12,9 @@
 //! `/item/{i}` with a small body at once. The peak RSS is read from
 //! `/proc/self/status` (Linux); elsewhere it shows as `n/a`.
 
-use std::convert::Infallible;
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -22,8 +24,6 @@ use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 
 const CONCURRENCY: usize = 100;
 
@@ -125,25 +125,9 @@ fn show(bytes: Option<u64>) -> String {
 }
 
 async fn start_server() -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(handle);
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
-}
-
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = format!("{{\"path\":\"{}\"}}", req.uri().path());
-    Ok(Response::new(Full::new(Bytes::from(body))))
+    loopback::serve(|req: Request<Incoming>| async move {
+        let body = format!("{{\"path\":\"{}\"}}", req.uri().path());
+        Response::new(Full::new(Bytes::from(body)))
+    })
+    .await
 }

@@ -148,12 +148,18 @@ impl BatchClientBuilder {
     /// Limits the whole client (all its clones, all batches) to `n`
     /// requests per `per`, like `rate_limit(50, Duration::from_secs(1))`.
     ///
-    /// Requests are spaced evenly, one every `per / n`, with no burst, so
-    /// no window of length `per` ever holds more than `n` of them: what a
-    /// server counting requests per window sees. Every attempt takes a
-    /// slot, retries and redirect hops included. A request waiting for its
-    /// slot holds no concurrency permit, and its batch starts other inputs
-    /// meanwhile.
+    /// Requests are spaced evenly, one every `per / n` (GCRA, by governor).
+    /// Up to 50 requests a second there is no burst: no window of length
+    /// `per` ever holds more than `n`, which is what a server counting
+    /// requests per window sees. Faster than that, a request the timer
+    /// wakes late may be followed at once by the next (up to 20 ms of
+    /// lateness is made up), so the rate asked for is the rate achieved
+    /// and a window holds at most `n × (1 + 20 ms / per)`: 2 % more for a
+    /// per-second limit.
+    ///
+    /// Every attempt takes a slot, retries and redirect hops included.
+    /// Waiting requests queue first come, first served, holding no
+    /// concurrency permit; their batch starts other inputs meanwhile.
     ///
     /// Default is none. `n` or `per` zero is a
     /// [`Config`](crate::ErrorKind::Config) error.

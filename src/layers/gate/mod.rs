@@ -35,7 +35,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::BoxError;
 use crate::observe::Trace;
 use hosts::Hosts;
-use rate::{HostRate, Rate};
+use rate::{Full, HostRate, Rate};
 
 /// The gate's settings; `None` for no limit.
 #[derive(Clone, Copy, Debug)]
@@ -102,6 +102,8 @@ struct Permits {
 impl Limits {
     /// Waits until the attempt may go: permits held, rate slots taken.
     async fn admit(&self, origin: Option<&String>, trace: Option<&Trace>) -> Permits {
+        // Our place in the line of a rate limit that had no slot for us.
+        let mut place: Option<(Arc<Semaphore>, OwnedSemaphorePermit)> = None;
         loop {
             let host = match (&self.hosts, origin) {
                 (Some(hosts), Some(origin)) => {
@@ -117,22 +119,35 @@ impl Limits {
                 _ => None,
             };
             let global = acquire(self.global.clone()).await;
-            let wait = match self.take_slots(origin) {
+            let full = match self.take_slots(origin) {
+                // Leaving the line (dropping `place`) lets the next one try.
                 Ok(()) => {
                     return Permits {
                         _global: Some(global),
                         _host: host,
                     };
                 }
-                Err(wait) => wait,
+                Err(full) => full,
             };
             drop((host, global));
             let _parked = trace.and_then(Trace::park);
-            tokio::time::sleep(wait).await;
+            match &place {
+                // At the head of this limit's line: sleep until its slot.
+                Some((line, _)) if Arc::ptr_eq(line, &full.line) => {
+                    tokio::time::sleep(full.wait).await;
+                }
+                // Wait in line behind the others (leaving any other line
+                // first), then try again at once.
+                _ => {
+                    drop(place.take());
+                    let turn = acquire(full.line.clone()).await;
+                    place = Some((full.line, turn));
+                }
+            }
         }
     }
 
-    fn take_slots(&self, origin: Option<&String>) -> Result<(), Duration> {
+    fn take_slots(&self, origin: Option<&String>) -> Result<(), Full> {
         if let (Some(host_rate), Some(origin)) = (&self.host_rate, origin) {
             host_rate.take(origin)?;
         }
@@ -180,8 +195,9 @@ where
             let origin = (limits.hosts.is_some() || limits.host_rate.is_some())
                 .then(|| crate::origin::key(req.uri()));
             let _permits = limits.admit(origin.as_ref(), trace.as_ref()).await;
-            let _attempt = trace.as_ref().map(|t| t.sending(req.uri(), arrived));
-            send(inner, req, _attempt.as_ref()).await
+            // In flight from here until the attempt ends, however it ends.
+            let attempt = trace.as_ref().map(|t| t.sending(req.uri(), arrived));
+            send(inner, req, attempt.as_ref()).await
         })
     }
 }
