@@ -391,7 +391,7 @@ async fn stats_of_a_settled_batch_and_of_a_stream() {
     assert!(stats.throughput() > 0.0);
     let text = stats.to_string();
     assert!(text.starts_with("8 results in "), "{text}");
-    assert!(text.contains("7 responses, 1 errors"), "{text}");
+    assert!(text.contains("responses 7, errors 1"), "{text}");
     assert!(text.contains("status: 200 ×5, 404 ×2"), "{text}");
     assert!(text.contains("errors: connect error ×1"), "{text}");
     assert!(text.contains("retries: 3"), "{text}");

@@ -28,7 +28,7 @@ const SIGNIFICANT_DIGITS: u8 = 2;
 /// Its `Display` is a short report:
 ///
 /// ```text
-/// 1000 results in 2.41 s (415.0/s, 1.2 MB/s): 995 responses, 5 errors
+/// 1000 results in 2.41 s (415.0/s, 1.2 MB/s): responses 995, errors 5
 ///   status: 200 ×990, 404 ×5
 ///   errors: timeout ×5
 ///   retries: 12, bytes: 2.9 MB
@@ -209,7 +209,7 @@ impl fmt::Display for BatchStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} results in {:.2} s ({:.1}/s, {}/s): {} responses, {} errors",
+            "{} results in {:.2} s ({:.1}/s, {}/s): responses {}, errors {}",
             self.count(),
             self.elapsed().as_secs_f64(),
             self.throughput(),
