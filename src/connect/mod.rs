@@ -2,6 +2,7 @@
 //! with a connect timeout, proxies, rustls with ALPN (h2, http/1.1), and
 //! the connection pool.
 
+mod descriptors;
 mod first_contact;
 mod proxy;
 
@@ -49,7 +50,10 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     http.set_connect_timeout(Some(cfg.connect_timeout));
     // Happy eyeballs stays at hyper-util's default (300 ms to the next
     // address family).
-    let tcp = ProxyConnector::new(http, cfg.proxy);
+    // Running out of file descriptors makes connects wait, for as long as
+    // a connect may take.
+    let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
+    let tcp = ProxyConnector::new(http, cfg.proxy, descriptors);
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(&cfg.root_certificates)?)

@@ -18,6 +18,7 @@ use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::descriptors::Descriptors;
 use crate::dns::DnsResolver;
 use crate::error::BoxError;
 use crate::observe::ConnectedAt;
@@ -29,11 +30,20 @@ type Tcp = HttpConnector<DnsResolver>;
 pub(crate) struct ProxyConnector {
     tcp: Tcp,
     matcher: Option<Arc<Matcher>>,
+    descriptors: Arc<Descriptors>,
 }
 
 impl ProxyConnector {
-    pub(crate) fn new(tcp: Tcp, matcher: Option<Arc<Matcher>>) -> Self {
-        ProxyConnector { tcp, matcher }
+    pub(crate) fn new(
+        tcp: Tcp,
+        matcher: Option<Arc<Matcher>>,
+        descriptors: Arc<Descriptors>,
+    ) -> Self {
+        ProxyConnector {
+            tcp,
+            matcher,
+            descriptors,
+        }
     }
 }
 
@@ -51,9 +61,13 @@ impl tower::Service<Uri> for ProxyConnector {
         let tcp = self.tcp.clone();
         let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
         let began = Instant::now();
+        let descriptors = self.descriptors.clone();
         Box::pin(async move {
-            let mut conn = connect(tcp, dst, intercept).await?;
+            let mut conn = descriptors
+                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone()))
+                .await?;
             conn.began = began;
+            conn.descriptors = Some(descriptors);
             Ok(conn)
         })
     }
@@ -130,6 +144,16 @@ pub(crate) struct Conn {
     forwarding_proxy: bool,
     began: Instant,
     ready: OnceLock<Instant>,
+    /// Told when the connection closes, freeing its descriptor.
+    descriptors: Option<Arc<Descriptors>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(descriptors) = &self.descriptors {
+            descriptors.freed();
+        }
+    }
 }
 
 impl Conn {
@@ -139,14 +163,14 @@ impl Conn {
             forwarding_proxy: false,
             began: Instant::now(),
             ready: OnceLock::new(),
+            descriptors: None,
         }
     }
 
     fn proxied(io: TokioIo<TcpStream>) -> Self {
-        Conn {
-            forwarding_proxy: true,
-            ..Conn::direct(io)
-        }
+        let mut conn = Conn::direct(io);
+        conn.forwarding_proxy = true;
+        conn
     }
 }
 
