@@ -105,6 +105,9 @@ mod client;
 mod connect;
 mod dns;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod inputs;
 mod layers;
 mod observe;

@@ -12,11 +12,13 @@
 //! * [`script::ScriptServer`]: raw TCP connections handled by a test's closure.
 //! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
+//! * [`faults::FaultServer`]: servers told by the request path which fault to act out.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod faults;
 pub mod fn_server;
 pub mod h2srv;
 pub mod json;
