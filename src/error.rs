@@ -447,6 +447,11 @@ pub(crate) fn closed_before_response(err: &(dyn StdError + Send + Sync + 'static
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             return h.is_incomplete_message() || h.is_canceled() || h.is_closed();
         }
+        // An HTTP/2 stream the server reset before its response head: the
+        // HTTP/2 form of a connection closed before the response.
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_reset() && h2.is_remote();
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),

@@ -68,8 +68,9 @@ fn is_idempotent(method: &Method) -> bool {
 }
 
 /// Reads `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
-/// A date in the past means "now"; anything unreadable is ignored, so the
-/// computed backoff applies.
+/// A date in the past is ignored like anything unreadable, so the computed
+/// backoff applies: taken as "now", it would send every retry at once to
+/// a server whose clock runs behind ours.
 pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
@@ -82,7 +83,7 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    when.duration_since(now).ok()
 }
 
 #[cfg(test)]
@@ -109,7 +110,7 @@ mod tests {
             after("Wed, 21 Oct 2015 07:28:30 GMT"),
             Some(Duration::from_secs(30))
         );
-        assert_eq!(after("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(after("Wed, 21 Oct 2015 07:00:00 GMT"), None);
         assert_eq!(after("-5"), None);
         assert_eq!(after("soon"), None);
         assert_eq!(after("1.5"), None);

@@ -37,7 +37,8 @@ use std::time::Duration;
 ///
 /// * no connection could be made (refused, unreachable, connect timeout);
 /// * the attempt timed out;
-/// * the connection was closed before any of the response arrived;
+/// * the connection was closed before any of the response arrived, or (in
+///   HTTP/2) the server reset the stream before its response head;
 /// * an HTTP/2 `GOAWAY` cut the request off: retried also for a `POST` that
 ///   carries a body, which the server cannot have had whole (hyper may
 ///   report a `GOAWAY` that came just after a request's headers went out);
@@ -69,7 +70,9 @@ use std::time::Duration;
 /// `0..=min(max_delay, base_delay * 2^(n-1))` ("full jitter"), which spreads
 /// the retries of a batch that failed together instead of sending them back
 /// in one wave. A `Retry-After` header on a retried response (delta-seconds
-/// or an HTTP-date) replaces the computed wait, capped by `max_delay`.
+/// or an HTTP-date) replaces the computed wait, capped by `max_delay`; a
+/// date already past is ignored (the computed wait applies), so a server
+/// whose clock runs behind does not get every retry at once.
 ///
 /// A request waiting out its backoff holds no concurrency permit: the rest
 /// of the batch goes on using the capacity.
