@@ -222,6 +222,7 @@ impl BatchClient {
                 .with_url(req.uri().clone())
                 .with_index(index));
         }
+        crate::request::move_credentials(&mut req);
         add_defaults(req.headers_mut(), &self.inner.default_headers);
         mark_sensitive(req.headers_mut());
         Ok(req)
@@ -231,7 +232,7 @@ impl BatchClient {
 /// Marks credentials as sensitive, however they were set: their `Debug`
 /// then shows no value, and HTTP/2 never puts them in its compression
 /// table (where another request could probe for them).
-fn mark_sensitive(headers: &mut HeaderMap) {
+pub(crate) fn mark_sensitive(headers: &mut HeaderMap) {
     for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
         if let Entry::Occupied(mut entry) = headers.entry(name) {
             for value in entry.iter_mut() {

@@ -120,7 +120,7 @@ impl Error {
 
     pub(crate) fn invalid_request(input: impl Into<String>, reason: impl Into<BoxError>) -> Self {
         let mut err = Error::new(ErrorKind::InvalidRequest, Some(reason.into()));
-        err.inner.input = Some(input.into());
+        err.inner.input = Some(redact_input(&input.into()));
         err
     }
 
@@ -265,6 +265,20 @@ impl StdError for Error {
 
 /// Shows a URL without any `user:password@` part.
 pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
+
+/// A URL as given (perhaps not even a valid one) without the
+/// `user:password@` of its authority.
+pub(crate) fn redact_input(input: &str) -> String {
+    let Some(start) = input.find("://").map(|i| i + 3) else {
+        return input.to_owned();
+    };
+    let rest = &input[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &input[..start], &rest[at + 1..]),
+        None => input.to_owned(),
+    }
+}
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -472,6 +486,19 @@ mod tests {
     #[test]
     fn error_is_one_pointer() {
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn raw_inputs_lose_their_credentials() {
+        assert_eq!(
+            redact_input("http://u:s3cret@bad host/x"),
+            "http://bad host/x"
+        );
+        assert_eq!(redact_input("ftp://a@b/c@d"), "ftp://b/c@d");
+        assert_eq!(redact_input("not a url @ all"), "not a url @ all");
+        let err = Error::invalid_request("http://u:s3cret@bad host/", "bad");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
     }
 
     #[test]

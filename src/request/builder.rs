@@ -225,7 +225,7 @@ impl fmt::Debug for Request {
         // Header values may be credentials: names only.
         f.debug_struct("Request")
             .field("method", &self.method)
-            .field("url", &self.url)
+            .field("url", &crate::error::redact_input(&self.url))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("body_len", &self.body.len())
             .finish()

@@ -120,6 +120,43 @@ fn parse_url(input: &str) -> Result<Uri, Error> {
     Ok(uri)
 }
 
+/// Moves `user:password@` out of the URL into `Authorization: Basic`
+/// (unless the request sets its own Authorization), as curl and reqwest
+/// do, so the password never reaches the request line, a proxy, the
+/// pool's keys or a log.
+pub(crate) fn move_credentials(req: &mut Request<Bytes>) {
+    use base64::Engine;
+    use http::header::{AUTHORIZATION, HeaderValue};
+
+    let Some((userinfo, host)) = req
+        .uri()
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+    else {
+        return;
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let mut credentials: Vec<u8> = percent_encoding::percent_decode_str(user).collect();
+    credentials.push(b':');
+    credentials.extend(percent_encoding::percent_decode_str(password));
+    let Ok(host) = host.parse::<http::uri::Authority>() else {
+        return;
+    };
+    if !req.headers().contains_key(AUTHORIZATION) {
+        let token = base64::engine::general_purpose::STANDARD.encode(&credentials);
+        // Base64 is always a valid header value.
+        if let Ok(mut value) = HeaderValue::try_from(format!("Basic {token}")) {
+            value.set_sensitive(true);
+            req.headers_mut().insert(AUTHORIZATION, value);
+        }
+    }
+    let mut parts = req.uri().clone().into_parts();
+    parts.authority = Some(host);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
 /// Accepts only absolute `http`/`https` URLs with a host.
 fn check_url(uri: &Uri) -> Result<(), Error> {
     let reason = match (uri.scheme_str(), uri.host()) {
@@ -134,6 +171,27 @@ fn check_url(uri: &Uri) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_credentials_become_basic_auth() {
+        let mut req = "http://us%40er:p%3Ass@Example.test:8080/a?b=c"
+            .into_request()
+            .unwrap();
+        move_credentials(&mut req);
+        assert_eq!(req.uri(), "http://Example.test:8080/a?b=c");
+        let auth = &req.headers()[http::header::AUTHORIZATION];
+        assert!(auth.is_sensitive());
+        // base64("us@er:p:ss")
+        assert_eq!(auth, "Basic dXNAZXI6cDpzcw==");
+
+        let mut own = Request::new(Bytes::new());
+        *own.uri_mut() = "http://u:p@h.test/".parse().unwrap();
+        own.headers_mut()
+            .insert(http::header::AUTHORIZATION, "Bearer t".parse().unwrap());
+        move_credentials(&mut own);
+        assert_eq!(own.uri(), "http://h.test/");
+        assert_eq!(own.headers()[http::header::AUTHORIZATION], "Bearer t");
+    }
     use crate::ErrorKind;
 
     #[test]

@@ -35,8 +35,16 @@ pub(crate) enum RedirectError {
 
 /// The URLs of a redirect chain, shown as `a -> b -> c` without
 /// credentials.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Chain(pub(crate) Vec<Uri>);
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(crate::error::Redacted))
+            .finish()
+    }
+}
 
 impl fmt::Display for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
