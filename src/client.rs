@@ -222,7 +222,7 @@ impl BatchClient {
                 .with_url(req.uri().clone())
                 .with_index(index));
         }
-        crate::request::move_credentials(&mut req);
+        crate::request::move_credentials(&mut req).map_err(|e| e.with_index(index))?;
         add_defaults(req.headers_mut(), &self.inner.default_headers);
         mark_sensitive(req.headers_mut());
         Ok(req)

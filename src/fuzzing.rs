@@ -21,15 +21,15 @@ use crate::error::{BoxError, Error, ErrorKind, Redacted};
 use crate::proxy::Proxy;
 
 #[path = "retry/classify.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod classify;
 
 #[path = "layers/redirect/policy.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod redirect_policy;
 
 #[path = "layers/collect.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod collect;
 
 /// `parse_retry_after` (`retry/classify.rs`) on a `Retry-After` of `value`
@@ -111,6 +111,20 @@ pub fn origin_port(uri: &Uri) -> u16 {
 /// A URL as errors and redirect chains show it, without credentials.
 pub fn redacted(uri: &Uri) -> String {
     Redacted(uri).to_string()
+}
+
+/// An input as errors show it (`redact_input`, `error.rs`): without the
+/// `user:password@` of its authority.
+pub fn redact_input(input: &str) -> String {
+    crate::error::redact_input(input)
+}
+
+/// Moves a URL's `user:password@` into `Authorization: Basic`
+/// (`move_credentials`, `request/mod.rs`), as the client does to every
+/// request and redirect hop; refuses an authority that is no valid one
+/// without its credentials.
+pub fn move_credentials(req: &mut http::Request<Bytes>) -> Result<(), Error> {
+    crate::request::move_credentials(req)
 }
 
 /// `Display` and `Debug` of an error about `uri`.

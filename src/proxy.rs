@@ -123,6 +123,11 @@ impl Proxy {
             builder = builder.https(check_url(url)?);
         }
         if let Some(no) = &self.no_proxy {
+            // `*` means every host, IP addresses included, which
+            // hyper-util's matcher only applies to names.
+            if no.split(',').any(|entry| entry.trim() == "*") {
+                return Ok(None);
+            }
             builder = builder.no(no.as_str());
         }
         Ok(Some(builder.build()))
@@ -155,12 +160,12 @@ fn check_url(url: &str) -> Result<String, Error> {
     }
 }
 
-/// A proxy URL without its password, for messages.
+/// A proxy URL without its password, for messages. A URL without a
+/// scheme counts as `http://`, as [`check_url`] reads it.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            format!("{}://***@{}", &url[..start], &url[at + 1..])
-        }
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url.rfind('@') {
+        Some(at) if at >= start => format!("{}***@{}", &url[..start], &url[at + 1..]),
         _ => url.to_owned(),
     }
 }
@@ -201,6 +206,22 @@ mod tests {
         assert!(!format!("{proxy:?}").contains("secret"));
         let err = Proxy::all("https://user:secret@h:1").matcher().unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn schemeless_passwords_are_redacted() {
+        let proxy = Proxy::all("user:s3cret@proxy.test:3128");
+        let shown = format!("{proxy:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***@proxy.test:3128"), "{shown}");
+        assert_eq!(redact("http://u:p@h:1"), "http://***@h:1");
+        assert_eq!(redact("h:1"), "h:1");
+    }
+
+    #[test]
+    fn a_star_in_no_proxy_covers_ip_addresses_too() {
+        let proxy = Proxy::all("http://p.test:1").no_proxy("a.test, *");
+        assert!(proxy.matcher().unwrap().is_none());
     }
 
     #[test]

@@ -124,7 +124,13 @@ fn parse_url(input: &str) -> Result<Uri, Error> {
 /// (unless the request sets its own Authorization), as curl and reqwest
 /// do, so the password never reaches the request line, a proxy, the
 /// pool's keys or a log.
-pub(crate) fn move_credentials(req: &mut Request<Bytes>) {
+///
+/// # Errors
+///
+/// An URL whose authority is no valid one once its `user:password@` is
+/// taken out (`http` accepts `http://u:p@[::1@h]/`): sending it as it is
+/// would show the password.
+pub(crate) fn move_credentials(req: &mut Request<Bytes>) -> Result<(), Error> {
     use base64::Engine;
     use http::header::{AUTHORIZATION, HeaderValue};
 
@@ -133,15 +139,15 @@ pub(crate) fn move_credentials(req: &mut Request<Bytes>) {
         .authority()
         .and_then(|a| a.as_str().rsplit_once('@'))
     else {
-        return;
+        return Ok(());
     };
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let mut credentials: Vec<u8> = percent_encoding::percent_decode_str(user).collect();
     credentials.push(b':');
     credentials.extend(percent_encoding::percent_decode_str(password));
-    let Ok(host) = host.parse::<http::uri::Authority>() else {
-        return;
-    };
+    let host = host.parse::<http::uri::Authority>().map_err(|e| {
+        Error::invalid_request(req.uri().to_string(), e).with_url(req.uri().clone())
+    })?;
     if !req.headers().contains_key(AUTHORIZATION) {
         let token = base64::engine::general_purpose::STANDARD.encode(&credentials);
         // Base64 is always a valid header value.
@@ -152,9 +158,9 @@ pub(crate) fn move_credentials(req: &mut Request<Bytes>) {
     }
     let mut parts = req.uri().clone().into_parts();
     parts.authority = Some(host);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
-    }
+    *req.uri_mut() =
+        Uri::from_parts(parts).map_err(|e| Error::invalid_request(req.uri().to_string(), e))?;
+    Ok(())
 }
 
 /// Accepts only absolute `http`/`https` URLs with a host.
@@ -177,7 +183,7 @@ mod tests {
         let mut req = "http://us%40er:p%3Ass@Example.test:8080/a?b=c"
             .into_request()
             .unwrap();
-        move_credentials(&mut req);
+        move_credentials(&mut req).unwrap();
         assert_eq!(req.uri(), "http://Example.test:8080/a?b=c");
         let auth = &req.headers()[http::header::AUTHORIZATION];
         assert!(auth.is_sensitive());
@@ -188,8 +194,14 @@ mod tests {
         *own.uri_mut() = "http://u:p@h.test/".parse().unwrap();
         own.headers_mut()
             .insert(http::header::AUTHORIZATION, "Bearer t".parse().unwrap());
-        move_credentials(&mut own);
+        move_credentials(&mut own).unwrap();
         assert_eq!(own.uri(), "http://h.test/");
+
+        let mut odd = Request::new(Bytes::new());
+        *odd.uri_mut() = "http://u:s3cret@[::1@h]/".parse().unwrap();
+        let err = move_credentials(&mut odd).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidRequest);
+        assert!(!err.to_string().contains("s3cret"), "{err}");
         assert_eq!(own.headers()[http::header::AUTHORIZATION], "Bearer t");
     }
     use crate::ErrorKind;

@@ -156,8 +156,9 @@ where
             *req.version_mut() = next.version;
             *req.headers_mut() = headers;
             *req.extensions_mut() = next.extensions.clone();
-            // A Location may carry credentials of its own.
-            crate::request::move_credentials(&mut req);
+            // A Location may carry credentials of its own. (It went through
+            // the url crate, so its authority parses without them.)
+            let _ = crate::request::move_credentials(&mut req);
             crate::client::mark_sensitive(req.headers_mut());
             let location = req.uri().clone();
             next.chain.push((next.method.clone(), location));
