@@ -14,6 +14,8 @@
 
 #[path = "support/loopback.rs"]
 mod loopback;
+#[path = "support/process.rs"]
+mod process;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,6 +26,7 @@ use futures_util::StreamExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+use process::{memory, show_mib};
 
 const CONCURRENCY: usize = 100;
 
@@ -46,8 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:>10}  {:>10}  {:>12}  {:>12}",
         0,
         "",
-        show(rss_before.map(|m| m.now)),
-        show(rss_before.map(|m| m.peak))
+        show_mib(rss_before.map(|m| m.now)),
+        show_mib(rss_before.map(|m| m.peak))
     );
 
     // A lazy input: no URL exists before the stream asks for it.
@@ -69,8 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "{:>10}  {:>10.0}  {:>12}  {:>12}",
                 seen,
                 seen as f64 / started.elapsed().as_secs_f64(),
-                show(mem.map(|m| m.now)),
-                show(mem.map(|m| m.peak))
+                show_mib(mem.map(|m| m.now)),
+                show_mib(mem.map(|m| m.peak))
             );
         }
     }
@@ -81,8 +84,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "\npeak RSS after {} requests: {}; after all {total}: {} ({:+.1} % over the last 90 %)",
             step,
-            show(Some(tenth)),
-            show(Some(end.peak)),
+            show_mib(Some(tenth)),
+            show_mib(Some(end.peak)),
             (end.peak as f64 / tenth as f64 - 1.0) * 100.0
         );
     }
@@ -90,38 +93,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(format!("{} results, {} errors", stats.count(), stats.errors()).into());
     }
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-struct Memory {
-    now: u64,
-    peak: u64,
-}
-
-/// Resident set size now and at its peak, in bytes (Linux only).
-fn memory() -> Option<Memory> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib * 1024)
-    };
-    Some(Memory {
-        now: field("VmRSS:")?,
-        peak: field("VmHWM:")?,
-    })
-}
-
-fn show(bytes: Option<u64>) -> String {
-    bytes.map_or_else(
-        || "n/a".to_owned(),
-        |b| format!("{:.1} MiB", b as f64 / 1048576.0),
-    )
 }
 
 async fn start_server() -> std::io::Result<SocketAddr> {

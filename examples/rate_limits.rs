@@ -12,6 +12,8 @@
 
 #[path = "support/loopback.rs"]
 mod loopback;
+#[path = "support/process.rs"]
+mod process;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use batch_fetch::BatchClient;
 use bytes::Bytes;
 use http_body_util::Full;
+use process::cpu_seconds;
 
 const SECONDS: u32 = 3;
 
@@ -63,16 +66,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// User plus system CPU time of this process, in seconds.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // Linux reports CPU time in clock ticks of 1/100 s.
-    Some(ticks / 100.0)
 }
 
 async fn start_server() -> std::io::Result<SocketAddr> {

@@ -35,6 +35,9 @@
 //! come back to where it started. Memory and descriptors are read from
 //! `/proc/self` (Linux); elsewhere those checks are skipped.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -45,6 +48,8 @@ use batch_fetch::{BatchClient, Error, Response, RetryPolicy};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use process::{Memory, memory, open_fds, show_mib};
 
 const CONCURRENCY: usize = 100;
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -90,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "start: RSS {}, {} open fds",
-        show_mem(mem_start.map(|m| m.now)),
+        show_mib(mem_start.map(|m| m.now)),
         show_count(fds_start)
     );
     println!(
@@ -160,11 +165,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let warm = *warm.lock().unwrap();
     println!(
         "\nRSS: start {}, after warm-up ({:.0} s) {}, end {}; peak {}",
-        show_mem(mem_start.map(|m| m.now)),
+        show_mib(mem_start.map(|m| m.now)),
         warmup.as_secs_f64(),
-        show_mem(warm.map(|m| m.now)),
-        show_mem(mem_end.map(|m| m.now)),
-        show_mem(mem_end.map(|m| m.peak)),
+        show_mib(warm.map(|m| m.now)),
+        show_mib(mem_end.map(|m| m.now)),
+        show_mib(mem_end.map(|m| m.peak)),
     );
     println!(
         "fds: start {}, end {} (client alive, {} server-side connections open), \
@@ -211,8 +216,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if end.now > 2 * warm.now {
             failures.push(format!(
                 "RSS grew from {} after warm-up to {}",
-                show_mem(Some(warm.now)),
-                show_mem(Some(end.now))
+                show_mib(Some(warm.now)),
+                show_mib(Some(end.now))
             ));
         }
     }
@@ -505,8 +510,8 @@ async fn report(
                 status(200),
                 status(404),
                 status(503),
-                show_mem(mem.map(|m| m.now)),
-                show_mem(mem.map(|m| m.peak)),
+                show_mib(mem.map(|m| m.now)),
+                show_mib(mem.map(|m| m.peak)),
                 show_count(open_fds()),
                 if errors.is_empty() {
                     "none".to_owned()
@@ -705,46 +710,6 @@ impl Rng {
 }
 
 // ---------------------------------------------------------------------------
-// What /proc/self says (Linux).
-
-#[derive(Clone, Copy)]
-struct Memory {
-    now: u64,
-    peak: u64,
-}
-
-/// Resident set size now (VmRSS) and at its peak (VmHWM), in bytes.
-fn memory() -> Option<Memory> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kib: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kib * 1024)
-    };
-    Some(Memory {
-        now: field("VmRSS:")?,
-        peak: field("VmHWM:")?,
-    })
-}
-
-/// Open file descriptors: the entries of /proc/self/fd (less the one
-/// that reading the directory opens).
-fn open_fds() -> Option<usize> {
-    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
-    Some(entries.count().saturating_sub(1))
-}
-
-fn show_mem(bytes: Option<u64>) -> String {
-    bytes.map_or_else(
-        || "n/a".to_owned(),
-        |b| format!("{:.1} MiB", b as f64 / 1_048_576.0),
-    )
-}
 
 fn show_count(n: Option<usize>) -> String {
     n.map_or_else(|| "n/a".to_owned(), |n| n.to_string())
