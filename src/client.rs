@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, COOKIE, Entry, PROXY_AUTHORIZATION};
+use http::header::Entry;
 use tower::ServiceExt;
 
 use crate::admission::Admission;
@@ -16,7 +16,7 @@ use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{FinalUrl, Stack};
 use crate::observe::Trace;
-use crate::request::IntoRequest;
+use crate::request::{self, IntoRequest};
 use crate::response::Response;
 
 /// A client for fetching many URLs at once.
@@ -222,23 +222,10 @@ impl BatchClient {
                 .with_url(req.uri().clone())
                 .with_index(index));
         }
-        crate::request::move_credentials(&mut req).map_err(|e| e.with_index(index))?;
+        request::move_credentials(&mut req).map_err(|e| e.with_index(index))?;
         add_defaults(req.headers_mut(), &self.inner.default_headers);
-        mark_sensitive(req.headers_mut());
+        request::mark_sensitive(req.headers_mut());
         Ok(req)
-    }
-}
-
-/// Marks credentials as sensitive, however they were set: their `Debug`
-/// then shows no value, and HTTP/2 never puts them in its compression
-/// table (where another request could probe for them).
-pub(crate) fn mark_sensitive(headers: &mut HeaderMap) {
-    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
-        if let Entry::Occupied(mut entry) = headers.entry(name) {
-            for value in entry.iter_mut() {
-                value.set_sensitive(true);
-            }
-        }
     }
 }
 
@@ -326,26 +313,5 @@ fn add_defaults(headers: &mut HeaderMap, defaults: &HeaderMap) {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_marked_sensitive_however_set() {
-        let mut headers = HeaderMap::new();
-        headers.append(AUTHORIZATION, "Bearer secret-token".parse().unwrap());
-        headers.append(COOKIE, "a=secret-cookie".parse().unwrap());
-        headers.append(COOKIE, "b=another-secret".parse().unwrap());
-        headers.append("x-other", "visible".parse().unwrap());
-        mark_sensitive(&mut headers);
-        assert!(headers.get_all(COOKIE).iter().all(|v| v.is_sensitive()));
-        assert!(headers[AUTHORIZATION].is_sensitive());
-        assert!(!headers["x-other"].is_sensitive());
-        let shown = format!("{headers:?}");
-        assert!(!shown.contains("secret"), "{shown}");
-        assert!(shown.contains("visible"), "{shown}");
     }
 }

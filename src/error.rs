@@ -272,12 +272,19 @@ pub(crate) fn redact_input(input: &str) -> String {
     let Some(start) = input.find("://").map(|i| i + 3) else {
         return input.to_owned();
     };
-    let rest = &input[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}{}", &input[..start], &rest[at + 1..]),
+    match userinfo(input, start) {
+        Some(range) => format!("{}{}", &input[..range.start], &input[range.end..]),
         None => input.to_owned(),
     }
+}
+
+/// Where the `user:password@` (the `@` included) of a URL is, given where
+/// its authority starts; the authority ends at the first `/`, `?` or `#`.
+pub(crate) fn userinfo(url: &str, authority_start: usize) -> Option<std::ops::Range<usize>> {
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    Some(authority_start..authority_start + at + 1)
 }
 
 impl fmt::Display for Redacted<'_> {

@@ -164,9 +164,9 @@ fn check_url(url: &str) -> Result<String, Error> {
 /// scheme counts as `http://`, as [`check_url`] reads it.
 fn redact(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
-    match url.rfind('@') {
-        Some(at) if at >= start => format!("{}***@{}", &url[..start], &url[at + 1..]),
-        _ => url.to_owned(),
+    match crate::error::userinfo(url, start) {
+        Some(range) => format!("{}***@{}", &url[..range.start], &url[range.end..]),
+        None => url.to_owned(),
     }
 }
 

@@ -120,6 +120,21 @@ fn parse_url(input: &str) -> Result<Uri, Error> {
     Ok(uri)
 }
 
+/// Marks credentials as sensitive, however they were set: their `Debug`
+/// then shows no value, and HTTP/2 never puts them in its compression
+/// table (where another request could probe for them).
+pub(crate) fn mark_sensitive(headers: &mut http::HeaderMap) {
+    use http::header::{AUTHORIZATION, COOKIE, Entry, PROXY_AUTHORIZATION};
+
+    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+        if let Entry::Occupied(mut entry) = headers.entry(name) {
+            for value in entry.iter_mut() {
+                value.set_sensitive(true);
+            }
+        }
+    }
+}
+
 /// Moves `user:password@` out of the URL into `Authorization: Basic`
 /// (unless the request sets its own Authorization), as curl and reqwest
 /// do, so the password never reaches the request line, a proxy, the
@@ -233,5 +248,29 @@ mod tests {
             let req = good.into_request().expect(good);
             assert_eq!(req.method(), http::Method::GET);
         }
+    }
+
+    #[test]
+    fn credentials_are_marked_sensitive_however_set() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::AUTHORIZATION,
+            "Bearer secret-token".parse().unwrap(),
+        );
+        headers.append(http::header::COOKIE, "a=secret-cookie".parse().unwrap());
+        headers.append(http::header::COOKIE, "b=another-secret".parse().unwrap());
+        headers.append("x-other", "visible".parse().unwrap());
+        mark_sensitive(&mut headers);
+        assert!(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .all(|v| v.is_sensitive())
+        );
+        assert!(headers[http::header::AUTHORIZATION].is_sensitive());
+        assert!(!headers["x-other"].is_sensitive());
+        let shown = format!("{headers:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("visible"), "{shown}");
     }
 }

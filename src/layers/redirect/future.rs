@@ -157,9 +157,9 @@ where
             *req.headers_mut() = headers;
             *req.extensions_mut() = next.extensions.clone();
             // A Location may carry credentials of its own. (It went through
-            // the url crate, so its authority parses without them.)
+            // the url crate, so its authority parses without them.) The
+            // headers carried over were marked sensitive with the input.
             let _ = crate::request::move_credentials(&mut req);
-            crate::client::mark_sensitive(req.headers_mut());
             let location = req.uri().clone();
             next.chain.push((next.method.clone(), location));
             hop.set(Hop::Later {
