@@ -147,14 +147,44 @@ fn check_url(url: &str) -> Result<String, Error> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Error::config(format!("proxy URL {:?}: {e}", redact(&url))))?;
+    // hyper-util's matcher splits the user from the host at the first `@`,
+    // `http` at the last: with an `@` in the user or password it would
+    // drop the proxy without a word.
+    if uri
+        .authority()
+        .is_some_and(|a| a.as_str().matches('@').count() > 1)
+    {
+        return Err(Error::config(format!(
+            "proxy URL {:?}: an `@` in its user or password must be written %40",
+            redact(&url)
+        )));
+    }
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "socks5" | "socks5h"), Some(host)) if !host.is_empty() => Ok(url),
+        (Some("http" | "socks5" | "socks5h"), Some(host)) if !host.is_empty() => {
+            usable_by_hyper_util(url)
+        }
         (Some("https"), Some(_)) => Err(Error::config(format!(
             "proxy URL {:?}: TLS to the proxy itself is not supported; use http://",
             redact(&url)
         ))),
         _ => Err(Error::config(format!(
             "proxy URL {:?} must be http://, socks5:// or socks5h:// with a host",
+            redact(&url)
+        ))),
+    }
+}
+
+/// hyper-util reads a proxy URL again, its own way, and drops one it
+/// cannot read without a word (`http://1'[@]27.0.0.1:3128` has a host for
+/// `http`, none for it once the user is split off): a typo must not mean
+/// "no proxy", so ask it.
+fn usable_by_hyper_util(url: String) -> Result<String, Error> {
+    let alone = Matcher::builder().http(url.clone()).build();
+    let probe = Uri::from_static("http://probe.invalid/");
+    match alone.intercept(&probe) {
+        Some(_) => Ok(url),
+        None => Err(Error::config(format!(
+            "proxy URL {:?}: its host does not parse once its user and password are taken out",
             redact(&url)
         ))),
     }
@@ -216,6 +246,25 @@ mod tests {
         assert!(shown.contains("***@proxy.test:3128"), "{shown}");
         assert_eq!(redact("http://u:p@h:1"), "http://***@h:1");
         assert_eq!(redact("h:1"), "h:1");
+    }
+
+    #[test]
+    fn an_unescaped_at_in_the_userinfo_is_refused_not_dropped() {
+        let err = Proxy::all("http://us@er:s3cret@proxy.test:3128")
+            .matcher()
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("%40"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = Proxy::all("1'[@]27.0.0.1:3128").matcher().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        let escaped = Proxy::all("http://us%40er:s3cret@proxy.test:3128");
+        let matcher = escaped.matcher().unwrap().expect("a proxy is set");
+        assert!(
+            matcher
+                .intercept(&"http://a.test/".parse().unwrap())
+                .is_some()
+        );
     }
 
     #[test]
