@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::proxy::matcher::Matcher;
 use pin_project_lite::pin_project;
 
+use super::detach;
 use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
 use crate::observe::{ConnectedAt, Trace};
@@ -158,13 +159,14 @@ where
                         trace.phases(*connect, ttfb, head_at.elapsed());
                     }
                     let body = match collected {
-                        Ok(collected) => collected.to_bytes(),
+                        Ok(collected) => detach::body(collected),
                         Err(err) => {
                             let limit = this.limits.max_body_size;
                             return Poll::Ready(Err(body_error(err, limit)));
                         }
                     };
-                    let head = head.take().expect("polled after completion");
+                    let mut head = head.take().expect("polled after completion");
+                    detach::headers(&mut head.headers);
                     return Poll::Ready(Ok(http::Response::from_parts(head, body)));
                 }
             }

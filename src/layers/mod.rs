@@ -3,6 +3,7 @@
 
 mod collect;
 mod decompress;
+mod detach;
 mod gate;
 mod redirect;
 
