@@ -5,8 +5,10 @@
 mod descriptors;
 mod first_contact;
 mod proxy;
+mod stream;
 
 use first_contact::FirstContact;
+use stream::Compact;
 
 pub(crate) use proxy::{ProxyConnector, forward_auth};
 
@@ -24,9 +26,41 @@ use rustls::pki_types::CertificateDer;
 use crate::dns::DnsResolver;
 use crate::error::Error;
 
-/// The pooled client all requests of a `BatchClient` (and its clones) share.
-pub(crate) type HttpsClient =
-    Client<FirstContact<HttpsConnector<ProxyConnector>>, Full<bytes::Bytes>>;
+/// hyper's limit on HTTP/1 response header fields when none is set
+/// (`DEFAULT_MAX_HEADERS` in hyper's h1 role).
+const HYPER_MAX_HEADERS: usize = 100;
+
+type Pooled = Client<FirstContact<Compact<HttpsConnector<ProxyConnector>>>, Full<bytes::Bytes>>;
+
+/// The pooled client all requests of a `BatchClient` (and its clones)
+/// share, behind one `Arc`.
+///
+/// tower clones a service for each call (the stack per request, retry and
+/// the gate per attempt), and a hyper-util `Client` is a dozen `Arc`s and
+/// builders: about 180 instructions to clone and as many to drop, several
+/// times per request, and bigger futures to move. hyper-util sends from
+/// `&Client`, so one `Arc` serves.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpsClient(Arc<Pooled>);
+
+impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper_util::client::legacy::Error;
+    type Future = hyper_util::client::legacy::ResponseFuture;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // hyper-util's client is always ready: it waits for a connection in
+        // the response future.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
+        self.0.request(req)
+    }
+}
 
 /// Connection and pool settings.
 pub(crate) struct ConnectConfig {
@@ -77,13 +111,21 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         .pool_idle_timeout(cfg.pool_idle_timeout)
         .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
         .http2_only(cfg.http2_prior_knowledge)
-        .http1_max_headers(cfg.max_response_headers)
         .http1_max_buf_size(cfg.max_response_header_size)
         .http2_max_header_list_size(
             u32::try_from(cfg.max_response_header_size).unwrap_or(u32::MAX),
         );
+    // hyper's own limit is 100 fields, in an array on the stack; naming a
+    // limit makes it fill a vector of that size for every response head
+    // (about 1,500 instructions), so it is named only when it differs.
+    if cfg.max_response_headers != HYPER_MAX_HEADERS {
+        builder.http1_max_headers(cfg.max_response_headers);
+    }
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
-    Ok(builder.build(FirstContact::new(https, alpn_may_pick_h2)))
+    Ok(HttpsClient(Arc::new(builder.build(FirstContact::new(
+        Compact::new(https),
+        alpn_may_pick_h2,
+    )))))
 }
 
 /// A rustls configuration that always verifies certificates against the
