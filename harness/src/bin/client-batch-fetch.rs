@@ -1,0 +1,54 @@
+//! `client-batch-fetch`: the comparison's batch-fetch client, with the
+//! library's full default stack (retries, per-host limits, decompression).
+//!
+//! Gather mode uses `fetch_all_settled`; `--stream` uses `fetch_stream`.
+//! It prints one JSON [`Report`](batch_fetch_harness::Report) line.
+
+use batch_fetch::{BatchClient, Error, Response};
+use batch_fetch_harness::{ClientArgs, Tally};
+use futures_util::StreamExt;
+
+const NAME: &str = "batch-fetch";
+
+/// `Ok` for a 2xx (whose body the library has read whole).
+fn outcome(result: Result<Response, Error>) -> Result<(), String> {
+    match result {
+        Ok(res) if res.status().is_success() => Ok(()),
+        Ok(res) => Err(format!("status {}", res.status())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn main() {
+    batch_fetch_harness::client_main(run);
+}
+
+async fn run(args: ClientArgs) {
+    let mut tally = Tally::start(NAME, &args);
+    let mut builder = BatchClient::builder()
+        .concurrency(args.c)
+        .timeout(args.timeout());
+    if args.h2c {
+        builder = builder.http2_prior_knowledge();
+    }
+    let client = batch_fetch_harness::built(NAME, builder.build());
+    tally.requests_start();
+
+    let urls = {
+        let args = args.clone();
+        (0..args.n).map(move |i| args.url(i))
+    };
+    if args.stream {
+        let mut results = client.fetch_stream(urls);
+        while let Some((_, result)) = results.next().await {
+            tally.record(outcome(result));
+        }
+    } else {
+        for result in client.fetch_all_settled(urls).await {
+            tally.record(outcome(result));
+        }
+    }
+
+    drop(client);
+    tally.finish();
+}

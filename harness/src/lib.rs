@@ -1,0 +1,208 @@
+//! What the harness's programs share: the arguments every client takes, the
+//! one JSON line every client prints, and how a process reads its own CPU
+//! time and memory.
+//!
+//! Each client is its own process (`client-batch-fetch`, `client-reqwest`,
+//! `client-hyper-util`), so its CPU time and peak RSS are its own; `compare`
+//! starts a fresh `target` server for every run, runs one client against
+//! it, and reads the server's counters afterwards.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The arguments every client takes (the same for all three).
+#[derive(Clone, Debug, clap::Parser)]
+pub struct ClientArgs {
+    /// Where the target server listens, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub base: String,
+    /// The path fetched, e.g. `/fast` or `/delay/100`; `?i={i}` is appended.
+    #[arg(long)]
+    pub path: String,
+    /// How many requests.
+    #[arg(long)]
+    pub n: usize,
+    /// At most this many in flight.
+    #[arg(long)]
+    pub c: usize,
+    /// Per-request timeout, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout_s: f64,
+    /// Speak HTTP/2 without TLS (prior knowledge) instead of HTTP/1.1.
+    #[arg(long)]
+    pub h2c: bool,
+    /// Stream results in completion order instead of gathering them in
+    /// input order (batch-fetch: `fetch_stream`; the others:
+    /// `buffer_unordered`), so memory need not grow with `n`.
+    #[arg(long)]
+    pub stream: bool,
+    /// Also record the peak RSS once this many requests have completed
+    /// (`peak_rss_at` in the report), e.g. 100000 in a 1,000,000 run.
+    #[arg(long)]
+    pub rss_at: Option<usize>,
+}
+
+impl ClientArgs {
+    /// The URL of request `i`.
+    pub fn url(&self, i: usize) -> String {
+        format!("{}{}?i={i}", self.base, self.path)
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_s)
+    }
+}
+
+/// The one JSON line a client prints on stdout when it is done.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// `batch-fetch`, `reqwest` or `hyper-util`.
+    pub client: String,
+    /// Requests asked for.
+    pub n: usize,
+    /// Responses with a 2xx status whose body was read whole.
+    pub ok: usize,
+    /// Everything else.
+    pub errors: usize,
+    /// The first error's text, if any.
+    pub first_error: Option<String>,
+    /// Wall time of the requests (client built before it starts), seconds.
+    pub wall_s: f64,
+    /// User CPU time of the whole process at the end, seconds.
+    pub user_s: f64,
+    /// System CPU time of the whole process at the end, seconds.
+    pub sys_s: f64,
+    /// User + system CPU time spent between just before the client was
+    /// built and the last body read, seconds.
+    pub work_cpu_s: f64,
+    /// Resident set size just before the first request, KiB.
+    pub rss_before_kib: u64,
+    /// Peak resident set size of the process, KiB (VmHWM at the end).
+    pub peak_rss_kib: u64,
+    /// Peak RSS once `--rss-at` requests had completed, KiB.
+    pub peak_rss_at_kib: Option<u64>,
+}
+
+/// CPU time of this process so far (user, system), from getrusage.
+pub fn cpu_times() -> (f64, f64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage(RUSAGE_SELF)");
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    (secs(usage.user_time()), secs(usage.system_time()))
+}
+
+/// Resident set size of this process (now, peak), KiB, from /proc/self/status.
+pub fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Raises this process's open-file limit to its hard limit (10,000
+/// connections need more than the usual 1,024).
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// Counts a client's results as it goes, and fills in the report's
+/// resource figures at the end. Every client uses it the same way:
+/// `Tally::start` just before building its client, `record` per result,
+/// `finish` after the last one.
+#[derive(Debug)]
+pub struct Tally {
+    report: Report,
+    rss_at: Option<usize>,
+    started_cpu: f64,
+    started: std::time::Instant,
+    requests_started: Option<std::time::Instant>,
+}
+
+impl Tally {
+    /// Starts the clock and the CPU count (call just before building the client).
+    pub fn start(client: &str, args: &ClientArgs) -> Self {
+        let (user, sys) = cpu_times();
+        Tally {
+            report: Report {
+                client: client.to_owned(),
+                n: args.n,
+                ..Report::default()
+            },
+            rss_at: args.rss_at,
+            started_cpu: user + sys,
+            started: std::time::Instant::now(),
+            requests_started: None,
+        }
+    }
+
+    /// Marks the moment the first request goes (client built): the wall
+    /// clock and the baseline RSS start here.
+    pub fn requests_start(&mut self) {
+        self.report.rss_before_kib = rss_kib().0;
+        self.requests_started = Some(std::time::Instant::now());
+    }
+
+    /// Records one result: `Ok(())` for a 2xx whose body was read whole.
+    pub fn record(&mut self, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.report.ok += 1,
+            Err(e) => {
+                self.report.errors += 1;
+                self.report.first_error.get_or_insert(e);
+            }
+        }
+        if Some(self.report.ok + self.report.errors) == self.rss_at {
+            self.report.peak_rss_at_kib = Some(rss_kib().1);
+        }
+    }
+
+    /// Fills in the wall time, CPU and memory figures, and prints the JSON line.
+    pub fn finish(mut self) -> Report {
+        let began = self.requests_started.unwrap_or(self.started);
+        self.report.wall_s = began.elapsed().as_secs_f64();
+        let (user, sys) = cpu_times();
+        self.report.work_cpu_s = user + sys - self.started_cpu;
+        self.report.user_s = user;
+        self.report.sys_s = sys;
+        self.report.peak_rss_kib = rss_kib().1;
+        println!(
+            "{}",
+            serde_json::to_string(&self.report).expect("a report serializes")
+        );
+        self.report
+    }
+}
+
+/// What every client's `main` does: parse the arguments, raise the
+/// open-file limit, and run `client` on a multi-thread Tokio runtime with
+/// the default worker count (as `#[tokio::main]` would).
+pub fn client_main<F>(client: impl FnOnce(ClientArgs) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let args = <ClientArgs as clap::Parser>::parse();
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    runtime.block_on(client(args));
+}
+
+/// The built client, or exit status 2 with the reason on stderr.
+pub fn built<T, E: std::fmt::Display>(name: &str, client: Result<T, E>) -> T {
+    client.unwrap_or_else(|e| {
+        eprintln!("{name}: cannot build the client: {e}");
+        std::process::exit(2);
+    })
+}
