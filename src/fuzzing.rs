@@ -5,9 +5,9 @@
 //! Some of those parsers live in private modules that nothing outside
 //! their parent may name (`retry::classify`, `layers::redirect::policy`,
 //! `layers::collect`). Rather than widen their visibility for the fuzzer,
-//! their source files are compiled a second time here with `#[path]`: the
-//! fuzzer runs the very code the client runs, and normal builds are
-//! unchanged.
+//! their source files (and what they name of their parent) are compiled a
+//! second time here with `#[path]`: the fuzzer runs the very code the
+//! client runs, and normal builds are unchanged.
 
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -31,6 +31,11 @@ mod redirect_policy;
 #[path = "layers/collect.rs"]
 #[allow(dead_code, clippy::duplicate_mod)]
 mod collect;
+
+// What `collect.rs` names as `super::detach`.
+#[path = "layers/detach.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod detach;
 
 /// `parse_retry_after` (`retry/classify.rs`) on a `Retry-After` of `value`
 /// at `now`; `None` also when `value` cannot be a header value at all.
