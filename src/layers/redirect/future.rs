@@ -60,7 +60,9 @@ struct NextRequest {
     headers: HeaderMap,
     extensions: http::Extensions,
     body: Bytes,
-    /// Every request made so far; the last is the current one.
+    /// Every request made so far, the last being the current one, once
+    /// there was a redirect; empty (no allocation) until then, when the
+    /// only request is the original.
     chain: Vec<(Method, Uri)>,
     original: Uri,
 }
@@ -87,7 +89,7 @@ where
             headers: req.headers().clone(),
             extensions: req.extensions().clone(),
             body: req.body().clone(),
-            chain: vec![(req.method().clone(), req.uri().clone())],
+            chain: Vec::new(),
             original: req.uri().clone(),
         };
         // Taken before the call: tower's Retry keeps per-request state in
@@ -127,14 +129,19 @@ where
                 HopProj::First { future } => ready!(future.poll(cx))?,
                 HopProj::Later { future } => ready!(future.poll(cx))?,
             };
-            let (_, current) = next
-                .chain
-                .last()
-                .expect("the chain starts with the first request");
+            let current = next.chain.last().map_or(&next.original, |(_, uri)| uri);
             let Some(location) = policy::location(&res, current) else {
-                res.extensions_mut().insert(FinalUrl(current.clone()));
+                // Without a redirect, the input's URL answered: the client
+                // knows it already.
+                if !next.chain.is_empty() {
+                    res.extensions_mut().insert(FinalUrl(current.clone()));
+                }
                 return Poll::Ready(Ok(res));
             };
+            if next.chain.is_empty() {
+                next.chain
+                    .push((next.method.clone(), next.original.clone()));
+            }
             let (method, keep_body) = policy::next_method(res.status(), &next.method);
             policy.check(&next.chain, &method, &location)?;
 
