@@ -1,9 +1,14 @@
 //! Micro-benchmarks of the paths this crate owns: turning inputs into
 //! requests, and a whole batch through the stack against a loopback
 //! server (so the figure is the client's overhead plus loopback I/O).
+//! With the `bench-internals` feature, also the two paths with the network
+//! taken out: one request through the tower stack over a service that
+//! answers at once (`stack_ready`), and the gather driver over request
+//! futures that are ready at once (`gather_ready`).
 //!
-//! Run with `cargo bench`. Compare figures within one run only: these
-//! machines are shared and noisy.
+//! Run with `cargo bench` (or `cargo bench --all-features` for every
+//! group). Compare figures within one run only: these machines are shared
+//! and noisy.
 
 use std::hint::black_box;
 
@@ -135,5 +140,93 @@ fn batch(c: &mut Criterion) {
     group.finish();
 }
 
+/// The groups that reach into the crate through its `bench_api`.
+#[cfg(feature = "bench-internals")]
+mod internals {
+    use std::hint::black_box;
+
+    use batch_fetch::RetryPolicy;
+    use batch_fetch::bench_api::{ReadyStack, gather_ready};
+    use bytes::Bytes;
+    use criterion::{BenchmarkId, Criterion, Throughput};
+
+    /// One runtime thread: these paths run on the task that polls them, so
+    /// a second worker would only add noise. The timer is on because the
+    /// timeout layer needs one.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// One request through the whole stack (redirects, retry, the gate,
+    /// the timeout, body collection, decompression) as the client sends
+    /// it: a clone of the stack, a fresh trace, `oneshot`, over an
+    /// innermost service that answers at once with a canned `200` and a
+    /// 100-byte body. Includes building the request and the canned
+    /// response (a few allocations); excludes the network, hyper, the
+    /// input's conversion (`into_request`) and the batch driver
+    /// (`gather_ready`).
+    pub(crate) fn stack_ready(c: &mut Criterion) {
+        let rt = runtime();
+        let mut group = c.benchmark_group("stack_ready");
+        group.throughput(Throughput::Elements(1));
+        for (name, retry) in [
+            ("default", RetryPolicy::default()),
+            ("retry_none", RetryPolicy::none()),
+        ] {
+            let stack = ReadyStack::new(retry);
+            group.bench_function(name, |b| {
+                b.to_async(&rt).iter(|| async {
+                    let req = http::Request::get("http://127.0.0.1:8080/items/42?x=1")
+                        .body(Bytes::new())
+                        .unwrap();
+                    let res = stack.call(black_box(req)).await.unwrap();
+                    assert_eq!(res.body().len(), 100);
+                    black_box(res)
+                })
+            });
+        }
+        group.finish();
+    }
+
+    /// What `fetch_all_settled` runs around its requests, per input: pulling
+    /// inputs as capacity frees up, the `FuturesUnordered` of request
+    /// futures, the progress counters and stats, and the results put in
+    /// input order into one `Vec`, over futures that are ready at once
+    /// with a response built on the spot. Excludes the input's conversion
+    /// and the stack (the other groups) and any waiting: with every future
+    /// ready at once, the concurrency only sets how many are in flight.
+    pub(crate) fn gather(c: &mut Criterion) {
+        let rt = runtime();
+        let mut group = c.benchmark_group("gather_ready");
+        const N: usize = 10_000;
+        group.throughput(Throughput::Elements(N as u64));
+        for concurrency in [64, 1024] {
+            group.bench_with_input(
+                BenchmarkId::from_parameter(concurrency),
+                &concurrency,
+                |b, &concurrency| {
+                    b.to_async(&rt).iter(|| async move {
+                        let done = gather_ready(black_box(N), concurrency).await;
+                        assert_eq!(done, N);
+                    })
+                },
+            );
+        }
+        group.finish();
+    }
+}
+
+#[cfg(feature = "bench-internals")]
+criterion_group!(
+    benches,
+    conversion,
+    internals::stack_ready,
+    internals::gather,
+    batch
+);
+#[cfg(not(feature = "bench-internals"))]
 criterion_group!(benches, conversion, batch);
 criterion_main!(benches);

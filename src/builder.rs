@@ -406,19 +406,8 @@ impl BatchClientBuilder {
         self
     }
 
-    /// Builds the client.
-    ///
-    /// It needs no runtime to build; requests must run on a Tokio runtime.
-    ///
-    /// # Errors
-    ///
-    /// An error of kind [`Config`](crate::ErrorKind::Config) if a setting is
-    /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
-    /// its `base_delay`, a user agent that is not a valid header value, a
-    /// root certificate that cannot be parsed, both `http1_only` and
-    /// `http2_prior_knowledge`, header limits out of range, or a rate limit
-    /// or deadline of zero.
-    pub fn build(self) -> Result<BatchClient, Error> {
+    /// Every check `build` makes before it builds anything.
+    fn validate(&self) -> Result<(), Error> {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
         }
@@ -432,8 +421,8 @@ impl BatchClientBuilder {
                 "concurrency limits must be at most {max_permits}"
             )));
         }
-        let rate_spacing = spacing("rate_limit", self.rate_limit)?;
-        let host_rate_spacing = spacing("per_host_rate_limit", self.per_host_rate_limit)?;
+        spacing("rate_limit", self.rate_limit)?;
+        spacing("per_host_rate_limit", self.per_host_rate_limit)?;
         if self.batch_deadline.is_some_and(|d| d.is_zero()) {
             return Err(Error::config("batch_deadline must be longer than zero"));
         }
@@ -455,6 +444,49 @@ impl BatchClientBuilder {
             return Err(Error::config("timeouts must be longer than zero"));
         }
         self.retry.validate().map_err(Error::config)?;
+
+        Ok(())
+    }
+
+    /// What the tower stack needs of these settings, but the proxy: `build`
+    /// adds the matcher it resolves (shared with the connector).
+    pub(crate) fn stack_config(&self) -> Result<StackConfig, Error> {
+        Ok(StackConfig {
+            redirect: RedirectPolicy {
+                limit: self.redirect_limit,
+                allow_https_downgrade: self.redirect_https_downgrade,
+            },
+            decompress: self.decompress,
+            proxy: None,
+            retry: self.retry,
+            gate: GateConfig {
+                concurrency: self.concurrency,
+                per_host_concurrency: self.per_host_concurrency,
+                rate_spacing: spacing("rate_limit", self.rate_limit)?,
+                host_rate_spacing: spacing("per_host_rate_limit", self.per_host_rate_limit)?,
+            },
+            timeout: self.timeout,
+            max_body_size: self.max_body_size,
+            max_response_headers: self.max_response_headers,
+            max_response_header_size: self.max_response_header_size,
+        })
+    }
+
+    /// Builds the client.
+    ///
+    /// It needs no runtime to build; requests must run on a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// An error of kind [`Config`](crate::ErrorKind::Config) if a setting is
+    /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
+    /// its `base_delay`, a user agent that is not a valid header value, a
+    /// root certificate that cannot be parsed, both `http1_only` and
+    /// `http2_prior_knowledge`, header limits out of range, or a rate limit
+    /// or deadline of zero.
+    pub fn build(self) -> Result<BatchClient, Error> {
+        self.validate()?;
+        let mut stack_config = self.stack_config()?;
 
         let mut default_headers = self.default_headers;
         match self.user_agent {
@@ -498,28 +530,8 @@ impl BatchClientBuilder {
             resolver: DnsResolver::new(self.dns_overrides, backend),
             proxy: proxy.clone(),
         })?;
-        let stack = layers::stack(
-            &StackConfig {
-                redirect: RedirectPolicy {
-                    limit: self.redirect_limit,
-                    allow_https_downgrade: self.redirect_https_downgrade,
-                },
-                decompress: self.decompress,
-                proxy,
-                retry: self.retry,
-                gate: GateConfig {
-                    concurrency: self.concurrency,
-                    per_host_concurrency: self.per_host_concurrency,
-                    rate_spacing,
-                    host_rate_spacing,
-                },
-                timeout: self.timeout,
-                max_body_size: self.max_body_size,
-                max_response_headers: self.max_response_headers,
-                max_response_header_size: self.max_response_header_size,
-            },
-            client,
-        );
+        stack_config.proxy = proxy;
+        let stack = layers::stack(&stack_config, client);
         Ok(BatchClient::from_inner(Inner {
             stack,
             default_headers,

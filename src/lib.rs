@@ -100,6 +100,9 @@
 
 mod admission;
 mod batch;
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_api;
 mod builder;
 mod client;
 mod connect;

@@ -14,12 +14,13 @@
 mod enabled {
     use crate::connect::HttpsClient;
 
-    /// The pooled client with decompression in front.
-    pub(crate) type Decompress = tower_http::decompression::Decompression<HttpsClient>;
+    /// The pooled client (or another innermost service) with decompression
+    /// in front.
+    pub(crate) type Decompress<S = HttpsClient> = tower_http::decompression::Decompression<S>;
 
     /// Wraps the client; with `on == false`, bodies pass through untouched
     /// and no `Accept-Encoding` is sent.
-    pub(crate) fn decompress(client: HttpsClient, on: bool) -> Decompress {
+    pub(crate) fn decompress<S>(client: S, on: bool) -> Decompress<S> {
         let layer = tower_http::decompression::Decompression::new(client);
         #[cfg(feature = "gzip")]
         let layer = layer.gzip(on);
@@ -43,9 +44,9 @@ mod enabled {
     use crate::connect::HttpsClient;
 
     /// No compression feature: the client as it is.
-    pub(crate) type Decompress = HttpsClient;
+    pub(crate) type Decompress<S = HttpsClient> = S;
 
-    pub(crate) fn decompress(client: HttpsClient, _on: bool) -> Decompress {
+    pub(crate) fn decompress<S>(client: S, _on: bool) -> Decompress<S> {
         client
     }
 }

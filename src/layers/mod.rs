@@ -24,9 +24,14 @@ use decompress::Decompress;
 use gate::{Gate, GateLayer};
 use redirect::{FollowRedirect, FollowRedirectLayer};
 
-/// The whole stack, outermost first. Named rather than boxed, so a request
-/// costs no dynamic dispatch or allocation for the layers themselves.
-pub(crate) type Stack = FollowRedirect<Retry<Policy, Gate<Timeout<CollectBody<Decompress>>>>>;
+/// The whole stack over the pooled client, outermost first. Named rather
+/// than boxed, so a request costs no dynamic dispatch or allocation for the
+/// layers themselves.
+pub(crate) type Stack = StackOver<HttpsClient>;
+
+/// The whole stack over `C`, the innermost service (see [`stack_over`]).
+pub(crate) type StackOver<C> =
+    FollowRedirect<Retry<Policy, Gate<Timeout<CollectBody<Decompress<C>>>>>>;
 
 /// What the stack needs from the client's configuration.
 pub(crate) struct StackConfig {
@@ -41,7 +46,12 @@ pub(crate) struct StackConfig {
     pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
 
-/// Builds the stack, outermost first:
+/// Builds the stack over the pooled client; [`stack_over`] orders it.
+pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
+    stack_over(cfg, client)
+}
+
+/// Builds the stack over `client`, outermost first:
 ///
 /// 1. **redirects**, outermost, so each hop is a request of its own: it is
 ///    retried on its own, and waits for the permits of its own host;
@@ -56,12 +66,14 @@ pub(crate) struct StackConfig {
 ///    that permits are held and the timeout runs until the last body byte;
 /// 6. **decompression**, under the body collection, so the size limit
 ///    counts decoded bytes;
-/// 7. the pooled hyper client.
+/// 7. the pooled hyper client (`client`: any innermost service, so the
+///    crate's benchmarks can measure the stack over one that answers at
+///    once).
 ///
 /// The per-host limit comes before the global one on purpose: with the
 /// global limit first, requests for one saturated host would sit on
 /// global permits while they wait, and starve every other host.
-pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
+pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
     tower::ServiceBuilder::new()
         .layer(FollowRedirectLayer::new(cfg.redirect))
         .layer(tower::retry::RetryLayer::new(Policy::new(cfg.retry)))
