@@ -148,6 +148,11 @@ where
         self.concurrency
     }
 
+    /// The least number of inputs still to come, as the input says.
+    pub(crate) fn input_size_hint(&self) -> usize {
+        self.inputs.size_hint().0
+    }
+
     /// How many inputs were started so far.
     pub(crate) fn started(&self) -> usize {
         self.next_index

@@ -30,6 +30,10 @@ pub(crate) enum Mode {
     Settled,
 }
 
+/// The most result slots reserved up front from an input's size hint (a
+/// hint may be wrong; past this the vector grows as results come).
+const MAX_RESERVED: usize = 1 << 20;
+
 /// Runs a batch to the end (or to its first error in fail-fast mode), and
 /// puts the results in input order.
 pub(crate) async fn gather<S, M>(
@@ -42,7 +46,11 @@ where
     M: Start<S::Item>,
 {
     let mut driver = pin!(driver);
-    let mut slots: Vec<Option<Result<Response, Error>>> = Vec::new();
+    // As many slots as the input says it has at least (an iterator of
+    // known length says exactly), so the results are not moved again and
+    // again as the vector grows.
+    let mut slots: Vec<Option<Result<Response, Error>>> =
+        Vec::with_capacity(driver.input_size_hint().min(MAX_RESERVED));
     poll_fn(|cx| {
         loop {
             match driver.as_mut().poll_next(cx) {
