@@ -35,9 +35,11 @@ struct Args {
     /// Only these clients (batch-fetch, hyper-util, reqwest).
     #[arg(long, value_delimiter = ',', default_values_t = ["batch-fetch".to_owned(), "hyper-util".to_owned(), "reqwest".to_owned()])]
     clients: Vec<String>,
-    /// Seconds wrk runs for in S2.
-    #[arg(long, default_value_t = 5)]
-    wrk_seconds: u64,
+    /// Seconds wrk runs for in S2 (default: the scenario's ideal wall
+    /// time, at least 1 s, so its connection ramp-up weighs as much as the
+    /// clients' does).
+    #[arg(long)]
+    wrk_seconds: Option<u64>,
     /// The Markdown file the results go into (between its markers).
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md"))]
     out: PathBuf,
@@ -50,7 +52,6 @@ fn main() {
     let mut args = Args::parse();
     if args.quick {
         args.runs = 1;
-        args.wrk_seconds = args.wrk_seconds.min(2);
     }
     let scenarios: Vec<_> = scenario::all(args.quick)
         .into_iter()
@@ -99,7 +100,8 @@ fn main() {
                 }
             }
             if s.wrk && wrk {
-                match run::run_wrk(&bins, s, args.wrk_seconds) {
+                let ideal = s.ideal_s.unwrap_or(1.0).ceil().max(1.0) as u64;
+                match run::run_wrk(&bins, s, args.wrk_seconds.unwrap_or(ideal)) {
                     Ok(sample) => {
                         eprintln!(
                             "round {round} {} wrk: {} requests, as wall for {}: {:.3} s",
