@@ -29,6 +29,19 @@ use crate::response::Response;
 /// one slow host does not pull its whole input into memory.
 const MAX_PARKED: usize = 1024;
 
+/// Inputs started in one poll before the driver yields to the runtime.
+///
+/// Starting a whole concurrency's worth at once (10,000 in a cold batch)
+/// parks every request in hyper-util's pool as a waiter for an idle
+/// connection before any connection exists; each connect that then wins
+/// its race drops its request's checkout, and hyper-util scans the whole
+/// waiter list for the origin to clean it (`clean_waiters`): quadratic in
+/// the burst. Yielding between chunks lets connections complete as
+/// requests start, so the list stays short. At 10,000 cold connections:
+/// CPU per request 105 → 73 µs, wall 3.28 → 2.76 s (ideal 2.0 s), peak
+/// RSS 302 → 273 MiB.
+const START_CHUNK: usize = 64;
+
 pub(crate) type Outcome = (usize, Result<Response, Error>);
 
 /// A request the driver started: its future, and its trace (to say what
@@ -185,7 +198,17 @@ where
                     && running.len() < *this.max_futures
                     && unfinished < *this.window
             };
+            let mut started_now = 0;
+            let mut yielding = false;
             while room(this.running, *this.unfinished) {
+                if started_now == START_CHUNK {
+                    // Let the runtime run (connections complete, the pool
+                    // settles) before starting more; see START_CHUNK.
+                    cx.waker().wake_by_ref();
+                    yielding = true;
+                    break;
+                }
+                started_now += 1;
                 match this.inputs.as_mut().poll_next(cx) {
                     Poll::Ready(Some(input)) => {
                         let index = *this.next_index;
@@ -223,7 +246,8 @@ where
                 }
                 Poll::Pending => {
                     // A request that parked while being polled made room.
-                    if input_pending
+                    if yielding
+                        || input_pending
                         || this.inputs.is_done()
                         || !room(this.running, *this.unfinished)
                     {

@@ -216,7 +216,7 @@ impl Results {
         if scenario.wrk {
             let _ = writeln!(
                 out,
-                "\nwrk runs for a duration, not a count: its row is the wall time {} requests take at the rate it sustained with the same number of connections.",
+                "\nwrk runs for a duration, not a count: its row is the wall time {} requests take at the rate it sustained (over 5 s by default) with the same number of connections: its ramp-up weighs less than the clients' does, so the comparison is against us.",
                 scenario.n
             );
         }
