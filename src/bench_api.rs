@@ -28,7 +28,7 @@ use crate::admission::Admission;
 use crate::batch::{self, BatchState, Driver, Mode, Started, StopWhen};
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
-use crate::layers::{self, StackOver};
+use crate::layers::{self, Payload, StackOver};
 use crate::observe::{Timings, Trace};
 use crate::response::Response;
 use crate::retry::RetryPolicy;
@@ -89,7 +89,7 @@ impl ReadyStack {
     }
 
     /// Sends `req` through the stack as the client does for one request:
-    /// a clone of the stack, a fresh trace in the request's extensions
+    /// a clone of the stack, a fresh trace beside the request's body
     /// (of a request outside any batch, as `BatchClient::fetch` sends),
     /// and `oneshot`. Must be called inside a Tokio runtime with its timer
     /// enabled (the timeout layer needs it).
@@ -98,12 +98,12 @@ impl ReadyStack {
     ///
     /// Whatever the stack fails with; over the canned service, nothing
     /// unless a layer is broken.
-    pub async fn call(
-        &self,
-        mut req: http::Request<Bytes>,
-    ) -> Result<http::Response<Bytes>, BoxError> {
+    pub async fn call(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, BoxError> {
         let trace = Trace::new(None, req.uri().clone(), None, None, Instant::now());
-        req.extensions_mut().insert(trace);
+        let req = req.map(|bytes| Payload {
+            bytes,
+            trace: Some(trace),
+        });
         self.stack.clone().oneshot(req).await
     }
 }
@@ -141,7 +141,7 @@ pub async fn gather_ready(n: usize, concurrency: usize) -> usize {
         },
         move |_: usize, _: &'static str, _: Admission| {
             let res = http::Response::new(Bytes::from_static(BODY));
-            let res = Response::new(res, url.clone(), Timings::default());
+            let res = Response::new(res, url.clone(), 1, Timings::default());
             Started {
                 future: ready(Ok::<_, Error>(res)),
                 trace: None,

@@ -14,7 +14,7 @@ use crate::batch::{Batch, BatchState, Started};
 use crate::builder::BatchClientBuilder;
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
-use crate::layers::{FinalUrl, Stack};
+use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
 use crate::observe::Trace;
 use crate::request::{self, IntoRequest};
 use crate::response::Response;
@@ -235,8 +235,11 @@ async fn run(
     prepared: Result<(Stack, http::Request<bytes::Bytes>, Trace), Error>,
     index: Option<usize>,
 ) -> Result<Response, Error> {
-    let (stack, mut req, trace) = prepared?;
-    req.extensions_mut().insert(trace.clone());
+    let (stack, req, trace) = prepared?;
+    let req = req.map(|bytes| Payload {
+        bytes,
+        trace: Some(trace.clone()),
+    });
     let result = send(stack, req, index).await;
     match result {
         Ok(mut res) => {
@@ -245,7 +248,7 @@ async fn run(
                 Some(FinalUrl(last)) => last,
                 None => trace.url().clone(),
             };
-            Ok(Response::new(res, url, trace.timings()))
+            Ok(Response::new(res, url, trace.attempts(), trace.timings()))
         }
         Err(err) => Err(Error::from_stack(err)
             .with_url(trace.url().clone())
@@ -258,7 +261,7 @@ async fn run(
 /// the attempts' spans are children of.
 async fn send(
     stack: Stack,
-    req: http::Request<bytes::Bytes>,
+    req: StackRequest,
     index: Option<usize>,
 ) -> Result<http::Response<bytes::Bytes>, BoxError> {
     #[cfg(feature = "tracing")]

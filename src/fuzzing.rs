@@ -188,7 +188,7 @@ pub fn collect(
         None,
     );
     let mut cx = Context::from_waker(Waker::noop());
-    let req = http::Request::new(Bytes::new());
+    let req = http::Request::new(crate::layers::Payload::default());
     let mut fut = pin!(async move {
         let svc = svc.ready().await?;
         svc.call(req).await

@@ -21,15 +21,14 @@ pub struct Response {
     timings: Timings,
 }
 
-/// How many attempts a response took, set by the retry policy on the final
-/// response when there was more than one.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Attempts(pub(crate) u32);
-
 impl Response {
-    pub(crate) fn new(res: http::Response<Bytes>, url: Uri, timings: Timings) -> Self {
-        let (mut head, body) = res.into_parts();
-        let attempts = head.extensions.remove::<Attempts>().map_or(1, |a| a.0);
+    pub(crate) fn new(
+        res: http::Response<Bytes>,
+        url: Uri,
+        attempts: u32,
+        timings: Timings,
+    ) -> Self {
+        let (head, body) = res.into_parts();
         Response {
             head,
             body,

@@ -22,6 +22,7 @@ use pin_project_lite::pin_project;
 use super::detach;
 use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
+use crate::layers::StackRequest;
 use crate::observe::{ConnectedAt, Trace};
 
 /// Sends requests on `S` and collects their bodies.
@@ -51,7 +52,7 @@ impl<S> CollectBody<S> {
     }
 }
 
-impl<S, B> tower::Service<http::Request<Bytes>> for CollectBody<S>
+impl<S, B> tower::Service<StackRequest> for CollectBody<S>
 where
     S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
@@ -66,16 +67,19 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: http::Request<Bytes>) -> Self::Future {
+    fn call(&mut self, mut req: StackRequest) -> Self::Future {
         if let Some(auth) = self.proxy.as_ref().and_then(|m| forward_auth(m, req.uri())) {
             req.headers_mut()
                 .entry(http::header::PROXY_AUTHORIZATION)
                 .or_insert(auth);
         }
-        let trace = req.extensions().get::<Trace>().cloned();
+        let (head, payload) = req.into_parts();
+        let trace = payload.trace;
         CollectFuture {
             state: State::Head {
-                send: self.inner.call(req.map(Full::new)),
+                send: self
+                    .inner
+                    .call(http::Request::from_parts(head, Full::new(payload.bytes))),
             },
             limits: self.limits,
             trace,

@@ -5,9 +5,11 @@ mod collect;
 mod decompress;
 mod detach;
 mod gate;
+mod payload;
 mod redirect;
 
 pub(crate) use gate::GateConfig;
+pub(crate) use payload::{Payload, StackRequest};
 pub(crate) use redirect::RedirectError;
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 

@@ -1,6 +1,6 @@
-//! The record each request carries through the stack, in its extensions:
-//! which input it is, the batch it belongs to, and the timing of its
-//! attempts.
+//! The record each request carries through the stack, beside its body
+//! (see `layers::Payload`): which input it is, the batch it belongs to, the
+//! timing of its attempts and how many the last redirect hop took.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -12,8 +12,9 @@ use crate::admission::{Admission, Parked};
 use crate::batch::BatchState;
 use crate::error::ErrorKind;
 
-/// Cheap to clone: the retry layer copies extensions for each attempt, and
-/// every copy must update the same record.
+/// Cheap to clone: the redirect and retry layers copy the request (and so
+/// this) for each hop and attempt, and every copy must update the same
+/// record.
 #[derive(Clone, Debug)]
 pub(crate) struct Trace {
     inner: Arc<Inner>,
@@ -32,6 +33,9 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     sent: u32,
+    /// Attempts of the last redirect hop that ended (0: not counted, which
+    /// means one).
+    hop_attempts: u32,
     queued: Duration,
     connect: Duration,
     ttfb: Duration,
@@ -101,6 +105,17 @@ impl Trace {
             batch: self.inner.batch.clone(),
             attempt,
         }
+    }
+
+    /// The hop under way ended after `attempts` attempts (see
+    /// [`Response::attempts`](crate::Response::attempts)).
+    pub(crate) fn hop_attempts(&self, attempts: u32) {
+        self.state().hop_attempts = attempts;
+    }
+
+    /// Attempts of the last hop, at least one.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.state().hop_attempts.max(1)
     }
 
     /// The phases of the attempt under way.

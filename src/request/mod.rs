@@ -145,7 +145,7 @@ pub(crate) fn mark_sensitive(headers: &mut http::HeaderMap) {
 /// An URL whose authority is no valid one once its `user:password@` is
 /// taken out (`http` accepts `http://u:p@[::1@h]/`): sending it as it is
 /// would show the password.
-pub(crate) fn move_credentials(req: &mut Request<Bytes>) -> Result<(), Error> {
+pub(crate) fn move_credentials<B>(req: &mut Request<B>) -> Result<(), Error> {
     use base64::Engine;
     use http::header::{AUTHORIZATION, HeaderValue};
 

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::error::{self, BoxError, ErrorKind};
+use crate::layers::StackRequest;
 
 /// Whether a finished attempt should be repeated, and after how long the
 /// server asked us to wait.
@@ -16,7 +17,7 @@ pub(super) enum Verdict {
 }
 
 pub(super) fn verdict(
-    req: &http::Request<bytes::Bytes>,
+    req: &StackRequest,
     result: &Result<http::Response<bytes::Bytes>, BoxError>,
     retry_non_idempotent: bool,
 ) -> Verdict {
@@ -43,7 +44,7 @@ pub(super) fn verdict(
         // was then incomplete at the server, so it is safe to resend; one
         // without (a complete request in one HEADERS frame) only if its
         // method may be resent.
-        Err(err) if error::goaway(&**err) && (may_resend || !req.body().is_empty()) => {
+        Err(err) if error::goaway(&**err) && (may_resend || !req.body().bytes.is_empty()) => {
             Verdict::Retry { retry_after: None }
         }
         Err(err) => match error::classify(&**err) {
@@ -121,8 +122,8 @@ mod tests {
         );
     }
 
-    fn req(method: Method) -> http::Request<bytes::Bytes> {
-        let mut req = http::Request::new(bytes::Bytes::new());
+    fn req(method: Method) -> StackRequest {
+        let mut req = http::Request::new(crate::layers::Payload::default());
         *req.method_mut() = method;
         req
     }

@@ -10,8 +10,8 @@ use super::RetryPolicy;
 use super::backoff::{self, Backoff};
 use super::classify::{Verdict, verdict};
 use crate::error::{Attempted, BoxError};
+use crate::layers::StackRequest;
 use crate::observe::Trace;
-use crate::response::Attempts;
 
 /// Per-request retry state. The client's stack holds one, and each request
 /// works on its own clone, so `attempts` counts that request's attempts
@@ -36,12 +36,15 @@ impl Policy {
         }
     }
 
-    /// Marks the final result with the number of attempts it took.
-    fn finish(&self, result: &mut Result<http::Response<Bytes>, BoxError>) {
+    /// Marks the final result with the number of attempts it took (a
+    /// response's, in its input's trace).
+    fn finish(&self, trace: Option<&Trace>, result: &mut Result<http::Response<Bytes>, BoxError>) {
         let attempts = self.attempts;
         match result {
-            Ok(res) => {
-                res.extensions_mut().insert(Attempts(attempts));
+            Ok(_) => {
+                if let Some(trace) = trace {
+                    trace.hop_attempts(attempts);
+                }
             }
             Err(err) => {
                 let source = std::mem::replace(err, Box::new(Placeholder));
@@ -56,23 +59,23 @@ impl Policy {
 #[error("placeholder")]
 struct Placeholder;
 
-impl tower::retry::Policy<http::Request<Bytes>, http::Response<Bytes>, BoxError> for Policy {
+impl tower::retry::Policy<StackRequest, http::Response<Bytes>, BoxError> for Policy {
     type Future = Backoff;
 
     fn retry(
         &mut self,
-        req: &mut http::Request<Bytes>,
+        req: &mut StackRequest,
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Option<Backoff> {
         let Verdict::Retry { retry_after } =
             verdict(req, result, self.settings.retry_non_idempotent)
         else {
-            self.finish(result);
+            self.finish(req.body().trace.as_ref(), result);
             return None;
         };
         let retries_done = self.attempts.saturating_sub(1);
         if retries_done >= self.settings.max_retries || !self.budget.withdraw() {
-            self.finish(result);
+            self.finish(req.body().trace.as_ref(), result);
             return None;
         }
         let settings = &self.settings;
@@ -85,7 +88,7 @@ impl tower::retry::Policy<http::Request<Bytes>, http::Response<Bytes>, BoxError>
                 settings.jitter,
             ),
         };
-        let trace = req.extensions().get::<Trace>();
+        let trace = req.body().trace.as_ref();
         if let Some(trace) = trace {
             let (status, error) = match result {
                 Ok(res) => (Some(res.status()), None),
@@ -96,7 +99,7 @@ impl tower::retry::Policy<http::Request<Bytes>, http::Response<Bytes>, BoxError>
         Some(Backoff::new(wait, trace.and_then(Trace::park)))
     }
 
-    fn clone_request(&mut self, req: &http::Request<Bytes>) -> Option<http::Request<Bytes>> {
+    fn clone_request(&mut self, req: &StackRequest) -> Option<StackRequest> {
         if self.settings.max_retries == 0 {
             // No retry will need the copy; the attempt count stays the
             // default of one.

@@ -33,6 +33,7 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BoxError;
+use crate::layers::StackRequest;
 use crate::observe::Trace;
 use hosts::Hosts;
 use rate::{Full, HostRate, Rate};
@@ -167,9 +168,9 @@ async fn acquire(semaphore: Arc<Semaphore>) -> OwnedSemaphorePermit {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
 
-impl<S> tower::Service<http::Request<Bytes>> for Gate<S>
+impl<S> tower::Service<StackRequest> for Gate<S>
 where
-    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError>
         + Clone
         + Send
         + 'static,
@@ -186,12 +187,12 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<Bytes>) -> Self::Future {
+    fn call(&mut self, req: StackRequest) -> Self::Future {
         let limits = self.limits.clone();
         let inner = self.inner.clone();
         Box::pin(async move {
             let arrived = Instant::now();
-            let trace = req.extensions().get::<Trace>().cloned();
+            let trace = req.body().trace.clone();
             let origin = (limits.hosts.is_some() || limits.host_rate.is_some())
                 .then(|| crate::origin::key(req.uri()));
             let _permits = limits.admit(origin.as_ref(), trace.as_ref()).await;
@@ -205,11 +206,11 @@ where
 /// Sends the attempt; with the `tracing` feature, in a span of its own.
 async fn send<S>(
     inner: S,
-    req: http::Request<Bytes>,
+    req: StackRequest,
     attempt: Option<&crate::observe::AttemptGuard>,
 ) -> Result<http::Response<Bytes>, BoxError>
 where
-    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>,
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError>,
 {
     #[cfg(feature = "tracing")]
     {

@@ -12,12 +12,13 @@ use tower::util::Oneshot;
 use super::FinalUrl;
 use super::policy::{self, RedirectPolicy};
 use crate::error::BoxError;
+use crate::layers::{Payload, StackRequest};
 
 pin_project! {
     /// The inner future as it is (redirects off), or one that follows.
     pub(crate) struct ResponseFuture<S>
     where
-        S: tower::Service<http::Request<Bytes>>,
+        S: tower::Service<StackRequest>,
     {
         #[pin]
         kind: Kind<S>,
@@ -28,7 +29,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<S>
     where
-        S: tower::Service<http::Request<Bytes>>,
+        S: tower::Service<StackRequest>,
     {
         Direct { #[pin] future: S::Future },
         Following {
@@ -46,10 +47,10 @@ pin_project! {
     #[project = HopProj]
     enum Hop<S>
     where
-        S: tower::Service<http::Request<Bytes>>,
+        S: tower::Service<StackRequest>,
     {
         First { #[pin] future: S::Future },
-        Later { #[pin] future: Oneshot<S, http::Request<Bytes>> },
+        Later { #[pin] future: Oneshot<S, StackRequest> },
     }
 }
 
@@ -59,7 +60,7 @@ struct NextRequest {
     version: Version,
     headers: HeaderMap,
     extensions: http::Extensions,
-    body: Bytes,
+    body: Payload,
     /// Every request made so far, the last being the current one, once
     /// there was a redirect; empty (no allocation) until then, when the
     /// only request is the original.
@@ -69,8 +70,7 @@ struct NextRequest {
 
 impl<S> ResponseFuture<S>
 where
-    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>
-        + Clone,
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError> + Clone,
 {
     pub(crate) fn direct(future: S::Future) -> Self {
         ResponseFuture {
@@ -78,11 +78,7 @@ where
         }
     }
 
-    pub(crate) fn following(
-        mut service: S,
-        req: http::Request<Bytes>,
-        policy: RedirectPolicy,
-    ) -> Self {
+    pub(crate) fn following(mut service: S, req: StackRequest, policy: RedirectPolicy) -> Self {
         let next = NextRequest {
             method: req.method().clone(),
             version: req.version(),
@@ -109,8 +105,7 @@ where
 
 impl<S> Future for ResponseFuture<S>
 where
-    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>
-        + Clone,
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError> + Clone,
 {
     type Output = Result<http::Response<Bytes>, BoxError>;
 
@@ -146,7 +141,7 @@ where
             policy.check(&next.chain, &method, &location)?;
 
             if !keep_body {
-                next.body = Bytes::new();
+                next.body.bytes = Bytes::new();
                 policy::drop_payload_headers(&mut next.headers);
             }
             next.method = method;

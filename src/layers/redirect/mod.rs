@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::Uri;
 
 use crate::error::BoxError;
+use crate::layers::StackRequest;
 
 /// The final URL of a response, after any redirects.
 #[derive(Clone, Debug)]
@@ -54,10 +55,9 @@ pub(crate) struct FollowRedirect<S> {
     policy: RedirectPolicy,
 }
 
-impl<S> tower::Service<http::Request<Bytes>> for FollowRedirect<S>
+impl<S> tower::Service<StackRequest> for FollowRedirect<S>
 where
-    S: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>, Error = BoxError>
-        + Clone,
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError> + Clone,
 {
     type Response = http::Response<Bytes>;
     type Error = BoxError;
@@ -67,7 +67,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<Bytes>) -> ResponseFuture<S> {
+    fn call(&mut self, req: StackRequest) -> ResponseFuture<S> {
         if !self.policy.enabled() {
             return ResponseFuture::direct(self.inner.call(req));
         }

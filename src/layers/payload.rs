@@ -1,0 +1,25 @@
+//! What a request carries through the stack besides its head: its body,
+//! and the record of its input.
+//!
+//! The record (a [`Trace`]) travelled in the request's extensions at first.
+//! But `http::Extensions` is a boxed map: putting the record in allocated
+//! twice, and each copy of the request (the redirect layer keeps one for
+//! the next hop, the retry layer one per attempt) copied the map and boxed
+//! the record again. Beside the body, a copy is one `Arc` clone, and the
+//! extensions stay empty unless the caller set some of their own.
+
+use bytes::Bytes;
+
+use crate::observe::Trace;
+
+/// The body of a request in the stack, with its input's record.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Payload {
+    pub(crate) bytes: Bytes,
+    /// `None` only for requests made outside the client (benchmarks, the
+    /// fuzzer).
+    pub(crate) trace: Option<Trace>,
+}
+
+/// A request as the stack's layers see it.
+pub(crate) type StackRequest = http::Request<Payload>;
