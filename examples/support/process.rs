@@ -1,4 +1,4 @@
-//! What the examples read of their own process from `/proc/self` (Linux;
+//! What the examples (and the comparison harness) read of their own process
 //! `None` elsewhere): memory, open file descriptors, CPU time.
 
 // Each example uses a part of this file.

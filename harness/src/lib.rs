@@ -93,17 +93,14 @@ pub fn cpu_times() -> (f64, f64) {
     (secs(usage.user_time()), secs(usage.system_time()))
 }
 
-/// Resident set size of this process (now, peak), KiB, from /proc/self/status.
+// The examples' reader of /proc/self, so both read memory the same way.
+#[path = "../../examples/support/process.rs"]
+mod process;
+
+/// Resident set size of this process (now, peak), KiB, from
+/// /proc/self/status; zeros where it cannot be read.
 pub fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    process::memory().map_or((0, 0), |m| (m.now / 1024, m.peak / 1024))
 }
 
 /// Raises this process's open-file limit to its hard limit (10,000
