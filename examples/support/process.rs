@@ -1,5 +1,6 @@
-//! What the examples (and the comparison harness) read of their own process
-//! `None` elsewhere): memory, open file descriptors, CPU time.
+//! What the examples (and the comparison harness) read of their own
+//! process from `/proc/self` (Linux; `None` elsewhere): memory, open file
+//! descriptors, CPU time.
 
 // Each example uses a part of this file.
 #![allow(dead_code)]
