@@ -1,6 +1,7 @@
 //! The tower stack every request goes through, and the one function that
 //! orders it.
 
+mod attempts;
 mod collect;
 mod decompress;
 mod detach;
@@ -16,15 +17,14 @@ pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower::retry::Retry;
 use tower::timeout::Timeout;
 
 use crate::connect::HttpsClient;
-use crate::retry::{Policy, RetryPolicy};
+use crate::retry::RetryPolicy;
+use attempts::{Attempts, AttemptsLayer};
 use collect::CollectBody;
 use decompress::Decompress;
 use gate::{Gate, GateLayer};
-use redirect::{FollowRedirect, FollowRedirectLayer};
 
 /// The whole stack over the pooled client, outermost first. Named rather
 /// than boxed, so a request costs no dynamic dispatch or allocation for the
@@ -32,8 +32,7 @@ use redirect::{FollowRedirect, FollowRedirectLayer};
 pub(crate) type Stack = StackOver<HttpsClient>;
 
 /// The whole stack over `C`, the innermost service (see [`stack_over`]).
-pub(crate) type StackOver<C> =
-    FollowRedirect<Retry<Policy, Gate<Timeout<CollectBody<Decompress<C>>>>>>;
+pub(crate) type StackOver<C> = Attempts<Gate<Timeout<CollectBody<Decompress<C>>>>>;
 
 /// What the stack needs from the client's configuration.
 pub(crate) struct StackConfig {
@@ -55,20 +54,21 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
 
 /// Builds the stack over `client`, outermost first:
 ///
-/// 1. **redirects**, outermost, so each hop is a request of its own: it is
-///    retried on its own, and waits for the permits of its own host;
-/// 2. **retry**, outside every limit, so a request waiting out its backoff
-///    holds no permit, and each attempt acquires its permits afresh;
-/// 3. **the gate**: per-host then global concurrency permits, then
+/// 1. **attempts**: redirects and retries in one loop (see `attempts` for
+///    why one), outside every limit, so a request waiting out its backoff
+///    holds no permit, each attempt acquires its permits afresh, and each
+///    redirect hop is a request of its own, retried on its own and waiting
+///    for the permits of its own host;
+/// 2. **the gate**: per-host then global concurrency permits, then
 ///    per-host then global rate-limit slots (see `gate` for why in this
 ///    order, and why a request waiting for a slot holds no permit);
-/// 4. **per-attempt timeout**, inside the limits so that time spent queued
+/// 3. **per-attempt timeout**, inside the limits so that time spent queued
 ///    for a permit or a slot does not count against it;
-/// 5. **body collection** with the size limit, inside all of the above so
+/// 4. **body collection** with the size limit, inside all of the above so
 ///    that permits are held and the timeout runs until the last body byte;
-/// 6. **decompression**, under the body collection, so the size limit
+/// 5. **decompression**, under the body collection, so the size limit
 ///    counts decoded bytes;
-/// 7. the pooled hyper client (`client`: any innermost service, so the
+/// 6. the pooled hyper client (`client`: any innermost service, so the
 ///    crate's benchmarks can measure the stack over one that answers at
 ///    once).
 ///
@@ -77,8 +77,7 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
 /// global permits while they wait, and starve every other host.
 pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
     tower::ServiceBuilder::new()
-        .layer(FollowRedirectLayer::new(cfg.redirect))
-        .layer(tower::retry::RetryLayer::new(Policy::new(cfg.retry)))
+        .layer(AttemptsLayer::new(cfg.retry, cfg.redirect))
         .layer(GateLayer::new(cfg.gate))
         .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::error::{self, BoxError, ErrorKind};
-use crate::layers::StackRequest;
 
 /// Whether a finished attempt should be repeated, and after how long the
 /// server asked us to wait.
@@ -16,12 +15,15 @@ pub(super) enum Verdict {
     Retry { retry_after: Option<Duration> },
 }
 
+/// The verdict on an attempt of a `method` request, which carried a body
+/// when `has_body`, that ended with `result`.
 pub(super) fn verdict(
-    req: &StackRequest,
+    method: &Method,
+    has_body: bool,
     result: &Result<http::Response<bytes::Bytes>, BoxError>,
     retry_non_idempotent: bool,
 ) -> Verdict {
-    let may_resend = retry_non_idempotent || is_idempotent(req.method());
+    let may_resend = retry_non_idempotent || is_idempotent(method);
     match result {
         Ok(res) => match res.status() {
             StatusCode::TOO_MANY_REQUESTS
@@ -44,7 +46,7 @@ pub(super) fn verdict(
         // was then incomplete at the server, so it is safe to resend; one
         // without (a complete request in one HEADERS frame) only if its
         // method may be resent.
-        Err(err) if error::goaway(&**err) && (may_resend || !req.body().bytes.is_empty()) => {
+        Err(err) if error::goaway(&**err) && (may_resend || has_body) => {
             Verdict::Retry { retry_after: None }
         }
         Err(err) => match error::classify(&**err) {
@@ -122,11 +124,6 @@ mod tests {
         );
     }
 
-    fn req(method: Method) -> StackRequest {
-        let mut req = http::Request::new(crate::layers::Payload::default());
-        *req.method_mut() = method;
-        req
-    }
 
     fn status(code: u16) -> Result<http::Response<bytes::Bytes>, BoxError> {
         let mut res = http::Response::new(bytes::Bytes::new());
@@ -138,24 +135,24 @@ mod tests {
     fn retried_statuses_for_idempotent_methods_only() {
         for code in [429, 502, 503, 504] {
             assert_ne!(
-                verdict(&req(Method::GET), &status(code), false),
+                verdict(&Method::GET, false, &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_eq!(
-                verdict(&req(Method::POST), &status(code), false),
+                verdict(&Method::POST, false, &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_ne!(
-                verdict(&req(Method::POST), &status(code), true),
+                verdict(&Method::POST, false, &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
         }
         for code in [200, 301, 400, 404, 500, 501] {
             assert_eq!(
-                verdict(&req(Method::GET), &status(code), true),
+                verdict(&Method::GET, false, &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
@@ -167,7 +164,7 @@ mod tests {
         let err = || -> Result<http::Response<bytes::Bytes>, BoxError> {
             Err(Box::new(tower::timeout::error::Elapsed::new()))
         };
-        assert_ne!(verdict(&req(Method::PUT), &err(), false), Verdict::Done);
-        assert_eq!(verdict(&req(Method::PATCH), &err(), false), Verdict::Done);
+        assert_ne!(verdict(&Method::PUT, false, &err(), false), Verdict::Done);
+        assert_eq!(verdict(&Method::PATCH, false, &err(), false), Verdict::Done);
     }
 }

@@ -1,12 +1,14 @@
 //! Retrying transient failures: the public [`RetryPolicy`] and the private
-//! tower policy, backoff and classification behind it. What is retried and
-//! why is documented on [`RetryPolicy`], where users see it.
+//! decisions, backoff and classification behind it, which the attempt loop
+//! (`layers::attempts`) asks after each attempt. What is retried and why
+//! is documented on [`RetryPolicy`], where users see it.
 
 mod backoff;
 mod classify;
 mod policy;
 
-pub(crate) use policy::Policy;
+pub(crate) use backoff::Backoff;
+pub(crate) use policy::{Policy, Sent};
 
 use std::time::Duration;
 

@@ -1,26 +1,51 @@
-//! The private tower [`Policy`](tower::retry::Policy) behind [`RetryPolicy`].
+//! The retry decisions of one request behind [`RetryPolicy`]: whether a
+//! finished attempt is repeated, after how long, and how its final result
+//! is marked.
+//!
+//! This is not a tower [`Policy`](tower::retry::Policy): tower's `Retry`
+//! keeps a copy of each request for the next attempt, and the redirect
+//! loop around it kept another for the next hop. The attempt loop
+//! (`layers::attempts`) keeps one copy for both jobs and asks this type
+//! what to do after each attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{Method, Uri};
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::RetryPolicy;
 use super::backoff::{self, Backoff};
 use super::classify::{Verdict, verdict};
 use crate::error::{Attempted, BoxError};
-use crate::layers::StackRequest;
+use crate::layers::Payload;
 use crate::observe::Trace;
 
 /// Per-request retry state. The client's stack holds one, and each request
-/// works on its own clone, so `attempts` counts that request's attempts
-/// while `budget` is shared by all.
+/// works on its own clone, so `attempts` counts the attempts of that
+/// request's current hop while `budget` is shared by all.
 #[derive(Clone)]
 pub(crate) struct Policy {
     settings: RetryPolicy,
     budget: Arc<TpsBudget>,
     attempts: u32,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("settings", &self.settings)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an attempt was sent as, for the decision after it.
+pub(crate) struct Sent<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) body: &'a Payload,
 }
 
 impl Policy {
@@ -36,48 +61,54 @@ impl Policy {
         }
     }
 
-    /// Marks the final result with the number of attempts it took (a
-    /// response's, in its input's trace).
-    fn finish(&self, trace: Option<&Trace>, result: &mut Result<http::Response<Bytes>, BoxError>) {
-        let attempts = self.attempts;
-        match result {
-            Ok(_) => {
-                if let Some(trace) = trace {
-                    trace.hop_attempts(attempts);
-                }
-            }
-            Err(err) => {
-                let source = std::mem::replace(err, Box::new(Placeholder));
-                *err = Box::new(Attempted { attempts, source });
-            }
-        }
+    /// Whether any attempt may be repeated, so its request must be kept.
+    pub(crate) fn may_retry(&self) -> bool {
+        self.settings.max_retries > 0
     }
-}
 
-/// Stands in for an error for the instant it is being wrapped.
-#[derive(Debug, thiserror::Error)]
-#[error("placeholder")]
-struct Placeholder;
+    /// An attempt of the current hop is being sent. The first of each hop
+    /// pays into the shared budget that retries draw on.
+    pub(crate) fn attempt_starts(&mut self) {
+        if self.attempts == 0 && self.may_retry() {
+            self.budget.deposit();
+        }
+        self.attempts += 1;
+    }
 
-impl tower::retry::Policy<StackRequest, http::Response<Bytes>, BoxError> for Policy {
-    type Future = Backoff;
+    /// A redirect started a new hop: a request of its own, whose attempts
+    /// are counted afresh.
+    pub(crate) fn new_hop(&mut self) {
+        self.attempts = 0;
+    }
 
-    fn retry(
+    /// After an attempt sent as `sent` ended with `result`: the backoff
+    /// before the next attempt, or `None` when `result` is final, which it
+    /// then marks with the number of attempts it took.
+    pub(crate) fn after(
         &mut self,
-        req: &mut StackRequest,
+        sent: Sent<'_>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Option<Backoff> {
-        let Verdict::Retry { retry_after } =
-            verdict(req, result, self.settings.retry_non_idempotent)
-        else {
-            self.finish(req.body().trace.as_ref(), result);
-            return None;
-        };
+        let trace = sent.body.trace.as_ref();
         let retries_done = self.attempts.saturating_sub(1);
-        if retries_done >= self.settings.max_retries || !self.budget.withdraw() {
-            self.finish(req.body().trace.as_ref(), result);
-            return None;
-        }
+        let retry_after = match self.may_retry().then(|| {
+            verdict(
+                sent.method,
+                !sent.body.bytes.is_empty(),
+                result,
+                self.settings.retry_non_idempotent,
+            )
+        }) {
+            Some(Verdict::Retry { retry_after })
+                if retries_done < self.settings.max_retries && self.budget.withdraw() =>
+            {
+                retry_after
+            }
+            _ => {
+                self.finish(trace, result);
+                return None;
+            }
+        };
         let settings = &self.settings;
         let wait = match retry_after {
             Some(asked) => asked.min(settings.max_delay),
@@ -88,33 +119,37 @@ impl tower::retry::Policy<StackRequest, http::Response<Bytes>, BoxError> for Pol
                 settings.jitter,
             ),
         };
-        let trace = req.body().trace.as_ref();
         if let Some(trace) = trace {
             let (status, error) = match result {
                 Ok(res) => (Some(res.status()), None),
                 Err(err) => (None, Some(crate::error::classify(&**err))),
             };
-            trace.retrying(req.uri(), wait, status, error);
+            trace.retrying(sent.uri, wait, status, error);
         }
         Some(Backoff::new(wait, trace.and_then(Trace::park)))
     }
 
-    fn clone_request(&mut self, req: &StackRequest) -> Option<StackRequest> {
-        if self.settings.max_retries == 0 {
-            // No retry will need the copy; the attempt count stays the
-            // default of one.
-            return None;
+    /// Marks the final result of a hop with the number of attempts it
+    /// took: a response's in its input's trace, an error's in the error
+    /// (only past one, which is what an unmarked error means).
+    fn finish(&self, trace: Option<&Trace>, result: &mut Result<http::Response<Bytes>, BoxError>) {
+        let attempts = self.attempts;
+        match result {
+            Ok(_) => {
+                if let Some(trace) = trace {
+                    trace.hop_attempts(attempts);
+                }
+            }
+            Err(err) if attempts > 1 => {
+                let source = std::mem::replace(err, Box::new(Placeholder));
+                *err = Box::new(Attempted { attempts, source });
+            }
+            Err(_) => {}
         }
-        if self.attempts == 0 {
-            self.budget.deposit();
-        }
-        self.attempts += 1;
-        let mut clone = http::Request::new(req.body().clone());
-        *clone.method_mut() = req.method().clone();
-        *clone.uri_mut() = req.uri().clone();
-        *clone.version_mut() = req.version();
-        *clone.headers_mut() = req.headers().clone();
-        *clone.extensions_mut() = req.extensions().clone();
-        Some(clone)
     }
 }
+
+/// Stands in for an error for the instant it is being wrapped.
+#[derive(Debug, thiserror::Error)]
+#[error("placeholder")]
+struct Placeholder;

@@ -1,0 +1,139 @@
+//! The response future of [`Attempts`](super::Attempts).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use pin_project_lite::pin_project;
+
+use crate::error::BoxError;
+use crate::layers::StackRequest;
+use crate::layers::redirect::{FinalUrl, Hops, RedirectPolicy};
+use crate::retry::{Backoff, Policy, Sent};
+
+pin_project! {
+    /// The one attempt of a request that nothing can follow, or the loop
+    /// of its attempts and hops.
+    pub(crate) struct ResponseFuture<S>
+    where
+        S: tower::Service<StackRequest>,
+    {
+        #[pin]
+        kind: Kind<S>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<S>
+    where
+        S: tower::Service<StackRequest>,
+    {
+        Single { #[pin] future: S::Future },
+        Looping {
+            #[pin]
+            step: Step<S::Future>,
+            service: S,
+            hops: Hops,
+            retry: Policy,
+            redirect: RedirectPolicy,
+        },
+    }
+}
+
+pin_project! {
+    #[project = StepProj]
+    enum Step<F> {
+        /// An attempt in flight.
+        Attempt { #[pin] future: F },
+        /// Waiting out the backoff before a retry.
+        Backoff { #[pin] backoff: Backoff },
+        /// Waiting for the service to be ready for the next attempt.
+        Ready,
+    }
+}
+
+impl<S> ResponseFuture<S>
+where
+    S: tower::Service<StackRequest>,
+{
+    pub(crate) fn single(future: S::Future) -> Self {
+        ResponseFuture {
+            kind: Kind::Single { future },
+        }
+    }
+
+    pub(crate) fn looping(
+        first: S::Future,
+        service: S,
+        hops: Hops,
+        retry: Policy,
+        redirect: RedirectPolicy,
+    ) -> Self {
+        ResponseFuture {
+            kind: Kind::Looping {
+                step: Step::Attempt { future: first },
+                service,
+                hops,
+                retry,
+                redirect,
+            },
+        }
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError>,
+{
+    type Output = Result<http::Response<Bytes>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (mut step, service, hops, retry, redirect) = match self.project().kind.project() {
+            KindProj::Single { future } => return future.poll(cx),
+            KindProj::Looping {
+                step,
+                service,
+                hops,
+                retry,
+                redirect,
+            } => (step, service, hops, retry, redirect),
+        };
+        loop {
+            match step.as_mut().project() {
+                StepProj::Attempt { future } => {
+                    let mut result = ready!(future.poll(cx));
+                    let sent = Sent {
+                        method: hops.method(),
+                        uri: hops.uri(),
+                        body: hops.body(),
+                    };
+                    if let Some(backoff) = retry.after(sent, &mut result) {
+                        step.set(Step::Backoff { backoff });
+                        continue;
+                    }
+                    let mut res = result?;
+                    if !redirect.enabled() || !hops.follow(&res, redirect)? {
+                        if let Some(url) = hops.redirected_to() {
+                            res.extensions_mut().insert(FinalUrl(url.clone()));
+                        }
+                        return Poll::Ready(Ok(res));
+                    }
+                    retry.new_hop();
+                    step.set(Step::Ready);
+                }
+                StepProj::Backoff { backoff } => {
+                    ready!(backoff.poll(cx));
+                    step.set(Step::Ready);
+                }
+                StepProj::Ready => {
+                    ready!(service.poll_ready(cx))?;
+                    retry.attempt_starts();
+                    let future = service.call(hops.request());
+                    step.set(Step::Attempt { future });
+                }
+            }
+        }
+    }
+}

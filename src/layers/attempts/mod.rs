@@ -1,0 +1,94 @@
+//! The loop of one request: its attempts, and its redirect hops.
+//!
+//! A request may be sent more than once: again after a failure the retry
+//! policy says another attempt may fix (a retry), and to a new URL after a
+//! redirect (a hop, which is a request of its own with attempts of its
+//! own). Each attempt goes through the layers below this one afresh: it
+//! waits for its own permits, and has its own timeout.
+//!
+//! Both jobs are in one layer because both need a copy of the request
+//! kept from before it was sent (the pooled client consumes the one it
+//! sends). As two layers, tower's `Retry` under a redirect layer, they
+//! kept two copies, and each cloned the services below it for each
+//! request; here one copy serves both, made only when a retry or a
+//! redirect is possible at all, and the service below is cloned once.
+//! The decisions stay where they are documented: [`crate::retry`] for
+//! retries, `layers::redirect` for redirects.
+
+mod future;
+
+pub(crate) use future::ResponseFuture;
+
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+use super::StackRequest;
+use super::redirect::{Hops, RedirectPolicy};
+use crate::error::BoxError;
+use crate::retry::{Policy, RetryPolicy};
+
+/// Applies [`Attempts`] to a service. All services it makes share one
+/// retry budget.
+#[derive(Clone, Debug)]
+pub(crate) struct AttemptsLayer {
+    retry: Policy,
+    redirect: RedirectPolicy,
+}
+
+impl AttemptsLayer {
+    pub(crate) fn new(retry: RetryPolicy, redirect: RedirectPolicy) -> Self {
+        AttemptsLayer {
+            retry: Policy::new(retry),
+            redirect,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AttemptsLayer {
+    type Service = Attempts<S>;
+
+    fn layer(&self, inner: S) -> Attempts<S> {
+        Attempts {
+            inner,
+            retry: self.retry.clone(),
+            redirect: self.redirect,
+        }
+    }
+}
+
+/// Retries each request by its retry policy, and follows `301`, `302`,
+/// `303`, `307` and `308` responses that carry a `Location` by its
+/// redirect policy.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempts<S> {
+    inner: S,
+    retry: Policy,
+    redirect: RedirectPolicy,
+}
+
+impl<S> tower::Service<StackRequest> for Attempts<S>
+where
+    S: tower::Service<StackRequest, Response = http::Response<Bytes>, Error = BoxError> + Clone,
+{
+    type Response = http::Response<Bytes>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: StackRequest) -> ResponseFuture<S> {
+        if !self.retry.may_retry() && !self.redirect.enabled() {
+            // Nothing can follow the first attempt: no copy to keep.
+            return ResponseFuture::single(self.inner.call(req));
+        }
+        let hops = Hops::keep(&req);
+        let mut retry = self.retry.clone();
+        retry.attempt_starts();
+        let first = self.inner.call(req);
+        // The clone is made ready again before each later attempt.
+        ResponseFuture::looping(first, self.inner.clone(), hops, retry, self.redirect)
+    }
+}
