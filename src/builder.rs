@@ -457,6 +457,7 @@ impl BatchClientBuilder {
                 allow_https_downgrade: self.redirect_https_downgrade,
             },
             decompress: self.decompress,
+            http_is_http1: !self.http2_prior_knowledge,
             proxy: None,
             retry: self.retry,
             gate: GateConfig {

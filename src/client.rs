@@ -306,6 +306,12 @@ impl std::fmt::Debug for BatchClient {
 
 /// Adds each default header the request does not set itself.
 fn add_defaults(headers: &mut HeaderMap, defaults: &HeaderMap) {
+    if headers.is_empty() {
+        // Most inputs are bare URLs: one copy of the map instead of a
+        // lookup and an insert per default.
+        headers.clone_from(defaults);
+        return;
+    }
     for name in defaults.keys() {
         if let Entry::Vacant(slot) = headers.entry(name) {
             let mut values = defaults.get_all(name).iter();

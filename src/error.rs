@@ -309,7 +309,7 @@ impl fmt::Debug for Redacted<'_> {
 }
 
 /// The final error of a request that was attempted more than once, so the
-/// attempt count survives the trip out of the retry layer.
+/// attempt count survives the trip out of the attempt loop.
 #[derive(Debug, thiserror::Error)]
 #[error("{source}")]
 pub(crate) struct Attempted {

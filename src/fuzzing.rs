@@ -186,6 +186,7 @@ pub fn collect(
             max_header_bytes: limits.max_header_bytes,
         },
         None,
+        true,
     );
     let mut cx = Context::from_waker(Waker::noop());
     let req = http::Request::new(crate::layers::Payload::default());

@@ -44,6 +44,8 @@ pub(crate) struct StackConfig {
     pub(crate) max_response_headers: usize,
     pub(crate) max_response_header_size: usize,
     pub(crate) decompress: bool,
+    /// Plain `http` is always HTTP/1.1 (h2c is only by prior knowledge).
+    pub(crate) http_is_http1: bool,
     pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
 
@@ -88,5 +90,6 @@ pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
                 max_header_bytes: cfg.max_response_header_size,
             },
             cfg.proxy.clone(),
+            cfg.http_is_http1,
         ))
 }

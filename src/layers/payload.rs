@@ -3,9 +3,8 @@
 //!
 //! The record (a [`Trace`]) travelled in the request's extensions at first.
 //! But `http::Extensions` is a boxed map: putting the record in allocated
-//! twice, and each copy of the request (the redirect layer keeps one for
-//! the next hop, the retry layer one per attempt) copied the map and boxed
-//! the record again. Beside the body, a copy is one `Arc` clone, and the
+//! twice, and each copy of the request (for the next hop or attempt)
+//! copied the map and boxed the record again. Beside the body, a copy is one `Arc` clone, and the
 //! extensions stay empty unless the caller set some of their own.
 
 use bytes::Bytes;

@@ -12,9 +12,8 @@ use crate::admission::{Admission, Parked};
 use crate::batch::BatchState;
 use crate::error::ErrorKind;
 
-/// Cheap to clone: the redirect and retry layers copy the request (and so
-/// this) for each hop and attempt, and every copy must update the same
-/// record.
+/// Cheap to clone: the attempt loop copies the request (and so this) for
+/// each hop and attempt, and every copy must update the same record.
 #[derive(Clone, Debug)]
 pub(crate) struct Trace {
     inner: Arc<Inner>,

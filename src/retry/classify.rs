@@ -124,7 +124,6 @@ mod tests {
         );
     }
 
-
     fn status(code: u16) -> Result<http::Response<bytes::Bytes>, BoxError> {
         let mut res = http::Response::new(bytes::Bytes::new());
         *res.status_mut() = StatusCode::from_u16(code).unwrap();

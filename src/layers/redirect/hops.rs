@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 
-use super::policy::{self, RedirectPolicy, RedirectError};
+use super::policy::{self, RedirectError, RedirectPolicy};
 use crate::layers::{Payload, StackRequest};
 
 /// What each attempt's request is made from: the current hop's method,
