@@ -44,8 +44,26 @@ enum Outcome {
     Other,
 }
 
-#[derive(Clone, Debug)]
+/// The connector of the pool, behind one `Arc`: hyper-util clones its
+/// connector for every request, a connection needed or not (its lazy
+/// connect future owns one), and the connectors below are half a dozen
+/// `Arc`s and settings. Here a request clones one `Arc`; a connect clones
+/// the connectors below, once per new connection.
+#[derive(Debug)]
 pub(crate) struct FirstContact<C> {
+    shared: Arc<Shared<C>>,
+}
+
+impl<C> Clone for FirstContact<C> {
+    fn clone(&self) -> Self {
+        FirstContact {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared<C> {
     inner: C,
     /// Off when ALPN cannot surprise us: HTTP/1 only, or HTTP/2 by prior
     /// knowledge (where hyper-util already connects once per origin).
@@ -56,9 +74,11 @@ pub(crate) struct FirstContact<C> {
 impl<C> FirstContact<C> {
     pub(crate) fn new(inner: C, enabled: bool) -> Self {
         FirstContact {
-            inner,
-            enabled,
-            origins: Arc::default(),
+            shared: Arc::new(Shared {
+                inner,
+                enabled,
+                origins: Arc::default(),
+            }),
         }
     }
 }
@@ -101,7 +121,7 @@ impl Drop for Leader {
     }
 }
 
-impl<C> FirstContact<C> {
+impl<C> Shared<C> {
     fn role(&self, key: String) -> Role {
         let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(rx) = origins.get(&key) {
@@ -144,50 +164,55 @@ where
     // Boxed: once per new connection, not per request.
     type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Each connect readies a clone of its own (see `connect`).
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
+        let shared = &*self.shared;
+        let inner = shared.inner.clone();
         // Only TLS can turn out to be HTTP/2 by surprise.
-        if !self.enabled || dst.scheme_str() != Some("https") {
-            let connecting = self.inner.call(dst);
-            return Box::pin(async move { connecting.await.map_err(Into::into) });
+        if !shared.enabled || dst.scheme_str() != Some("https") {
+            return Box::pin(connect(inner, dst));
         }
-        match self.role(crate::origin::key(&dst)) {
-            Role::Leader(leader) => {
-                let connecting = self.inner.call(dst);
-                Box::pin(async move {
-                    let result = connecting.await.map_err(Into::into);
-                    let outcome = match &result {
-                        Ok(io) if io.connected().is_negotiated_h2() => {
-                            Outcome::Http2 { at: Instant::now() }
-                        }
-                        _ => Outcome::Other,
-                    };
-                    leader.publish(outcome);
-                    result
-                })
-            }
-            Role::Follower(mut outcome) => {
-                let mut inner = self.inner.clone();
-                Box::pin(async move {
-                    let seen = match outcome.wait_for(Option::is_some).await {
-                        Ok(seen) => *seen,
-                        Err(_) => None,
-                    };
-                    if let Some(Outcome::Http2 { at }) = seen {
-                        tokio::time::sleep_until((at + GRACE).into()).await;
-                        return Err(BoxError::from(
-                            "a new HTTP/2 connection to this origin was to carry the request, \
-                             but the pool did not hand it over",
-                        ));
+        match shared.role(crate::origin::key(&dst)) {
+            Role::Leader(leader) => Box::pin(async move {
+                let result = connect(inner, dst).await;
+                let outcome = match &result {
+                    Ok(io) if io.connected().is_negotiated_h2() => {
+                        Outcome::Http2 { at: Instant::now() }
                     }
-                    use tower::ServiceExt;
-                    inner.ready().await.map_err(Into::into)?;
-                    inner.call(dst).await.map_err(Into::into)
-                })
-            }
+                    _ => Outcome::Other,
+                };
+                leader.publish(outcome);
+                result
+            }),
+            Role::Follower(mut outcome) => Box::pin(async move {
+                let seen = match outcome.wait_for(Option::is_some).await {
+                    Ok(seen) => *seen,
+                    Err(_) => None,
+                };
+                if let Some(Outcome::Http2 { at }) = seen {
+                    tokio::time::sleep_until((at + GRACE).into()).await;
+                    return Err(BoxError::from(
+                        "a new HTTP/2 connection to this origin was to carry the request, \
+                         but the pool did not hand it over",
+                    ));
+                }
+                connect(inner, dst).await
+            }),
         }
     }
+}
+
+/// Connects on `inner`, a clone of the shared connector.
+async fn connect<C>(mut inner: C, dst: Uri) -> Result<C::Response, BoxError>
+where
+    C: tower::Service<Uri>,
+    C::Error: Into<BoxError>,
+{
+    use tower::ServiceExt;
+    inner.ready().await.map_err(Into::into)?;
+    inner.call(dst).await.map_err(Into::into)
 }
