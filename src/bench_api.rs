@@ -141,7 +141,7 @@ pub async fn gather_ready(n: usize, concurrency: usize) -> usize {
         },
         move |_: usize, _: &'static str, _: Admission| {
             let res = http::Response::new(Bytes::from_static(BODY));
-            let res = Response::new(res, url.clone(), 1, Timings::default());
+            let res = Response::new(res, url.clone(), 1, Timings::default(), None);
             Started {
                 future: ready(Ok::<_, Error>(res)),
                 trace: None,

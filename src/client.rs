@@ -248,7 +248,13 @@ async fn run(
                 Some(FinalUrl(last)) => last,
                 None => trace.url().clone(),
             };
-            Ok(Response::new(res, url, trace.attempts(), trace.timings()))
+            Ok(Response::new(
+                res,
+                url,
+                trace.attempts(),
+                trace.timings(),
+                trace.remote_addr(),
+            ))
         }
         Err(err) => Err(Error::from_stack(err)
             .with_url(trace.url().clone())

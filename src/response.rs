@@ -1,6 +1,7 @@
 //! A fetched response: head, whole body, and how it was obtained.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +20,7 @@ pub struct Response {
     url: Uri,
     attempts: u32,
     timings: Timings,
+    remote_addr: Option<SocketAddr>,
 }
 
 impl Response {
@@ -27,6 +29,7 @@ impl Response {
         url: Uri,
         attempts: u32,
         timings: Timings,
+        remote_addr: Option<SocketAddr>,
     ) -> Self {
         let (head, body) = res.into_parts();
         Response {
@@ -35,6 +38,7 @@ impl Response {
             url,
             attempts,
             timings,
+            remote_addr,
         }
     }
 
@@ -108,6 +112,13 @@ impl Response {
         self.timings.total
     }
 
+    /// The address of the peer that sent this response: the server's, or
+    /// the proxy's when a proxy carried the request. `None` only when the
+    /// operating system could not tell.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
     /// Where the time went: queued, connect, time to first byte, body.
     pub fn timings(&self) -> &Timings {
         &self.timings
@@ -129,6 +140,7 @@ impl fmt::Debug for Response {
             .field("body_len", &self.body.len())
             .field("attempts", &self.attempts)
             .field("timings", &self.timings)
+            .field("remote_addr", &self.remote_addr)
             .finish()
     }
 }

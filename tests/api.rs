@@ -319,6 +319,7 @@ async fn response_accessors() {
     assert_eq!(resp.body(), &Bytes::from_static(b"77"));
     assert_eq!(resp.text().unwrap(), "77");
     assert_eq!(resp.attempts(), 1);
+    assert_eq!(resp.remote_addr(), Some(server.addr()));
     assert!(
         resp.elapsed() >= Duration::from_millis(25),
         "{:?}",

@@ -114,6 +114,8 @@ async fn http_is_forwarded_in_absolute_form() {
         Some(server.addr().to_string().as_str())
     );
     assert_eq!(resp.url().to_string(), url);
+    // The peer is the proxy that carried the request.
+    assert_eq!(resp.remote_addr(), Some(proxy.addr()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

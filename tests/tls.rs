@@ -58,6 +58,7 @@ async fn trusted_ca_gives_http2_over_alpn() {
     assert_eq!(resp.version(), Version::HTTP_2);
     assert_eq!(resp.text().unwrap(), "42");
     assert_eq!(resp.headers()["x-http-version"], "HTTP/2.0");
+    assert_eq!(resp.remote_addr(), Some(server.addr()));
     let resp = bounded("version", client.fetch(server.url("/version")))
         .await
         .unwrap();

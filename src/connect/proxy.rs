@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -144,6 +145,8 @@ pub(crate) struct Conn {
     forwarding_proxy: bool,
     began: Instant,
     ready: OnceLock<Instant>,
+    /// The peer: the server, or the proxy when one carries the request.
+    remote: Option<SocketAddr>,
     /// Told when the connection closes, freeing its descriptor.
     descriptors: Option<Arc<Descriptors>>,
 }
@@ -159,6 +162,7 @@ impl Drop for Conn {
 impl Conn {
     fn direct(io: TokioIo<TcpStream>) -> Self {
         Conn {
+            remote: io.inner().peer_addr().ok(),
             io,
             forwarding_proxy: false,
             began: Instant::now(),
@@ -178,10 +182,14 @@ impl Connection for Conn {
     fn connected(&self) -> Connected {
         // Asked first right after the whole connect, TLS included, is done
         // (by hyper-util, or by the first-contact check just before it).
-        self.io
-            .connected()
+        //
+        // Not `self.io.connected()`: that adds hyper-util's `HttpInfo`,
+        // which hyper-util then copies into every response (a box, and a
+        // second entry in the response's extension map, per request).
+        // `ConnectedAt` carries the peer's address instead.
+        Connected::new()
             .proxy(self.forwarding_proxy)
-            .extra(ConnectedAt::new(self.began, &self.ready))
+            .extra(ConnectedAt::new(self.began, &self.ready, self.remote))
     }
 }
 

@@ -7,6 +7,7 @@
 //! inner future resolves.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -137,7 +138,8 @@ pin_project! {
         // Where the attempt's phases are written down.
         trace: Option<Trace>,
         sent: Instant,
-        head_at: Option<(Instant, Duration)>,
+        // When the head came, the connect wait, and the peer.
+        head_at: Option<(Instant, Duration, Option<SocketAddr>)>,
     }
 }
 
@@ -173,11 +175,12 @@ where
                 StateProj::Head { send } => {
                     let res = ready!(send.poll(cx)).map_err(Into::into)?;
                     let (mut head, body) = res.into_parts();
-                    let connect = head
-                        .extensions
-                        .remove::<ConnectedAt>()
+                    let connected = head.extensions.remove::<ConnectedAt>();
+                    let connect = connected
+                        .as_ref()
                         .map_or(Duration::ZERO, |c| c.waited(*this.sent));
-                    *this.head_at = Some((Instant::now(), connect));
+                    let remote = connected.and_then(|c| c.remote());
+                    *this.head_at = Some((Instant::now(), connect, remote));
                     check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
                     // Refuse an announced oversize body without reading it.
@@ -193,9 +196,11 @@ where
                 }
                 StateProj::Body { collect, head } => {
                     let collected = ready!(collect.poll(cx));
-                    if let (Some(trace), Some((head_at, connect))) = (this.trace, this.head_at) {
+                    if let (Some(trace), Some((head_at, connect, remote))) =
+                        (this.trace, this.head_at)
+                    {
                         let ttfb = head_at.duration_since(*this.sent).saturating_sub(*connect);
-                        trace.phases(*connect, ttfb, head_at.elapsed());
+                        trace.phases(*connect, ttfb, head_at.elapsed(), *remote);
                     }
                     let body = match collected {
                         Ok(collected) => detach::body(collected),

@@ -1,5 +1,6 @@
 //! Where the time of one request went.
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -50,23 +51,34 @@ impl Timings {
     }
 }
 
-/// When a connection was started and when it was ready, handed by the
-/// connector to every response it carries (hyper-util copies a
-/// connection's extras into each response's extensions).
+/// When a connection was started and when it was ready, and where it
+/// goes, handed by the connector to every response it carries (hyper-util
+/// copies a connection's extras into each response's extensions).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectedAt {
     began: Instant,
     ready: Instant,
+    remote: Option<SocketAddr>,
 }
 
 impl ConnectedAt {
     /// `ready` is the first time hyper-util asked the connection what it
     /// is, which it does right after the connect (TLS included) resolves.
-    pub(crate) fn new(began: Instant, ready: &OnceLock<Instant>) -> Self {
+    pub(crate) fn new(
+        began: Instant,
+        ready: &OnceLock<Instant>,
+        remote: Option<SocketAddr>,
+    ) -> Self {
         ConnectedAt {
             began,
             ready: *ready.get_or_init(Instant::now),
+            remote,
         }
+    }
+
+    /// The peer's address: the server's, or the proxy's.
+    pub(crate) fn remote(&self) -> Option<SocketAddr> {
+        self.remote
     }
 
     /// How much of an attempt that started at `sent` was spent waiting for

@@ -2,6 +2,7 @@
 //! (see `layers::Payload`): which input it is, the batch it belongs to, the
 //! timing of its attempts and how many the last redirect hop took.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,8 @@ struct State {
     connect: Duration,
     ttfb: Duration,
     body: Duration,
+    /// The peer of the attempt under way (or the last one).
+    remote: Option<SocketAddr>,
 }
 
 impl Trace {
@@ -88,6 +91,7 @@ impl Trace {
             state.connect = Duration::ZERO;
             state.ttfb = Duration::ZERO;
             state.body = Duration::ZERO;
+            state.remote = None;
             state.sent
         };
         if let Some(batch) = &self.inner.batch {
@@ -117,12 +121,24 @@ impl Trace {
         self.state().hop_attempts.max(1)
     }
 
-    /// The phases of the attempt under way.
-    pub(crate) fn phases(&self, connect: Duration, ttfb: Duration, body: Duration) {
+    /// The phases of the attempt under way, and the peer it went to.
+    pub(crate) fn phases(
+        &self,
+        connect: Duration,
+        ttfb: Duration,
+        body: Duration,
+        remote: Option<SocketAddr>,
+    ) {
         let mut state = self.state();
         state.connect = connect;
         state.ttfb = ttfb;
         state.body = body;
+        state.remote = remote;
+    }
+
+    /// The peer of the last attempt that got a response.
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        self.state().remote
     }
 
     /// The attempt under way failed and will be repeated after `delay`.
