@@ -313,9 +313,14 @@ impl std::fmt::Debug for BatchClient {
 /// Adds each default header the request does not set itself.
 fn add_defaults(headers: &mut HeaderMap, defaults: &HeaderMap) {
     if headers.is_empty() {
-        // Most inputs are bare URLs: one copy of the map instead of a
-        // lookup and an insert per default.
-        headers.clone_from(defaults);
+        // Most inputs are bare URLs: no lookups, and room for the headers
+        // the layers below add (`Accept-Encoding`, `Host`), so that adding
+        // them does not grow the map again.
+        let mut all = HeaderMap::with_capacity(defaults.len() + 3);
+        for (name, value) in defaults {
+            all.append(name.clone(), value.clone());
+        }
+        *headers = all;
         return;
     }
     for name in defaults.keys() {
