@@ -124,6 +124,12 @@ impl Error {
         err
     }
 
+    /// An input the caller had already found bad (see `IntoRequest` for
+    /// `Result`).
+    pub(crate) fn rejected_input(reason: BoxError) -> Self {
+        Error::new(ErrorKind::InvalidRequest, Some(reason))
+    }
+
     pub(crate) fn with_url(mut self, url: Uri) -> Self {
         self.inner.url = Some(url);
         self

@@ -13,8 +13,10 @@ use crate::error::Error;
 /// An input that can be fetched: a URL or a complete [`http::Request`].
 ///
 /// Implemented for `&str`, `String`, `&String` and [`http::Uri`] (a `GET`
-/// of that URL) and for `http::Request<B>` with `B` one of `()`, [`Bytes`],
-/// `String`, `Vec<u8>` and `&'static str`.
+/// of that URL), for `http::Request<B>` with `B` one of `()`, [`Bytes`],
+/// `String`, `Vec<u8>` and `&'static str`, for the crate's
+/// [`Request`](crate::Request) builder, and for `Result<T, E>` of any of
+/// those (an `Err` is that input's error).
 ///
 /// An input that is not an absolute `http` or `https` URL becomes an error
 /// of kind [`InvalidRequest`](crate::ErrorKind::InvalidRequest) for that
@@ -69,6 +71,40 @@ impl IntoRequest for Uri {
     fn into_request(self) -> Result<Request<Bytes>, Error> {
         check_url(&self)?;
         get(self)
+    }
+}
+
+impl<T: IntoRequest, E: Into<crate::BoxError>> sealed::Sealed for Result<T, E> {}
+/// An input that may have failed before it reached the client: a line of
+/// a file that did not parse, say. `Ok(input)` is fetched as `input`;
+/// `Err(reason)` becomes that input's own
+/// [`InvalidRequest`](crate::ErrorKind::InvalidRequest) error, with
+/// `reason` as its source, and keeps its place in the batch.
+///
+/// ```
+/// # async fn run() {
+/// use batch_fetch::{BatchClient, ErrorKind};
+///
+/// let lines = ["http://127.0.0.1:1/a", "not a line we understand"];
+/// let inputs = lines.iter().enumerate().map(|(i, line)| {
+///     if line.starts_with("http") {
+///         Ok(line.to_string())
+///     } else {
+///         Err(format!("line {}: expected a URL", i + 1))
+///     }
+/// });
+/// let results = BatchClient::new().fetch_all_settled(inputs).await;
+/// let err = results[1].as_ref().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+/// assert!(err.to_string().contains("line 2: expected a URL"));
+/// # }
+/// ```
+impl<T: IntoRequest, E: Into<crate::BoxError>> IntoRequest for Result<T, E> {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        match self {
+            Ok(input) => input.into_request(),
+            Err(reason) => Err(Error::rejected_input(reason.into())),
+        }
     }
 }
 
