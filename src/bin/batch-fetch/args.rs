@@ -1,0 +1,299 @@
+//! The command line, and the client it describes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use batch_fetch::{BatchClient, BatchClientBuilder, Proxy, RetryPolicy};
+use clap::Parser;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// Fetch many URLs at once, politely: one JSON line per input on stdout.
+///
+/// Reads one input per line from FILE (or stdin): a URL, or a JSON object
+/// {"url":..,"method":..,"headers":{..},"body":..}. Blank lines and lines
+/// starting with # are skipped; a line that cannot be read is that input's
+/// error and the batch goes on.
+///
+/// Exit status: 0 when every input got a response below 400, 1 when any
+/// failed (an error, or a status of 400 or more; see --allow-failures), 2
+/// for a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "batch-fetch", version, about, long_about)]
+pub(crate) struct Args {
+    /// The file of inputs; stdin when absent or "-".
+    #[arg(value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+
+    /// Requests in flight at once, in all.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 100)]
+    pub(crate) concurrency: usize,
+
+    /// Requests in flight at once to one origin (scheme, host, port).
+    #[arg(long, value_name = "N")]
+    pub(crate) per_host: Option<usize>,
+
+    /// Requests started per second in all, as N or N/s, N/m, N/h.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub(crate) rate: Option<(u32, Duration)>,
+
+    /// Requests started per second to one origin, as for --rate.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub(crate) per_host_rate: Option<(u32, Duration)>,
+
+    /// Time allowed to each attempt, from connect to the last body byte
+    /// (e.g. 30s, 500ms, 2m; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Time allowed to a connect (DNS, TCP, TLS).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) connect_timeout: Duration,
+
+    /// Retries after a failed attempt (connect errors, timeouts, 429, 502,
+    /// 503, 504; idempotent methods only unless --retry-non-idempotent).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) retries: u32,
+
+    /// Backoff before the first retry; each later one doubles it, with
+    /// full jitter.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    pub(crate) retry_base: Duration,
+
+    /// Longest backoff, which also caps Retry-After.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) retry_max: Duration,
+
+    /// Retry POST, PATCH and other non-idempotent requests too.
+    #[arg(long)]
+    pub(crate) retry_non_idempotent: bool,
+
+    /// Largest response body accepted, decoded (e.g. 32M, 512K, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = parse_size)]
+    pub(crate) max_body: usize,
+
+    /// Redirects followed per input (0: none).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) max_redirects: usize,
+
+    /// A header sent with every request, as "Name: value" (repeatable).
+    /// An input's own header of that name wins.
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// The User-Agent header.
+    #[arg(short = 'A', long, value_name = "AGENT")]
+    pub(crate) user_agent: Option<String>,
+
+    /// Send requests for HOST:PORT to ADDR instead of resolving HOST, as
+    /// curl's --resolve (repeatable).
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    pub(crate) resolve: Vec<(String, SocketAddr)>,
+
+    /// A proxy for every request (http://, https:// or socks5:// URL).
+    /// Without it, HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY apply.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub(crate) proxy: Option<String>,
+
+    /// Use no proxy, whatever the environment says.
+    #[arg(long)]
+    pub(crate) no_proxy: bool,
+
+    /// Speak HTTP/2 without TLS upgrade or ALPN (h2c, prior knowledge).
+    #[arg(long, conflicts_with = "http1_only")]
+    pub(crate) http2_prior_knowledge: bool,
+
+    /// Speak HTTP/1.1 only.
+    #[arg(long)]
+    pub(crate) http1_only: bool,
+
+    /// Stop at the first failed input instead of fetching them all.
+    #[arg(long)]
+    pub(crate) fail_fast: bool,
+
+    /// Write the lines in input order (default: as they complete).
+    #[arg(long)]
+    pub(crate) ordered: bool,
+
+    /// Exit with 0 even when inputs failed.
+    #[arg(long)]
+    pub(crate) allow_failures: bool,
+
+    /// No summary on stderr.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+}
+
+impl Args {
+    /// The client these arguments describe.
+    ///
+    /// # Errors
+    ///
+    /// The builder's, as one line (an invalid setting is a usage error).
+    pub(crate) fn client(&self) -> Result<BatchClient, String> {
+        let mut builder = BatchClientBuilder::new()
+            .concurrency(self.concurrency)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .retry(
+                RetryPolicy::default()
+                    .max_retries(self.retries)
+                    .base_delay(self.retry_base)
+                    .max_delay(self.retry_max)
+                    .retry_non_idempotent(self.retry_non_idempotent),
+            )
+            .max_body_size(self.max_body)
+            .redirect_limit(self.max_redirects);
+        if let Some(n) = self.per_host {
+            builder = builder.per_host_concurrency(n);
+        }
+        if let Some((n, per)) = self.rate {
+            builder = builder.rate_limit(n, per);
+        }
+        if let Some((n, per)) = self.per_host_rate {
+            builder = builder.per_host_rate_limit(n, per);
+        }
+        if !self.headers.is_empty() {
+            let mut headers = HeaderMap::new();
+            for (name, value) in &self.headers {
+                headers.append(name.clone(), value.clone());
+            }
+            builder = builder.default_headers(headers);
+        }
+        if let Some(agent) = &self.user_agent {
+            builder = builder.user_agent(agent.clone());
+        }
+        for (host, addr) in &self.resolve {
+            builder = builder.resolve(host.clone(), *addr);
+        }
+        if let Some(url) = &self.proxy {
+            builder = builder.proxy(Proxy::all(url.clone()));
+        }
+        if self.no_proxy {
+            builder = builder.no_proxy();
+        }
+        if self.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        if self.http1_only {
+            builder = builder.http1_only();
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds (`1.5`).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?}"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|_| format!("not a duration: {text:?}"))
+}
+
+/// `N`, `N/s`, `N/m` or `N/h`.
+fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let (n, per) = text.split_once('/').unwrap_or((text, "s"));
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a rate: {text:?} (use N, N/s, N/m or N/h)"))?;
+    let per = match per.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        other => return Err(format!("unknown rate unit {other:?} (use s, m or h)")),
+    };
+    Ok((n, per))
+}
+
+/// Bytes, with an optional K, M or G suffix (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (number, scale) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 1usize << 10),
+        Some((at, 'm' | 'M')) => (&text[..at], 1 << 20),
+        Some((at, 'g' | 'G')) => (&text[..at], 1 << 30),
+        _ => (text, 1),
+    };
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("not a size: {text:?} (use e.g. 512K, 32M, 1G)"))
+}
+
+/// `Name: value`.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("not a header: {text:?} (use \"Name: value\")"))?;
+    let name = HeaderName::try_from(name.trim()).map_err(|e| format!("header name: {e}"))?;
+    let value = HeaderValue::try_from(value.trim()).map_err(|e| format!("header value: {e}"))?;
+    Ok((name, value))
+}
+
+/// `HOST:PORT:ADDR` (ADDR may be an IPv6 address, bracketed or not).
+fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
+    let bad = || format!("not HOST:PORT:ADDR: {text:?}");
+    let (host, rest) = text.split_once(':').ok_or_else(bad)?;
+    let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let ip: std::net::IpAddr = addr.trim_matches(['[', ']']).parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn rates_sizes_headers_resolves() {
+        assert_eq!(parse_rate("10"), Ok((10, Duration::from_secs(1))));
+        assert_eq!(parse_rate("600/m"), Ok((600, Duration::from_secs(60))));
+        assert!(parse_rate("fast").is_err());
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("32M"), Ok(32 << 20));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("lots").is_err());
+        let (name, value) = parse_header("X-Token:  abc ").unwrap();
+        assert_eq!((name.as_str(), value.to_str().unwrap()), ("x-token", "abc"));
+        assert!(parse_header("no colon").is_err());
+        assert_eq!(
+            parse_resolve("example.test:443:127.0.0.2"),
+            Ok(("example.test".into(), "127.0.0.2:443".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_resolve("v6.test:80:[::1]"),
+            Ok(("v6.test".into(), "[::1]:80".parse().unwrap()))
+        );
+        assert!(parse_resolve("example.test:443").is_err());
+    }
+}

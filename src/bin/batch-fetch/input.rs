@@ -1,0 +1,185 @@
+//! The inputs: one per line of a file or of stdin, read as the batch
+//! pulls them, so a file of ten million lines starts at once and holds
+//! only what is in flight.
+//!
+//! A line is a URL, or (when it starts with `{`) a JSON object
+//! `{"url":..,"method":..,"headers":{..},"body":..}`. Blank lines and lines
+//! starting with `#` are skipped. A line that cannot be read becomes that
+//! input's error, with its line number; it never stops the batch.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use batch_fetch::Request;
+use serde::Deserialize;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::sync::mpsc;
+
+/// How many parsed inputs wait ahead of the batch.
+const READ_AHEAD: usize = 1024;
+
+/// One input, or why its line could not be one.
+pub(crate) type Input = Result<Request, String>;
+
+/// Where each input came from, for the inputs between the reader and the
+/// output (so its size is bounded by what is in flight, not the file).
+#[derive(Clone, Default)]
+pub(crate) struct Origins {
+    inner: Arc<Mutex<HashMap<usize, Origin>>>,
+}
+
+/// An input's line and its URL as written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Origin {
+    pub(crate) line: u64,
+    pub(crate) url: Option<String>,
+}
+
+impl Origins {
+    fn insert(&self, index: usize, origin: Origin) {
+        self.lock().insert(index, origin);
+    }
+
+    /// Takes the origin of input `index` (once: its result is written).
+    pub(crate) fn take(&self, index: usize) -> Origin {
+        self.lock().remove(&index).unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Origin>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The JSON form of a line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLine {
+    url: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    headers: HashMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// Reads `reader` on a task of its own and hands out its inputs in order,
+/// recording where each came from in `origins`. A read error ends the
+/// inputs and is reported on stderr.
+pub(crate) fn spawn_reader<R>(reader: R, origins: Origins) -> mpsc::Receiver<Input>
+where
+    R: AsyncBufRead + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        let mut lines = reader.lines();
+        let mut line_no = 0u64;
+        let mut index = 0usize;
+        loop {
+            let line = match lines.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("batch-fetch: reading the input stopped after line {line_no}: {e}");
+                    break;
+                }
+            };
+            line_no += 1;
+            let Some((input, url)) = parse_line(&line, line_no) else {
+                continue;
+            };
+            origins.insert(index, Origin { line: line_no, url });
+            index += 1;
+            if tx.send(input).await.is_err() {
+                // The batch stopped (fail-fast): nothing more to read.
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The input of one line and its URL as written; `None` for a line that
+/// holds none (blank, or a comment).
+pub(crate) fn parse_line(line: &str, line_no: u64) -> Option<(Input, Option<String>)> {
+    let text = line.trim();
+    if text.is_empty() || text.starts_with('#') {
+        return None;
+    }
+    if !text.starts_with('{') {
+        return Some((Ok(Request::get(text)), Some(text.to_owned())));
+    }
+    let parsed: JsonLine = match serde_json::from_str(text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Some((
+                Err(format!("line {line_no}: not a valid JSON input: {e}")),
+                None,
+            ));
+        }
+    };
+    let method = match parsed.method.as_deref().map(str::trim) {
+        None | Some("") => http::Method::GET,
+        Some(name) => match http::Method::from_bytes(name.to_ascii_uppercase().as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                let reason = format!("line {line_no}: not an HTTP method: {name:?}");
+                return Some((Err(reason), Some(parsed.url)));
+            }
+        },
+    };
+    let mut request = Request::new(method, parsed.url.clone());
+    for (name, value) in &parsed.headers {
+        // A bad name or value is the request builder's error for this input.
+        request = request.header(name.as_str(), value.as_str());
+    }
+    if let Some(body) = parsed.body {
+        request = request.body(body);
+    }
+    Some((Ok(request), Some(parsed.url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Option<(Result<(), String>, Option<String>)> {
+        parse_line(line, 7).map(|(input, url)| (input.map(|_| ()), url))
+    }
+
+    #[test]
+    fn blank_lines_and_comments_hold_no_input() {
+        assert!(parse("").is_none());
+        assert!(parse("   \t").is_none());
+        assert!(parse("# a comment").is_none());
+        assert!(parse("  # indented comment").is_none());
+    }
+
+    #[test]
+    fn urls_and_json_lines_are_inputs() {
+        let (input, url) = parse("  http://127.0.0.1:1/a  ").unwrap();
+        assert!(input.is_ok());
+        assert_eq!(url.as_deref(), Some("http://127.0.0.1:1/a"));
+        let (input, url) = parse(
+            r#"{"url":"http://127.0.0.1:1/b","method":"post","headers":{"x-a":"1"},"body":"hi"}"#,
+        )
+        .unwrap();
+        assert!(input.is_ok());
+        assert_eq!(url.as_deref(), Some("http://127.0.0.1:1/b"));
+    }
+
+    #[test]
+    fn bad_json_lines_name_their_line() {
+        let (input, url) = parse(r#"{"url": "http://127.0.0.1:1/", "#).unwrap();
+        let reason = input.unwrap_err();
+        assert!(
+            reason.starts_with("line 7: not a valid JSON input"),
+            "{reason}"
+        );
+        assert_eq!(url, None);
+        let (input, _) = parse(r#"{"url":"http://127.0.0.1:1/","method":"GE T"}"#).unwrap();
+        assert!(input.unwrap_err().contains("line 7: not an HTTP method"));
+        let (input, _) = parse(r#"{"href":"http://127.0.0.1:1/"}"#).unwrap();
+        assert!(input.unwrap_err().contains("unknown field"));
+    }
+}

@@ -1,0 +1,140 @@
+//! `batch-fetch`: fetch the URLs of a file or of stdin, many at once and
+//! politely, and say what happened: one JSON line per input on stdout, a
+//! progress bar and a summary on stderr.
+//!
+//! Built with the `cli` feature: `cargo run --release --features cli --
+//! urls.txt`, or `cargo install --path . --features cli`.
+
+#![forbid(unsafe_code)]
+
+mod args;
+mod input;
+mod output;
+mod summary;
+
+use std::io::{IsTerminal, Write};
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use batch_fetch::{Error, Response};
+use clap::Parser;
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncBufRead, BufReader};
+
+use args::Args;
+use input::Origins;
+use output::Record;
+
+/// How often the progress bar is redrawn.
+const TICK: Duration = Duration::from_millis(100);
+
+fn main() -> ExitCode {
+    // clap exits with status 2 and its own message on a usage error.
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return usage_error(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => code,
+        Err(reason) => usage_error(&reason),
+    }
+}
+
+/// Status 2, with one line on stderr.
+fn usage_error(reason: &str) -> ExitCode {
+    eprintln!("batch-fetch: {reason}");
+    ExitCode::from(2)
+}
+
+type Results = Pin<Box<dyn Stream<Item = (usize, Result<Response, Error>)> + Send>>;
+
+/// Runs the batch; `Err` is a usage error (exit status 2).
+async fn run(args: Args) -> Result<ExitCode, String> {
+    let client = args.client()?;
+    let reader = open(&args).await?;
+
+    let origins = Origins::default();
+    let mut lines = input::spawn_reader(reader, origins.clone());
+    let inputs = futures_util::stream::poll_fn(move |cx| lines.poll_recv(cx));
+    let inputs = batch_fetch::from_stream(inputs);
+
+    let batch = client.batch().no_deadline();
+    let mut results: Results = if args.ordered {
+        Box::pin(batch.fetch_stream_ordered(inputs))
+    } else {
+        Box::pin(batch.fetch_stream(inputs))
+    };
+
+    let progress = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| summary::ProgressLine::start(batch.clone(), TICK));
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = 0u64;
+    let mut stopped_early = false;
+    while let Some((index, result)) = results.next().await {
+        let origin = origins.take(index);
+        let failure = match &result {
+            Ok(res) => res.status().as_u16() >= 400,
+            Err(_) => true,
+        };
+        failed += u64::from(failure);
+        let written = serde_json::to_writer(&mut out, &Record::new(index, &origin, &result))
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            stopped_early = true;
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("batch-fetch: cannot write the output: {e}");
+                failed += 1;
+            }
+            break;
+        }
+        if failure && args.fail_fast {
+            stopped_early = true;
+            break;
+        }
+    }
+    // Dropping the stream cancels what is still in flight.
+    drop(results);
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("batch-fetch: cannot write the output: {e}");
+            failed += 1;
+        }
+    }
+    drop(out);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    if !args.quiet {
+        let stats = batch.stats();
+        eprint!("{}", summary::table(&stats, failed));
+        if stopped_early && args.fail_fast {
+            eprintln!("stopped at the first failed input (--fail-fast)");
+        }
+    }
+    Ok(if failed > 0 && !args.allow_failures {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The input file, or stdin.
+async fn open(args: &Args) -> Result<Box<dyn AsyncBufRead + Unpin + Send>, String> {
+    match &args.input {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
+        }
+        _ => Ok(Box::new(BufReader::new(tokio::io::stdin()))),
+    }
+}

@@ -1,0 +1,113 @@
+//! One JSON line per input on stdout.
+
+use std::time::Duration;
+
+use batch_fetch::{Error, ErrorKind, Response, Timings};
+use serde::Serialize;
+
+use crate::input::Origin;
+
+/// What one input's line says.
+#[derive(Serialize)]
+pub(crate) struct Record<'a> {
+    /// The input's position among the inputs (blank and comment lines do
+    /// not count), from 0.
+    index: usize,
+    /// Its line in the file, from 1.
+    line: u64,
+    /// The URL as written (none for a line that did not parse).
+    url: Option<&'a str>,
+    /// The URL that answered, after redirects.
+    final_url: Option<String>,
+    status: Option<u16>,
+    /// Body bytes (decoded).
+    bytes: Option<usize>,
+    attempts: u32,
+    timings: Option<TimingsMs>,
+    error: Option<ErrorRecord>,
+}
+
+/// The timing breakdown, in milliseconds.
+#[derive(Serialize)]
+struct TimingsMs {
+    queued_ms: f64,
+    connect_ms: f64,
+    ttfb_ms: f64,
+    body_ms: f64,
+    total_ms: f64,
+}
+
+#[derive(Serialize)]
+struct ErrorRecord {
+    kind: &'static str,
+    message: String,
+}
+
+impl<'a> Record<'a> {
+    pub(crate) fn new(index: usize, origin: &'a Origin, result: &Result<Response, Error>) -> Self {
+        let mut record = Record {
+            index,
+            line: origin.line,
+            url: origin.url.as_deref(),
+            final_url: None,
+            status: None,
+            bytes: None,
+            attempts: 0,
+            timings: None,
+            error: None,
+        };
+        match result {
+            Ok(res) => {
+                record.final_url = Some(res.url().to_string());
+                record.status = Some(res.status().as_u16());
+                record.bytes = Some(res.body().len());
+                record.attempts = res.attempts();
+                record.timings = Some(TimingsMs::from(res.timings()));
+            }
+            Err(err) => {
+                record.attempts = err.attempts();
+                record.timings = err.timings().map(TimingsMs::from);
+                record.error = Some(ErrorRecord {
+                    kind: kind_name(err.kind()),
+                    message: err.to_string(),
+                });
+            }
+        }
+        record
+    }
+}
+
+impl From<&Timings> for TimingsMs {
+    fn from(t: &Timings) -> Self {
+        TimingsMs {
+            queued_ms: ms(t.queued()),
+            connect_ms: ms(t.connect()),
+            ttfb_ms: ms(t.ttfb()),
+            body_ms: ms(t.body()),
+            total_ms: ms(t.total()),
+        }
+    }
+}
+
+/// Milliseconds with microsecond precision.
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+/// The kind's name in the JSON lines and the summary.
+pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config => "config",
+        ErrorKind::InvalidRequest => "invalid_request",
+        ErrorKind::Connect => "connect",
+        ErrorKind::Tls => "tls",
+        ErrorKind::Timeout => "timeout",
+        ErrorKind::BodyTooLarge => "body_too_large",
+        ErrorKind::Protocol => "protocol",
+        ErrorKind::Cancelled => "cancelled",
+        ErrorKind::Redirect => "redirect",
+        ErrorKind::HeadersTooLarge => "headers_too_large",
+        ErrorKind::Decode => "decode",
+        _ => "other",
+    }
+}

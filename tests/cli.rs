@@ -1,0 +1,347 @@
+//! The `batch-fetch` command-line tool (feature `cli`), run as a process
+//! against loopback servers.
+#![cfg(feature = "cli")]
+
+mod support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::TestServer;
+use support::fn_server::{FnServer, reply};
+
+/// Every run is bounded; a hung tool fails the test instead of the suite.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// What one run of the tool did.
+struct Run {
+    code: i32,
+    lines: Vec<Value>,
+    stderr: String,
+}
+
+/// Runs the tool with `args`, `stdin` as its input, off the runtime's
+/// threads (the test's servers run on them).
+async fn run(args: &[&str], stdin: &str) -> Run {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::cargo_bin("batch-fetch")
+            .unwrap()
+            .args(&args)
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            .write_stdin(stdin)
+            .timeout(RUN_LIMIT)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        Run {
+            code: out.status.code().expect("the tool ended by a signal"),
+            lines: stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn by_index(lines: &[Value]) -> Vec<Value> {
+    let mut sorted = lines.to_vec();
+    sorted.sort_by_key(|l| l["index"].as_u64().unwrap());
+    sorted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_input_gets_one_line_and_bad_lines_name_their_number() {
+    let server = TestServer::start().await;
+    let input = format!(
+        "# a comment, then a blank line\n\n{}\n{}\n{{\"url\":\"{}\",\"method\":\"PUT\",\"body\":\"hi\"}}\n{{not json\nftp://example.test/\n",
+        server.url("/id/1"),
+        server.url("/status/404"),
+        server.url("/echo"),
+    );
+    let out = run(&["--retries", "0"], &input).await;
+
+    assert_eq!(
+        out.code, 1,
+        "a 404 and bad lines are failures: {}",
+        out.stderr
+    );
+    let lines = by_index(&out.lines);
+    assert_eq!(lines.len(), 5, "{:?}", out.lines);
+    let lines_no: Vec<u64> = lines.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines_no, [3, 4, 5, 6, 7]);
+
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["bytes"], 1);
+    assert_eq!(lines[0]["attempts"], 1);
+    assert_eq!(lines[0]["url"], server.url("/id/1"));
+    assert_eq!(lines[0]["final_url"], server.url("/id/1"));
+    assert!(lines[0]["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+    assert!(lines[0]["error"].is_null());
+
+    assert_eq!(lines[1]["status"], 404);
+    assert_eq!(lines[2]["status"], 200, "the JSON line's PUT");
+    assert_eq!(
+        server
+            .stats()
+            .log()
+            .iter()
+            .filter(|h| h.method == "PUT")
+            .count(),
+        1
+    );
+
+    assert_eq!(lines[3]["error"]["kind"], "invalid_request");
+    let message = lines[3]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 6: not a valid JSON input"),
+        "{message}"
+    );
+    assert_eq!(lines[4]["error"]["kind"], "invalid_request");
+    assert!(
+        lines[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not http or https")
+    );
+
+    // The summary on stderr.
+    assert!(
+        out.stderr.contains("inputs    5   ok 2   failed 3"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("200: 2   404: 1"), "{}", out.stderr);
+    assert!(out.stderr.contains("invalid_request: 2"), "{}", out.stderr);
+    assert!(out.stderr.contains("latency   p50"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_status_follows_failures_unless_allowed() {
+    let server = TestServer::start().await;
+    let ok = format!("{}\n{}\n", server.url("/id/1"), server.url("/id/2"));
+    let out = run(&["-q"], &ok).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines.len(), 2);
+    assert_eq!(out.stderr, "", "-q writes nothing to stderr");
+
+    let failing = format!(
+        "{}\nhttp://127.0.0.1:{}/refused\n",
+        server.url("/id/1"),
+        support::closed_port()
+    );
+    let out = run(&["-q", "--retries", "0"], &failing).await;
+    assert_eq!(out.code, 1);
+    let refused = out.lines.iter().find(|l| l["index"] == 1).unwrap();
+    assert_eq!(refused["error"]["kind"], "connect");
+    let out = run(&["-q", "--retries", "0", "--allow-failures"], &failing).await;
+    assert_eq!(out.code, 0);
+    assert_eq!(out.lines.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_output_is_in_input_order() {
+    let server = TestServer::start().await;
+    // Later inputs answer sooner, so completion order is reversed.
+    let input: String = (0..8)
+        .map(|i| {
+            format!(
+                "{}\n",
+                server.url(&format!("/id/{i}?delay={}", (8 - i) * 40))
+            )
+        })
+        .collect();
+    let out = run(&["-q", "--ordered", "-c", "8"], &input).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let indices: Vec<u64> = out
+        .lines
+        .iter()
+        .map(|l| l["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, (0..8).collect::<Vec<_>>());
+
+    let out = run(&["-q", "-c", "8"], &input).await;
+    let indices: Vec<u64> = out
+        .lines
+        .iter()
+        .map(|l| l["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices.len(), 8);
+    assert_ne!(indices, (0..8).collect::<Vec<_>>(), "completion order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_user_agent_and_resolve_reach_the_server() {
+    let server = FnServer::start(|_| async { reply(200, "ok") }).await;
+    let url = format!("http://cli.example.test:{}/a", server.port());
+    let resolve = format!("cli.example.test:{}:127.0.0.1", server.port());
+    let out = run(
+        &[
+            "-q",
+            "--resolve",
+            &resolve,
+            "-H",
+            "X-Token: abc",
+            "-H",
+            "Accept: text/plain",
+            "-A",
+            "cli-test/1",
+        ],
+        &format!("{url}\n"),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let seen = server.stats().log();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-token").as_deref(), Some("abc"));
+    assert_eq!(seen[0].header("accept").as_deref(), Some("text/plain"));
+    assert_eq!(seen[0].header("user-agent").as_deref(), Some("cli-test/1"));
+    assert_eq!(
+        seen[0].header("host"),
+        Some(format!("cli.example.test:{}", server.port()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_fast_stops_at_the_first_failure() {
+    let server = TestServer::start().await;
+    let mut input = format!("http://127.0.0.1:{}/refused\n", support::closed_port());
+    for i in 0..50 {
+        input.push_str(&format!("{}\n", server.url(&format!("/id/{i}?delay=200"))));
+    }
+    let out = run(&["--retries", "0", "--fail-fast", "-c", "2"], &input).await;
+    assert_eq!(out.code, 1);
+    assert!(out.lines.len() < 51, "{} lines", out.lines.len());
+    assert!(out.lines.iter().any(|l| l["error"]["kind"] == "connect"));
+    assert!(out.stderr.contains("--fail-fast"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_argument_is_read_like_stdin() {
+    let server = TestServer::start().await;
+    let mut file = tempfile();
+    writeln!(file.1, "{}", server.url("/id/7")).unwrap();
+    let path = file.0.to_str().unwrap().to_owned();
+    let out = run(&["-q", &path], "").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines.len(), 1);
+    assert_eq!(out.lines[0]["bytes"], 1);
+    drop(file.1);
+    let _ = std::fs::remove_file(&file.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2_with_one_line() {
+    for (args, says) in [
+        (&["/no/such/file"][..], "cannot open /no/such/file"),
+        (&["--rate", "fast"][..], "not a rate"),
+        (&["--timeout", "5 fortnights"][..], "unknown unit"),
+        (&["-H", "no colon"][..], "not a header"),
+        (&["--resolve", "host-only"][..], "not HOST:PORT:ADDR"),
+        (
+            &["--http1-only", "--http2-prior-knowledge"][..],
+            "cannot be used with",
+        ),
+        (&["--concurrency", "0"][..], "concurrency"),
+        (
+            &["--retry-base", "5s", "--retry-max", "1s"][..],
+            "max_delay",
+        ),
+    ] {
+        let out = run(args, "").await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert!(out.lines.is_empty());
+    }
+}
+
+/// A fresh file under the system's temporary directory.
+fn tempfile() -> (std::path::PathBuf, std::fs::File) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("batch-fetch-cli-{}-{n}.txt", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    (path, file)
+}
+
+/// The peak resident set of a running process, read from /proc until it
+/// ends; and its exit status.
+fn peak_rss_kib(mut child: std::process::Child) -> (u64, std::process::ExitStatus) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            for line in text.lines() {
+                if let Some(kib) = line.strip_prefix("VmHWM:") {
+                    let kib = kib.trim().trim_end_matches("kB").trim();
+                    peak = peak.max(kib.parse().unwrap_or(0));
+                }
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status);
+        }
+        assert!(started.elapsed() < RUN_LIMIT * 2, "the tool did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the tool over `n` input lines (one in a hundred a real request, the
+/// rest lines it rejects without the network), output discarded; returns
+/// its peak RSS.
+async fn streamed_peak(server: &TestServer, n: usize) -> u64 {
+    let (path, file) = tempfile();
+    let mut file = std::io::BufWriter::new(file);
+    for i in 0..n {
+        if i % 100 == 0 {
+            writeln!(file, "{}", server.url(&format!("/id/{i}"))).unwrap();
+        } else {
+            writeln!(file, "ftp://example.test/{i}").unwrap();
+        }
+    }
+    drop(file);
+    let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
+    let arg = path.clone();
+    let (peak, status) = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(bin)
+            .args(["-q", "--allow-failures", "-c", "50"])
+            .arg(&arg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        peak_rss_kib(child)
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(status.success(), "{status}");
+    peak
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_input_is_streamed_in_bounded_memory() {
+    let server = TestServer::start().await;
+    let small = streamed_peak(&server, 20_000).await;
+    let large = streamed_peak(&server, 200_000).await;
+    assert_eq!(server.stats().hits_prefix("/id/"), 200 + 2_000);
+    // Ten times the lines may not take much more memory: nothing is kept
+    // per input once its line is written.
+    eprintln!("peak RSS: {small} KiB for 20,000 lines, {large} KiB for 200,000");
+    assert!(
+        large < small + small / 2,
+        "peak RSS {small} KiB for 20,000 lines, {large} KiB for 200,000"
+    );
+}
