@@ -10,7 +10,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 use support::TestServer;
-use support::fn_server::{FnServer, reply};
+use support::fn_server::{FnServer, reply, with_header};
 
 /// Every run is bounded; a hung tool fails the test instead of the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -264,6 +264,123 @@ async fn usage_errors_exit_2_with_one_line() {
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
         assert!(out.lines.is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_dir_never_writes_outside_it() {
+    // Every answer names a path-traversing file in its headers, and
+    // echoes the request path as its body.
+    let server = FnServer::start(|seen| async move {
+        let body = seen.path();
+        with_header(
+            reply(200, body),
+            "content-disposition",
+            "attachment; filename=\"../../escaped.txt\"",
+        )
+    })
+    .await;
+    let root = std::env::temp_dir().join(format!("batch-fetch-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("bodies");
+    let paths = [
+        "/plain.txt",
+        "/../../escaped.txt",
+        "/a/..%2F..%2Fescaped.txt",
+        "/%2e%2e",
+        "/.hidden",
+        "/dir/%2Fabs%2Fpath",
+        "/back%5Cslash",
+        "/",
+    ];
+    let input: String = paths
+        .iter()
+        .map(|p| format!("{}\n", server.url(p)))
+        .collect();
+    let dir_arg = dir.to_str().unwrap().to_owned();
+    let out = run(&["-q", "--ordered", "--output-dir", &dir_arg], &input).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines.len(), paths.len());
+
+    // Exactly one file per input, all directly in DIR, and nothing else
+    // anywhere under the root.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            assert!(e.file_type().unwrap().is_file());
+            e.file_name().into_string().unwrap()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), paths.len(), "{names:?}");
+    let under_root: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(under_root, ["bodies"], "nothing beside DIR");
+    assert!(!std::env::temp_dir().join("escaped.txt").exists());
+    for name in &names {
+        assert!(
+            !name.starts_with('.') && !name.contains('/') && !name.contains('\\'),
+            "{name}"
+        );
+    }
+
+    // Each line names its file, which holds that input's body.
+    for line in &out.lines {
+        let file = std::path::PathBuf::from(line["file"].as_str().unwrap());
+        assert_eq!(file.parent().unwrap(), dir);
+        let body = std::fs::read_to_string(&file).unwrap();
+        let url = line["final_url"].as_str().unwrap();
+        assert!(url.ends_with(&body), "{url} vs {body}");
+    }
+    assert!(
+        names.contains(&"00000000-plain.txt".to_owned()),
+        "{names:?}"
+    );
+
+    // A second run replaces the files; a symbolic link in a file's place is
+    // not followed.
+    let target = root.join("target.txt");
+    std::fs::write(&target, "keep").unwrap();
+    let first = dir.join(&names[0]);
+    std::fs::remove_file(&first).unwrap();
+    std::os::unix::fs::symlink(&target, &first).unwrap();
+    let out = run(&["-q", "--ordered", "--output-dir", &dir_arg], &input).await;
+    assert_eq!(out.code, 1, "the input whose file is a link failed");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    let refused: Vec<_> = out
+        .lines
+        .iter()
+        .filter(|l| l["file_error"].is_string())
+        .collect();
+    assert_eq!(refused.len(), 1, "{:?}", out.lines);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_goes_into_the_line_as_text_or_base64() {
+    let server = TestServer::start().await;
+    let input = format!(
+        "{}\n{}\n",
+        server.url("/id/42"),
+        server.url("/invalid-utf8")
+    );
+    let out = run(&["-q", "--ordered", "--body"], &input).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines[0]["body"], "42");
+    assert_eq!(out.lines[0]["body_encoding"], "utf-8");
+    assert_eq!(out.lines[1]["body_encoding"], "base64");
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(out.lines[1]["body"].as_str().unwrap())
+        .unwrap();
+    assert!(std::str::from_utf8(&raw).is_err());
+    assert_eq!(raw.len() as u64, out.lines[1]["bytes"].as_u64().unwrap());
+
+    // Without --body, no body field.
+    let out = run(&["-q"], &input).await;
+    assert!(out.lines.iter().all(|l| l.get("body").is_none()));
 }
 
 /// A fresh file under the system's temporary directory.

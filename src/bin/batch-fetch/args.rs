@@ -119,7 +119,18 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) allow_failures: bool,
 
-    /// No summary on stderr.
+    /// Write each body to a file in DIR, named from the input's index and
+    /// a sanitized name (never outside DIR, whatever the URL or headers
+    /// say). DIR is made if missing.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// Put each body into its JSON line ("body"; "body_encoding" is
+    /// "utf-8", or "base64" for a body that is not UTF-8).
+    #[arg(long)]
+    pub(crate) body: bool,
+
+    /// No progress line and no summary on stderr.
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
 }

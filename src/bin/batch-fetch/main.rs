@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod files;
 mod input;
 mod output;
 mod summary;
@@ -57,6 +58,10 @@ type Results = Pin<Box<dyn Stream<Item = (usize, Result<Response, Error>)> + Sen
 async fn run(args: Args) -> Result<ExitCode, String> {
     let client = args.client()?;
     let reader = open(&args).await?;
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot make the output directory {}: {e}", dir.display()))?;
+    }
 
     let origins = Origins::default();
     let mut lines = input::spawn_reader(reader, origins.clone());
@@ -79,12 +84,23 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let mut stopped_early = false;
     while let Some((index, result)) = results.next().await {
         let origin = origins.take(index);
-        let failure = match &result {
+        let mut failure = match &result {
             Ok(res) => res.status().as_u16() >= 400,
             Err(_) => true,
         };
+        let mut record = Record::new(index, &origin, &result, args.body);
+        if let (Some(dir), Ok(res)) = (&args.output_dir, &result) {
+            let name = files::file_name(index, res.url());
+            match files::write_body(dir, &name, res.body()) {
+                Ok(path) => record.file = Some(path.display().to_string()),
+                Err(e) => {
+                    record.file_error = Some(e.to_string());
+                    failure = true;
+                }
+            }
+        }
         failed += u64::from(failure);
-        let written = serde_json::to_writer(&mut out, &Record::new(index, &origin, &result))
+        let written = serde_json::to_writer(&mut out, &record)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"));
         if let Err(e) = written {

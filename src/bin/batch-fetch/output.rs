@@ -25,6 +25,17 @@ pub(crate) struct Record<'a> {
     attempts: u32,
     timings: Option<TimingsMs>,
     error: Option<ErrorRecord>,
+    /// Where `--output-dir` put the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) file: Option<String>,
+    /// Why the body could not be written there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) file_error: Option<String>,
+    /// The body (`--body`): as text when it is UTF-8, else base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_encoding: Option<&'static str>,
 }
 
 /// The timing breakdown, in milliseconds.
@@ -44,7 +55,12 @@ struct ErrorRecord {
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(index: usize, origin: &'a Origin, result: &Result<Response, Error>) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        origin: &'a Origin,
+        result: &Result<Response, Error>,
+        with_body: bool,
+    ) -> Self {
         let mut record = Record {
             index,
             line: origin.line,
@@ -55,6 +71,10 @@ impl<'a> Record<'a> {
             attempts: 0,
             timings: None,
             error: None,
+            file: None,
+            file_error: None,
+            body: None,
+            body_encoding: None,
         };
         match result {
             Ok(res) => {
@@ -63,6 +83,11 @@ impl<'a> Record<'a> {
                 record.bytes = Some(res.body().len());
                 record.attempts = res.attempts();
                 record.timings = Some(TimingsMs::from(res.timings()));
+                if with_body {
+                    let (body, encoding) = body_text(res.body());
+                    record.body = Some(body);
+                    record.body_encoding = Some(encoding);
+                }
             }
             Err(err) => {
                 record.attempts = err.attempts();
@@ -86,6 +111,19 @@ impl From<&Timings> for TimingsMs {
             body_ms: ms(t.body()),
             total_ms: ms(t.total()),
         }
+    }
+}
+
+/// A body as JSON text: itself when it is UTF-8, else its base64.
+fn body_text(body: &[u8]) -> (String, &'static str) {
+    use base64::Engine;
+
+    match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), "utf-8"),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(body),
+            "base64",
+        ),
     }
 }
 
