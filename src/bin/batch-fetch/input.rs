@@ -64,9 +64,11 @@ struct JsonLine {
 }
 
 /// Reads `reader` on a task of its own and hands out its inputs in order,
+/// each with the bytes of the file it accounts for (its line, and the
+/// blank and comment lines before it: the progress bar's measure),
 /// recording where each came from in `origins`. A read error ends the
 /// inputs and is reported on stderr.
-pub(crate) fn spawn_reader<R>(reader: R, origins: Origins) -> mpsc::Receiver<Input>
+pub(crate) fn spawn_reader<R>(reader: R, origins: Origins) -> mpsc::Receiver<(Input, u64)>
 where
     R: AsyncBufRead + Unpin + Send + 'static,
 {
@@ -75,6 +77,7 @@ where
         let mut lines = reader.lines();
         let mut line_no = 0u64;
         let mut index = 0usize;
+        let mut bytes = 0u64;
         loop {
             let line = match lines.next_line().await {
                 Ok(Some(line)) => line,
@@ -85,12 +88,13 @@ where
                 }
             };
             line_no += 1;
+            bytes += line.len() as u64 + 1;
             let Some((input, url)) = parse_line(&line, line_no) else {
                 continue;
             };
             origins.insert(index, Origin { line: line_no, url });
             index += 1;
-            if tx.send(input).await.is_err() {
+            if tx.send((input, std::mem::take(&mut bytes))).await.is_err() {
                 // The batch stopped (fail-fast): nothing more to read.
                 break;
             }

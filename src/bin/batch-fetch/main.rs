@@ -16,6 +16,8 @@ mod summary;
 use std::io::{IsTerminal, Write};
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use batch_fetch::{Error, Response};
@@ -64,8 +66,19 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
 
     let origins = Origins::default();
+    let read = Arc::new(AtomicU64::new(0));
     let mut lines = input::spawn_reader(reader, origins.clone());
-    let inputs = futures_util::stream::poll_fn(move |cx| lines.poll_recv(cx));
+    // Counted as the batch takes them, so the progress bar follows the
+    // inputs started, not the reader's read-ahead.
+    let taken = read.clone();
+    let inputs = futures_util::stream::poll_fn(move |cx| {
+        lines.poll_recv(cx).map(|next| {
+            next.map(|(input, bytes)| {
+                taken.fetch_add(bytes, Ordering::Relaxed);
+                input
+            })
+        })
+    });
     let inputs = batch_fetch::from_stream(inputs);
 
     let batch = client.batch().no_deadline();
@@ -76,7 +89,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     };
 
     let progress = (!args.quiet && std::io::stderr().is_terminal())
-        .then(|| summary::ProgressLine::start(batch.clone(), TICK));
+        .then(|| summary::ProgressLine::start(batch.clone(), TICK, read, input_size(&args)));
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -140,6 +153,13 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The size of the input file (none for stdin or what is not a file).
+fn input_size(args: &Args) -> Option<u64> {
+    let path = args.input.as_ref().filter(|p| p.as_os_str() != "-")?;
+    let meta = std::fs::metadata(path).ok()?;
+    meta.is_file().then_some(meta.len())
 }
 
 /// The input file, or stdin.

@@ -2,6 +2,8 @@
 //! terminal), and a summary table at the end.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use batch_fetch::{Batch, BatchStats};
@@ -9,18 +11,31 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output::kind_name;
 
-/// A spinner line redrawn from the batch's progress until finished. The
-/// input is streamed, so there is no total to show a bar or an ETA of.
+/// A line redrawn from the batch's progress until finished. The input is
+/// streamed, so the number of inputs is not known ahead: for a file, the
+/// bar and its ETA follow the bytes of it the batch has taken (which run
+/// ahead of the finished inputs by those in flight); for stdin, a spinner.
 pub(crate) struct ProgressLine {
     bar: ProgressBar,
     ticker: tokio::task::JoinHandle<()>,
 }
 
 impl ProgressLine {
-    pub(crate) fn start(batch: Batch, every: Duration) -> Self {
-        let bar = ProgressBar::new_spinner();
+    pub(crate) fn start(
+        batch: Batch,
+        every: Duration,
+        read: Arc<AtomicU64>,
+        input_size: Option<u64>,
+    ) -> Self {
+        let (bar, template) = match input_size {
+            Some(size) => (
+                ProgressBar::new(size.max(1)),
+                "{bar:30} {percent:>3}% ETA {eta} | {msg}",
+            ),
+            None => (ProgressBar::new_spinner(), "{spinner} {msg}"),
+        };
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}")
+            ProgressStyle::with_template(template)
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(every);
@@ -30,6 +45,7 @@ impl ProgressLine {
             loop {
                 tick.tick().await;
                 let p = batch.progress();
+                shown.set_position(read.load(Ordering::Relaxed));
                 shown.set_message(format!(
                     "{} done, {} failed, {} in flight, {} queued, {} retries, {:.0}/s",
                     p.done(),
