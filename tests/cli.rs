@@ -128,6 +128,35 @@ async fn every_input_gets_one_line_and_bad_lines_name_their_number() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_lines_are_errors_of_their_own() {
+    let server = TestServer::start().await;
+    let mut input: Vec<u8> = Vec::new();
+    input.extend_from_slice(format!("{}\r\n", server.url("/id/1")).as_bytes());
+    input.extend_from_slice(b"http://example.test/caf\xe9\n");
+    input.extend_from_slice(&vec![b'x'; (1 << 20) + 10]);
+    input.extend_from_slice(b"\n");
+    input.extend_from_slice(format!("{}\n", server.url("/id/2")).as_bytes());
+    let (path, mut file) = tempfile();
+    file.write_all(&input).unwrap();
+    drop(file);
+    let out = run(&["-q", "--ordered", path.to_str().unwrap()], "").await;
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.lines.len(), 4, "{:?}", out.lines);
+    assert_eq!(out.lines[0]["status"], 200, "CRLF line endings are fine");
+    let message = |i: usize| {
+        out.lines[i]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(message(1).contains("line 2: not UTF-8"), "{}", message(1));
+    assert!(message(2).contains("line 3: longer than"), "{}", message(2));
+    assert_eq!(out.lines[3]["status"], 200, "the batch went on");
+    assert_eq!(out.lines[3]["line"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_status_follows_failures_unless_allowed() {
     let server = TestServer::start().await;
     let ok = format!("{}\n{}\n", server.url("/id/1"), server.url("/id/2"));

@@ -12,11 +12,15 @@ use std::sync::{Arc, Mutex};
 
 use batch_fetch::Request;
 use serde::Deserialize;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
 /// How many parsed inputs wait ahead of the batch.
 const READ_AHEAD: usize = 1024;
+
+/// The longest line read; a longer one is that input's error (and is
+/// skipped without being held in memory).
+const MAX_LINE: usize = 1 << 20;
 
 /// One input, or why its line could not be one.
 pub(crate) type Input = Result<Request, String>;
@@ -74,13 +78,14 @@ where
 {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
-        let mut lines = reader.lines();
+        let mut reader = reader;
+        let mut buf = Vec::new();
         let mut line_no = 0u64;
         let mut index = 0usize;
         let mut bytes = 0u64;
         loop {
-            let line = match lines.next_line().await {
-                Ok(Some(line)) => line,
+            let read = match read_line(&mut reader, &mut buf).await {
+                Ok(Some(read)) => read,
                 Ok(None) => break,
                 Err(e) => {
                     eprintln!("batch-fetch: reading the input stopped after line {line_no}: {e}");
@@ -88,8 +93,17 @@ where
                 }
             };
             line_no += 1;
-            bytes += line.len() as u64 + 1;
-            let Some((input, url)) = parse_line(&line, line_no) else {
+            bytes += read;
+            let parsed = if buf.len() > MAX_LINE {
+                let reason = format!("line {line_no}: longer than {MAX_LINE} bytes");
+                Some((Err(reason), None))
+            } else {
+                match std::str::from_utf8(&buf) {
+                    Ok(line) => parse_line(line, line_no),
+                    Err(_) => Some((Err(format!("line {line_no}: not UTF-8")), None)),
+                }
+            };
+            let Some((input, url)) = parsed else {
                 continue;
             };
             origins.insert(index, Origin { line: line_no, url });
@@ -101,6 +115,50 @@ where
         }
     });
     rx
+}
+
+/// Reads one line into `buf` (without its `\n` or `\r\n`), keeping at
+/// most `MAX_LINE + 1` bytes of it; returns how many bytes it took from
+/// `reader`, or `None` at the end.
+async fn read_line<R>(reader: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option<u64>>
+where
+    R: AsyncBufRead + Unpin,
+{
+    buf.clear();
+    let mut taken = (&mut *reader)
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', buf)
+        .await? as u64;
+    if taken == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE {
+        // Too long: skip the rest of it, a buffer at a time.
+        loop {
+            let chunk = reader.fill_buf().await?;
+            if chunk.is_empty() {
+                break;
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    reader.consume(at + 1);
+                    taken += at as u64 + 1;
+                    break;
+                }
+                None => {
+                    let n = chunk.len();
+                    reader.consume(n);
+                    taken += n as u64;
+                }
+            }
+        }
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(taken))
 }
 
 /// The input of one line and its URL as written; `None` for a line that
