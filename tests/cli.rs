@@ -122,9 +122,17 @@ async fn every_input_gets_one_line_and_bad_lines_name_their_number() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("200: 2   404: 1"), "{}", out.stderr);
-    assert!(out.stderr.contains("invalid_request: 2"), "{}", out.stderr);
-    assert!(out.stderr.contains("latency   p50"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("status: 200 ×2, 404 ×1"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("errors: invalid request ×2"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("latency: p50"), "{}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

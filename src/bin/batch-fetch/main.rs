@@ -59,7 +59,7 @@ type Results = Pin<Box<dyn Stream<Item = (usize, Result<Response, Error>)> + Sen
 /// Runs the batch; `Err` is a usage error (exit status 2).
 async fn run(args: Args) -> Result<ExitCode, String> {
     let client = args.client()?;
-    let reader = open(&args).await?;
+    let (reader, input_size) = open(&args).await?;
     if let Some(dir) = &args.output_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot make the output directory {}: {e}", dir.display()))?;
@@ -89,7 +89,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     };
 
     let progress = (!args.quiet && std::io::stderr().is_terminal())
-        .then(|| summary::ProgressLine::start(batch.clone(), TICK, read, input_size(&args)));
+        .then(|| summary::ProgressLine::start(batch.clone(), TICK, read, input_size));
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -155,22 +155,23 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     })
 }
 
-/// The size of the input file (none for stdin or what is not a file).
-fn input_size(args: &Args) -> Option<u64> {
-    let path = args.input.as_ref().filter(|p| p.as_os_str() != "-")?;
-    let meta = std::fs::metadata(path).ok()?;
-    meta.is_file().then_some(meta.len())
-}
+/// The input, and its size when it is a plain file (none for stdin or a
+/// pipe).
+type Opened = (Box<dyn AsyncBufRead + Unpin + Send>, Option<u64>);
 
 /// The input file, or stdin.
-async fn open(args: &Args) -> Result<Box<dyn AsyncBufRead + Unpin + Send>, String> {
+async fn open(args: &Args) -> Result<Opened, String> {
     match &args.input {
         Some(path) if path.as_os_str() != "-" => {
             let file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-            Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
+            let size = match file.metadata().await {
+                Ok(meta) if meta.is_file() => Some(meta.len()),
+                _ => None,
+            };
+            Ok((Box::new(BufReader::with_capacity(64 << 10, file)), size))
         }
-        _ => Ok(Box::new(BufReader::new(tokio::io::stdin()))),
+        _ => Ok((Box::new(BufReader::new(tokio::io::stdin())), None)),
     }
 }
