@@ -499,3 +499,240 @@ async fn a_large_input_is_streamed_in_bounded_memory() {
         "peak RSS {small} KiB for 20,000 lines, {large} KiB for 200,000"
     );
 }
+
+/// The parts of a report page the tests look at.
+struct Page {
+    html: String,
+}
+
+impl Page {
+    fn read(path: &std::path::Path) -> Page {
+        Page {
+            html: std::fs::read_to_string(path).unwrap(),
+        }
+    }
+
+    /// The waterfall's rows.
+    fn rows(&self) -> usize {
+        self.html.matches("<g class=\"row\">").count()
+    }
+
+    /// The tooltip of the row of input `index`.
+    fn row_title(&self, index: usize) -> &str {
+        let start = self
+            .html
+            .find(&format!("<g class=\"row\"><title>#{index} "))
+            .unwrap_or_else(|| panic!("no row for input {index}"));
+        let rest = &self.html[start..];
+        &rest[..rest.find("</title>").unwrap()]
+    }
+
+    /// The segments (by phase) of the row of input `index`, in order.
+    fn row_phases(&self, index: usize) -> Vec<&str> {
+        let start = self
+            .html
+            .find(&format!("<g class=\"row\"><title>#{index} "))
+            .unwrap();
+        let rest = &self.html[start..];
+        let row = &rest[..rest.find("</g>").unwrap()];
+        row.split("<rect class=\"")
+            .skip(1)
+            .map(|r| &r[..r.find('"').unwrap()])
+            .filter(|&class| class != "hit")
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_draws_every_input_its_retries_and_escapes_what_it_shows() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let server = FnServer::start(move |seen| {
+        let hits = hits.clone();
+        async move {
+            match seen.path().as_str() {
+                "/flaky" if hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => {
+                    reply(503, "busy")
+                }
+                "/missing" => reply(404, "no"),
+                "/moved" => with_header(reply(302, ""), "location", "/ok"),
+                _ => reply(200, "hello"),
+            }
+        }
+    })
+    .await;
+    let (report, _) = tempfile();
+    let input = format!(
+        "{}\n{}\n{}\n{}\n{{\"url\":\"http://x.test/<script>alert(1)</script>\"}}\nhttp://127.0.0.1:{}/refused\n",
+        server.url("/ok"),
+        server.url("/flaky"),
+        server.url("/missing"),
+        server.url("/moved"),
+        support::closed_port(),
+    );
+    let out = run(
+        &[
+            "-q",
+            "--retries",
+            "1",
+            "--retry-base",
+            "10ms",
+            "--ordered",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &input,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.lines.len(), 6);
+    let page = Page::read(&report);
+
+    assert!(page.html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(page.rows(), 6, "one waterfall row per input");
+    assert!(page.html.contains("<body data-rows=\"6\">"));
+    assert!(page.html.contains("Every input (6)"));
+    assert!(!page.html.contains("sample of"));
+
+    // The first input: sent once, answered.
+    let phases = page.row_phases(0);
+    assert!(
+        phases.ends_with(&["waiting", "receiving"]) || phases.ends_with(&["waiting"]),
+        "{phases:?}"
+    );
+    assert!(
+        page.row_title(0).contains("200 OK in "),
+        "{}",
+        page.row_title(0)
+    );
+    // The flaky one: an attempt retried after its 503, a backoff, then the
+    // one that answered.
+    let phases = page.row_phases(1);
+    let retried = phases
+        .iter()
+        .position(|&p| p == "retried")
+        .expect("a retried attempt");
+    assert_eq!(phases[retried + 1], "backoff", "{phases:?}");
+    assert_eq!(phases.last(), Some(&"receiving"), "{phases:?}");
+    assert!(
+        page.row_title(1).contains("retried after 503"),
+        "{}",
+        page.row_title(1)
+    );
+    assert!(page.row_title(1).contains("2 attempts"));
+    // The redirect: a hop, then the answer.
+    assert_eq!(
+        page.row_phases(3).iter().filter(|&&p| p == "hop").count(),
+        1
+    );
+    // Refused: two attempts, the last one failed.
+    let phases = page.row_phases(5);
+    assert_eq!(phases.last(), Some(&"failed"), "{phases:?}");
+    assert!(
+        page.row_title(5).contains("connect in"),
+        "{}",
+        page.row_title(5)
+    );
+
+    // The status breakdown and the failures table.
+    assert!(page.html.contains("<td>404</td><td>Not Found</td>"));
+    assert!(page.html.contains("<td>connect</td><td>error</td>"));
+    assert!(page.html.contains("Failed inputs (the first 3 of 3)"));
+    assert!(page.html.contains("status 404"));
+
+    // Nothing from the run is markup, and nothing is fetched from elsewhere.
+    assert!(!page.html.contains("<script>alert"));
+    assert!(page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    for outside in ["<script src", "<link", "@import", "url(", "<img", "<iframe"] {
+        assert!(!page.html.contains(outside), "{outside}");
+    }
+    // The one script is allowed by its hash, and only it.
+    let script = {
+        let start = page.html.rfind("<script>").unwrap() + "<script>".len();
+        &page.html[start..start + page.html[start..].find("</script>").unwrap()]
+    };
+    let hash = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        ring::digest::digest(&ring::digest::SHA256, script.as_bytes()),
+    );
+    assert!(
+        page.html.contains(&format!(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{hash}'"
+        )),
+        "the Content-Security-Policy names the script's hash"
+    );
+    let _ = std::fs::remove_file(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_samples_past_its_row_limit_and_counts_everything_else() {
+    let server = TestServer::start().await;
+    let input: String = (0..60)
+        .map(|i| format!("{}\n", server.url(&format!("/id/{i}"))))
+        .collect();
+    let (report, _) = tempfile();
+    let out = run(
+        &[
+            "-q",
+            "--report",
+            report.to_str().unwrap(),
+            "--report-rows",
+            "10",
+        ],
+        &input,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines.len(), 60);
+    let page = Page::read(&report);
+    assert_eq!(page.rows(), 10);
+    assert!(page.html.contains("<body data-rows=\"10\">"));
+    assert!(
+        page.html
+            .contains("A uniform random sample of 10 of the 60 inputs"),
+        "the page says it is a sample"
+    );
+    // The cards and the breakdown count all 60.
+    assert!(page.html.contains("<b>60</b><span>inputs</span>"));
+    assert!(
+        page.html
+            .contains("<td>200</td><td>OK</td><td class=\"n\">60</td>")
+    );
+    // The histogram's bars add up to all 60.
+    let in_bars: u64 = page
+        .html
+        .split("<g class=\"bar\"><title>")
+        .skip(1)
+        .map(|bar| {
+            let title = &bar[..bar.find("</title>").unwrap()];
+            let first = title.lines().next().unwrap();
+            first
+                .rsplit(": ")
+                .next()
+                .unwrap()
+                .replace(',', "")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(in_bars, 60);
+    let _ = std::fs::remove_file(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_written_is_a_usage_error_before_any_request() {
+    let server = TestServer::start().await;
+    let out = run(
+        &["--report", "/nonexistent-dir/report.html"],
+        &format!("{}\n", server.url("/id/1")),
+    )
+    .await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("cannot write the report /nonexistent-dir/report.html"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(server.stats().log().len(), 0, "nothing was fetched");
+}

@@ -130,6 +130,18 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) body: bool,
 
+    /// Write a report of the run to FILE: one self-contained HTML page
+    /// (no scripts, fonts or styles from elsewhere) with a waterfall of
+    /// the requests over time, a latency histogram, a timeline and the
+    /// status breakdown.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
+
+    /// Requests drawn in the report's waterfall; past that many, a uniform
+    /// random sample of them (the other charts count every input).
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) report_rows: u32,
+
     /// No progress line and no summary on stderr.
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,

@@ -11,6 +11,7 @@ mod args;
 mod files;
 mod input;
 mod output;
+mod report;
 mod summary;
 
 use std::io::{IsTerminal, Write};
@@ -28,6 +29,7 @@ use tokio::io::{AsyncBufRead, BufReader};
 use args::Args;
 use input::Origins;
 use output::Record;
+use report::Report;
 
 /// How often the progress bar is redrawn.
 const TICK: Duration = Duration::from_millis(100);
@@ -65,6 +67,17 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot make the output directory {}: {e}", dir.display()))?;
     }
 
+    // Made before the first request, so a path that cannot be written is
+    // a usage error, not the loss of a finished run.
+    let report = match &args.report {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
+            Some((file, path, Report::new(args.report_rows as usize)))
+        }
+        None => None,
+    };
+
     let origins = Origins::default();
     let read = Arc::new(AtomicU64::new(0));
     let mut lines = input::spawn_reader(reader, origins.clone());
@@ -81,7 +94,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     });
     let inputs = batch_fetch::from_stream(inputs);
 
-    let batch = client.batch().no_deadline();
+    let mut batch = client.batch().no_deadline();
+    if let Some((_, _, report)) = &report {
+        batch = batch.observer(report.observer());
+    }
     let mut results: Results = if args.ordered {
         Box::pin(batch.fetch_stream_ordered(inputs))
     } else {
@@ -113,6 +129,9 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
         failed += u64::from(failure);
+        if let Some((_, _, report)) = &report {
+            report.finish(index, &origin, &result, failure.then(|| record.failure()));
+        }
         let written = serde_json::to_writer(&mut out, &record)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"));
@@ -141,8 +160,19 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(progress) = progress {
         progress.finish();
     }
+    let stats = batch.stats();
+    if let Some((file, path, report)) = report {
+        let page = report.render(&stats, &command_line());
+        let mut file = std::io::BufWriter::new(file);
+        if let Err(e) = file.write_all(page.as_bytes()).and_then(|()| file.flush()) {
+            eprintln!(
+                "batch-fetch: cannot write the report {}: {e}",
+                path.display()
+            );
+            failed += 1;
+        }
+    }
     if !args.quiet {
-        let stats = batch.stats();
         eprint!("{}", summary::table(&stats, failed));
         if stopped_early && args.fail_fast {
             eprintln!("stopped at the first failed input (--fail-fast)");
@@ -153,6 +183,24 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The command line as typed, near enough: arguments with spaces or
+/// quotes are quoted.
+fn command_line() -> String {
+    let mut line = String::from("batch-fetch");
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy();
+        line.push(' ');
+        if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
+            line.push('\'');
+            line.push_str(&arg.replace('\'', "'\\''"));
+            line.push('\'');
+        } else {
+            line.push_str(&arg);
+        }
+    }
+    line
 }
 
 /// The input, and its size when it is a plain file (none for stdin or a

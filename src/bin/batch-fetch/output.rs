@@ -102,6 +102,19 @@ impl<'a> Record<'a> {
     }
 }
 
+impl Record<'_> {
+    /// Why the tool counts this input as failed, when it does: its error,
+    /// the body it could not write, or its status.
+    pub(crate) fn failure(&self) -> String {
+        match (&self.error, &self.file_error, self.status) {
+            (Some(error), _, _) => error.message.clone(),
+            (None, Some(file_error), _) => format!("cannot write the body: {file_error}"),
+            (None, None, Some(status)) => format!("status {status}"),
+            (None, None, None) => String::new(),
+        }
+    }
+}
+
 impl From<&Timings> for TimingsMs {
     fn from(t: &Timings) -> Self {
         TimingsMs {
