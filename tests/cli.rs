@@ -736,3 +736,200 @@ async fn a_report_that_cannot_be_written_is_a_usage_error_before_any_request() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(server.stats().log().len(), 0, "nothing was fetched");
 }
+
+/// A server whose every answer takes `delay`, counting the requests that
+/// reached it.
+async fn slow_server(
+    delay: Duration,
+) -> (FnServer, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let arrived = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = arrived.clone();
+    let server = FnServer::start(move |_| {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(delay).await;
+            reply(200, "late")
+        }
+    })
+    .await;
+    (server, arrived)
+}
+
+/// The `N` of "nothing after the first N inputs was sent".
+fn inputs_sent(stderr: &str) -> usize {
+    let (_, rest) = stderr
+        .split_once("nothing after the first ")
+        .unwrap_or_else(|| panic!("no count of inputs sent: {stderr}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_cancels_what_is_under_way_and_sends_nothing_after() {
+    let (server, arrived) = slow_server(Duration::from_secs(20)).await;
+    let input: String = (0..40)
+        .map(|i| format!("{}\n", server.url(&format!("/{i}"))))
+        .collect();
+    let out = run(&["-c", "4", "--timeout", "30s", "--deadline", "1s"], &input).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("stopped at the --deadline of 1s: 4 requests under way were cancelled"),
+        "{}",
+        out.stderr
+    );
+    // Every input the batch took has its line, and no other input was sent.
+    let sent = inputs_sent(&out.stderr);
+    assert!((4..40).contains(&sent), "{sent} inputs taken");
+    assert_eq!(out.lines.len(), sent, "{:?}", out.lines);
+    assert!(
+        out.lines.iter().all(|l| l["error"]["kind"] == "cancelled"),
+        "{:?}",
+        out.lines
+    );
+    assert_eq!(arrived.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    // A deadline that does not pass changes nothing.
+    let quick = TestServer::start().await;
+    let input: String = (0..5)
+        .map(|i| format!("{}\n", quick.url(&format!("/id/{i}"))))
+        .collect();
+    let out = run(&["--deadline", "30s"], &input).await;
+    assert_eq!((out.code, out.lines.len()), (0, 5), "{}", out.stderr);
+    assert!(!out.stderr.contains("deadline"), "{}", out.stderr);
+
+    // Every input started, some cut off: each has its line; with
+    // --allow-failures that is status 0.
+    let input: String = (0..3)
+        .map(|i| format!("{}\n", server.url(&format!("/all/{i}"))))
+        .collect();
+    let out = run(&["--deadline", "300ms", "--allow-failures"], &input).await;
+    assert_eq!((out.code, out.lines.len()), (0, 3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("every input had been started"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(&["--deadline", "0s"], &input).await;
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--deadline must be longer than zero"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_what_is_under_way_and_still_writes_the_summary_and_report() {
+    let (server, arrived) = slow_server(Duration::from_secs(20)).await;
+    let (input, mut file) = tempfile();
+    for i in 0..40 {
+        writeln!(file, "{}", server.url(&format!("/{i}"))).unwrap();
+    }
+    drop(file);
+    let (report, _) = tempfile();
+    let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
+    let args = (input.clone(), report.clone());
+    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(bin)
+            .args(["-c", "4", "--timeout", "30s", "--report"])
+            .arg(&args.1)
+            .arg(&args.0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while arrived.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+            assert!(started.elapsed() < RUN_LIMIT, "the requests never arrived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        let out = rx
+            .recv_timeout(RUN_LIMIT)
+            .expect("the tool did not stop")
+            .unwrap();
+        (
+            out.status,
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), inputs_sent(&stderr), "{stdout}");
+    assert!(lines.len() >= 4, "{stdout}");
+    assert!(
+        lines.iter().all(|l| l["error"]["kind"] == "cancelled"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("interrupted (Ctrl-C): 4 requests under way were cancelled"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("errors: request cancelled ×4"),
+        "the summary is written: {stderr}"
+    );
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        page.contains("interrupted (Ctrl-C)"),
+        "the report says why it stopped"
+    );
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_short_does_not_wait_for_stdin_to_close() {
+    let refused = format!("http://127.0.0.1:{}/refused\n", support::closed_port());
+    for args in [&["--fail-fast"][..], &["--deadline", "500ms"][..]] {
+        let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
+        let (args, line) = (args.to_vec(), refused.clone());
+        let status = tokio::task::spawn_blocking(move || {
+            let mut child = std::process::Command::new(bin)
+                .args(["-q", "--retries", "0"])
+                .args(&args)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            // One line, and stdin stays open: a reader still waits on it.
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(line.as_bytes()).unwrap();
+            stdin.flush().unwrap();
+            let started = std::time::Instant::now();
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break Some(status);
+                }
+                if started.elapsed() > Duration::from_secs(20) {
+                    let _ = child.kill();
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            drop(stdin);
+            (args, status)
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            status.1.and_then(|s| s.code()),
+            Some(1),
+            "{:?} waited for stdin",
+            status.0
+        );
+    }
+}

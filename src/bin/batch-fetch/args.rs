@@ -50,6 +50,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub(crate) connect_timeout: Duration,
 
+    /// Time allowed to the whole run: when it passes, requests under way
+    /// are cancelled (each gets its line) and inputs not yet started are
+    /// not sent.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) deadline: Option<Duration>,
+
     /// Retries after a failed attempt (connect errors, timeouts, 429, 502,
     /// 503, 504; idempotent methods only unless --retry-non-idempotent).
     #[arg(long, value_name = "N", default_value_t = 3)]

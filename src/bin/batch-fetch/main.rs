@@ -18,10 +18,10 @@ use std::io::{IsTerminal, Write};
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use batch_fetch::{Error, Response};
+use batch_fetch::{Batch, Error, ErrorKind, Response};
 use clap::Parser;
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
@@ -44,7 +44,12 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return usage_error(&format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(run(args)) {
+    let outcome = runtime.block_on(run(args));
+    // Everything is written by now. Not waiting for the runtime's threads:
+    // one may be blocked reading a stdin that has more to say (a run cut
+    // short by --fail-fast, --deadline or Ctrl-C).
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => code,
         Err(reason) => usage_error(&reason),
     }
@@ -60,6 +65,9 @@ type Results = Pin<Box<dyn Stream<Item = (usize, Result<Response, Error>)> + Sen
 
 /// Runs the batch; `Err` is a usage error (exit status 2).
 async fn run(args: Args) -> Result<ExitCode, String> {
+    if args.deadline.is_some_and(|d| d.is_zero()) {
+        return Err("--deadline must be longer than zero".into());
+    }
     let client = args.client()?;
     let (reader, input_size) = open(&args).await?;
     if let Some(dir) = &args.output_dir {
@@ -82,22 +90,38 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let read = Arc::new(AtomicU64::new(0));
     let mut lines = input::spawn_reader(reader, origins.clone());
     // Counted as the batch takes them, so the progress bar follows the
-    // inputs started, not the reader's read-ahead.
+    // inputs started, not the reader's read-ahead; and whether it took
+    // them all, so a run stopped early can say so.
     let taken = read.clone();
-    let inputs = futures_util::stream::poll_fn(move |cx| {
-        lines.poll_recv(cx).map(|next| {
-            next.map(|(input, bytes)| {
-                taken.fetch_add(bytes, Ordering::Relaxed);
-                input
+    let started = Arc::new(AtomicUsize::new(0));
+    let all_taken = Arc::new(AtomicBool::new(false));
+    let inputs = futures_util::stream::poll_fn({
+        let (started, all_taken) = (started.clone(), all_taken.clone());
+        move |cx| {
+            lines.poll_recv(cx).map(|next| match next {
+                Some((input, bytes)) => {
+                    taken.fetch_add(bytes, Ordering::Relaxed);
+                    started.fetch_add(1, Ordering::Relaxed);
+                    Some(input)
+                }
+                None => {
+                    all_taken.store(true, Ordering::Relaxed);
+                    None
+                }
             })
-        })
+        }
     });
     let inputs = batch_fetch::from_stream(inputs);
 
-    let mut batch = client.batch().no_deadline();
+    let mut batch = match args.deadline {
+        Some(deadline) => client.batch().deadline(deadline),
+        None => client.batch().no_deadline(),
+    };
     if let Some((_, _, report)) = &report {
         batch = batch.observer(report.observer());
     }
+    let began = Instant::now();
+    let interrupted = stop_on_ctrl_c(batch.clone());
     let mut results: Results = if args.ordered {
         Box::pin(batch.fetch_stream_ordered(inputs))
     } else {
@@ -110,6 +134,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0u64;
+    let mut cancelled = 0u64;
     let mut stopped_early = false;
     while let Some((index, result)) = results.next().await {
         let origin = origins.take(index);
@@ -129,6 +154,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
         failed += u64::from(failure);
+        cancelled += u64::from(matches!(&result, Err(e) if e.kind() == ErrorKind::Cancelled));
         if let Some((_, _, report)) = &report {
             report.finish(index, &origin, &result, failure.then(|| record.failure()));
         }
@@ -161,8 +187,36 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         progress.finish();
     }
     let stats = batch.stats();
+    // Why inputs were left unsent, when they were.
+    let cut_short = if stopped_early || all_taken.load(Ordering::Relaxed) && cancelled == 0 {
+        None
+    } else {
+        let why = if interrupted.load(Ordering::Relaxed) {
+            "interrupted (Ctrl-C)".to_string()
+        } else if let Some(deadline) = args.deadline.filter(|d| began.elapsed() >= *d) {
+            format!("stopped at the --deadline of {deadline:?}")
+        } else {
+            "stopped".to_string()
+        };
+        let started = started.load(Ordering::Relaxed);
+        let rest = if all_taken.load(Ordering::Relaxed) {
+            "every input had been started".to_string()
+        } else {
+            format!(
+                "nothing after the first {started} input{} was sent",
+                plural(started)
+            )
+        };
+        let were = if cancelled == 1 { "was" } else { "were" };
+        Some(format!(
+            "{why}: {cancelled} request{} under way {were} cancelled; {rest}",
+            plural(cancelled as usize)
+        ))
+    };
+    // Inputs left unsent did not succeed either.
+    let unsent = cut_short.is_some() && !all_taken.load(Ordering::Relaxed);
     if let Some((file, path, report)) = report {
-        let page = report.render(&stats, &command_line());
+        let page = report.render(&stats, &command_line(), cut_short.as_deref());
         let mut file = std::io::BufWriter::new(file);
         if let Err(e) = file.write_all(page.as_bytes()).and_then(|()| file.flush()) {
             eprintln!(
@@ -177,12 +231,41 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         if stopped_early && args.fail_fast {
             eprintln!("stopped at the first failed input (--fail-fast)");
         }
+        if let Some(cut_short) = &cut_short {
+            eprintln!("{cut_short}");
+        }
     }
-    Ok(if failed > 0 && !args.allow_failures {
+    Ok(if interrupted.load(Ordering::Relaxed) {
+        // What a shell expects of a program stopped by SIGINT.
+        ExitCode::from(130)
+    } else if (failed > 0 || unsent) && !args.allow_failures {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On the first Ctrl-C, cancels the batch (what is under way gets its
+/// line, the summary and the report are written); on the second, quits at
+/// once. The flag says whether the first came.
+fn stop_on_ctrl_c(batch: Batch) -> Arc<AtomicBool> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return; // no handler: Ctrl-C keeps its default, ending at once
+        }
+        flag.store(true, Ordering::Relaxed);
+        batch.cancel();
+        eprintln!("batch-fetch: interrupted, finishing up (Ctrl-C again to quit at once)");
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    interrupted
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The command line as typed, near enough: arguments with spaces or

@@ -43,6 +43,7 @@ td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}th{color:#5b6472
 td.n{text-align:right}td.url{max-width:560px;overflow-wrap:anywhere;font-size:12px}
 .share{display:inline-block;height:10px;border-radius:2px;vertical-align:middle}
 .note{color:#5b6472;margin:4px 0 8px}
+.cut{background:#fdecea;border:1px solid #f3b8b2;color:#7a1f17;border-radius:6px;padding:8px 12px;margin:0 0 14px}
 .legend{display:flex;flex-wrap:wrap;gap:14px;margin:6px 0;font-size:12px;color:#39414d}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;vertical-align:-2px}
 .wf{max-height:80vh;overflow:auto;border:1px solid #e1e5ea;border-radius:6px}
@@ -66,7 +67,13 @@ footer{margin-top:32px;color:#8a93a0;font-size:12px}
 /// script can run there.
 const SCRIPT: &str = "(function(){var n=function(s){var k=0;document.querySelectorAll(s).forEach(function(e){var b=e.getBBox();if(b.width>0&&b.height>0)k++});return k};var b=document.body;b.setAttribute('data-drawn-rows',n('#waterfall g.row'));b.setAttribute('data-drawn-bars',n('#histogram g.bar'));b.setAttribute('data-drawn-bins',n('#timeline g.bin'))})();";
 
-pub(super) fn page(c: &mut Collected, stats: &BatchStats, started: &str, command: &str) -> String {
+pub(super) fn page(
+    c: &mut Collected,
+    stats: &BatchStats,
+    started: &str,
+    command: &str,
+    cut_short: Option<&str>,
+) -> String {
     let seen = c.rows.seen();
     let mut rows = c.rows.take_kept();
     rows.sort_by(|a, b| {
@@ -92,6 +99,9 @@ pub(super) fn page(c: &mut Collected, stats: &BatchStats, started: &str, command
         esc(started),
         esc(command)
     );
+    if let Some(why) = cut_short {
+        let _ = writeln!(out, "<p class=\"cut\">{}.</p>", esc(why));
+    }
     cards(&mut out, c, stats);
 
     out.push_str("<div class=\"grid\"><section><h2>Latency</h2>");

@@ -246,10 +246,17 @@ impl Report {
 
     /// The page, from what was collected, the batch's own summary, and
     /// the command line that ran it. Once: the waterfall's rows are taken.
-    pub(crate) fn render(&self, stats: &BatchStats, command: &str) -> String {
+    /// The page; `cut_short` says why the run ended before every input
+    /// was fetched, when it did.
+    pub(crate) fn render(
+        &self,
+        stats: &BatchStats,
+        command: &str,
+        cut_short: Option<&str>,
+    ) -> String {
         let started = httpdate::fmt_http_date(self.started);
         let mut collected = self.lock();
-        html::page(&mut collected, stats, &started, command)
+        html::page(&mut collected, stats, &started, command, cut_short)
     }
 
     fn now_ms(&self) -> f64 {
