@@ -244,10 +244,10 @@ impl Report {
         });
     }
 
-    /// The page, from what was collected, the batch's own summary, and
-    /// the command line that ran it. Once: the waterfall's rows are taken.
-    /// The page; `cut_short` says why the run ended before every input
-    /// was fetched, when it did.
+    /// The page, from what was collected, the batch's own summary, the
+    /// command line that ran it and, when the run ended before every
+    /// input was fetched, why (`cut_short`). Once: the waterfall's rows
+    /// are taken.
     pub(crate) fn render(
         &self,
         stats: &BatchStats,
