@@ -2,7 +2,7 @@
 //! length (reservoir sampling, Vitter's algorithm R), so the waterfall of
 //! a ten-million-line run holds a few thousand rows, not ten million.
 
-use std::hash::{BuildHasher, Hasher};
+use tower::util::rng::{HasherRng, Rng};
 
 /// Up to `cap` items, each of those offered so far equally likely to be
 /// among them.
@@ -10,7 +10,9 @@ pub(crate) struct Reservoir<T> {
     cap: usize,
     seen: u64,
     kept: Vec<T>,
-    rng: SplitMix64,
+    /// Seeded from the standard library's per-process random keys, as the
+    /// library's retry jitter is.
+    rng: HasherRng,
 }
 
 impl<T> Reservoir<T> {
@@ -19,7 +21,7 @@ impl<T> Reservoir<T> {
             cap,
             seen: 0,
             kept: Vec::with_capacity(cap.min(4096)),
-            rng: SplitMix64::seeded(),
+            rng: HasherRng::new(),
         }
     }
 
@@ -30,7 +32,7 @@ impl<T> Reservoir<T> {
         if self.kept.len() < self.cap {
             self.kept.push(make());
         } else {
-            let slot = self.rng.below(self.seen);
+            let slot = below(&mut self.rng, self.seen);
             if slot < self.cap as u64 {
                 self.kept[slot as usize] = make();
             }
@@ -48,30 +50,10 @@ impl<T> Reservoir<T> {
     }
 }
 
-/// A small, fast generator; the sample needs no more than that.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// Seeded from the standard library's per-process random keys.
-    fn seeded() -> Self {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(0x5eed);
-        SplitMix64(hasher.finish())
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias is below
-    /// 2^-32 for the counts of a batch).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
+/// Uniform in `0..n`, by Lemire's multiply-shift (the bias is below 2^-32
+/// for the counts of a batch).
+fn below(rng: &mut impl Rng, n: u64) -> u64 {
+    ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64
 }
 
 #[cfg(test)]
