@@ -13,7 +13,7 @@ use batch_fetch::BatchStats;
 
 use super::histogram::Class;
 use super::trail::Phase;
-use super::{Collected, Listed, Row};
+use super::{Collected, Listed, Row, ms};
 
 /// Width of the charts' plotting area, in pixels.
 const PLOT_WIDTH: f64 = 1000.0;
@@ -665,17 +665,12 @@ fn count(n: u64) -> String {
 /// 1.5k, 20k, 3M: for axis labels.
 fn short_number(v: f64) -> String {
     if v >= 1e6 {
-        format!("{}M", trim(v / 1e6))
+        format!("{}M", trim_to(v / 1e6, 1))
     } else if v >= 1e3 {
-        format!("{}k", trim(v / 1e3))
+        format!("{}k", trim_to(v / 1e3, 1))
     } else {
-        trim(v)
+        trim_to(v, 1)
     }
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
 }
 
 /// A duration given in milliseconds: 850 µs, 12.3 ms, 1.25 s, 2 min 5 s.
@@ -699,6 +694,7 @@ fn duration(ms: f64) -> String {
     }
 }
 
+/// `v` with at most `decimals` decimals, trailing zeros dropped.
 fn trim_to(v: f64, decimals: usize) -> String {
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
@@ -720,10 +716,6 @@ fn bytes(n: u64) -> String {
     } else {
         format!("{n} B")
     }
-}
-
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 #[cfg(test)]

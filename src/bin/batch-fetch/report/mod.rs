@@ -273,6 +273,7 @@ fn breakdown(t: &Timings) -> [f64; 4] {
     [ms(t.queued()), ms(t.connect()), ms(t.ttfb()), ms(t.body())]
 }
 
+/// A duration in milliseconds, the unit the whole report counts in.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
