@@ -37,10 +37,13 @@ pub enum ErrorKind {
     BodyTooLarge,
     /// The server broke the HTTP protocol: garbage instead of a response, a
     /// truncated body, or a connection closed before the response ended.
+    /// Also a request the server kept refusing without processing it (an
+    /// HTTP/2 `REFUSED_STREAM` or `GOAWAY`, a connection closed before the
+    /// request could go out) after it was sent again as many times as the
+    /// client allows.
     Protocol,
     /// The request was cancelled before it finished: its batch passed its
-    /// deadline or was cancelled, or its connection task was stopped
-    /// because the runtime shut down.
+    /// deadline or was cancelled.
     Cancelled,
     /// A redirect was refused: a loop, more hops than `redirect_limit`, or
     /// an `https` to `http` downgrade. The message names the chain.
@@ -417,8 +420,11 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
             if h.is_parse() && h.to_string().contains("message head is too large") {
                 return ErrorKind::HeadersTooLarge;
             }
-            if h.is_canceled() {
-                return ErrorKind::Cancelled;
+            // The connection closed before the request could go out:
+            // hyper's "canceled", or an HTTP/2 connection that ended with
+            // the request's stream still waiting to open.
+            if h.is_canceled() || is_dispatch_gone(h) {
+                return ErrorKind::Protocol;
             }
             if h.is_user() {
                 return ErrorKind::InvalidRequest;
@@ -430,6 +436,13 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     } else {
         ErrorKind::Protocol
     }
+}
+
+/// True for hyper's "dispatch task is gone": the connection's task ended
+/// without answering a request it had taken. hyper has no predicate for
+/// it; its message is the one it gives that error kind.
+pub(crate) fn is_dispatch_gone(err: &hyper::Error) -> bool {
+    err.is_user() && err.to_string().starts_with("dispatch task is gone")
 }
 
 /// True if the server said it did not process the request: an HTTP/2

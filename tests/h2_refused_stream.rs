@@ -1,9 +1,14 @@
 //! HTTP/2 `RST_STREAM(REFUSED_STREAM)` means the server did not process the
-//! request: it is retried whatever the method, POST included, with the
-//! default retry policy.
+//! request (RFC 9113 §8.7): it is sent again at once, whatever the method
+//! and the retry settings, and that is not an attempt. A server that
+//! refuses everything still ends in an error, after a bounded number of
+//! sends.
 mod support;
 
-use batch_fetch::{BatchClient, Request};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use batch_fetch::{BatchClient, ErrorKind, Event, Request, RetryPolicy};
 use support::clients::h2c_builder;
 use support::{H2Mode, H2Server, bounded};
 
@@ -12,35 +17,45 @@ fn client() -> BatchClient {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_post_is_retried_by_the_default_policy() {
+async fn a_refused_post_is_sent_again_without_counting_an_attempt() {
     let server = H2Server::start(H2Mode::RefuseFirst(2)).await;
 
+    // Retries off: a refusal is not a failure to retry.
+    let client = h2c_builder().retry(RetryPolicy::none()).build().unwrap();
     let resp = bounded(
         "refused post",
-        client().fetch(Request::post(server.url("/submit")).body("payload-1")),
+        client.fetch(Request::post(server.url("/submit")).body("payload-1")),
     )
     .await
     .unwrap();
 
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.attempts(), 3, "two refusals, then served");
+    assert_eq!(resp.attempts(), 1, "two refusals are not attempts");
     assert_eq!(
         resp.text().unwrap(),
         "conn=1 method=POST path=/submit body=payload-1",
-        "the retry resent method and body"
+        "sent again with its method and body"
     );
     assert_eq!(server.refused(), 2);
     assert_eq!(server.log().len(), 1, "processed exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_streams_in_a_batch_are_retried() {
+async fn refused_streams_in_a_batch_are_sent_again() {
     let server = H2Server::start(H2Mode::RefuseFirst(5)).await;
     let reqs: Vec<Request> = (0..10)
         .map(|i| Request::post(server.url(&format!("/item/{i}"))).body(format!("body-{i}")))
         .collect();
+    let redispatched = Arc::new(AtomicUsize::new(0));
+    let seen = redispatched.clone();
+    let batch = client().batch().observer(move |e: &Event<'_>| {
+        if let Event::Redispatched { error, .. } = e {
+            assert_eq!(*error, ErrorKind::Protocol);
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
 
-    let resps = bounded("refused batch", client().fetch_all(reqs))
+    let resps = bounded("refused batch", batch.fetch_all(reqs))
         .await
         .unwrap();
 
@@ -53,10 +68,33 @@ async fn refused_streams_in_a_batch_are_retried() {
             "input {i}: {}",
             r.text().unwrap()
         );
+        assert_eq!(r.attempts(), 1, "input {i}");
     }
-    let attempts: u32 = resps.iter().map(|r| r.attempts()).sum();
     assert_eq!(server.refused(), 5);
-    assert_eq!(attempts, 15, "five requests needed a second attempt");
-    assert!(resps.iter().any(|r| r.attempts() > 1));
+    assert_eq!(redispatched.load(Ordering::SeqCst), 5, "one per refusal");
+    assert_eq!(batch.progress().redispatches(), 5);
     assert_eq!(server.log().len(), 10, "each processed exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_everything_ends_in_an_error() {
+    // Each attempt is sent at most 11 times (10 redispatches); then the
+    // refusal is a failed attempt like any other, retried by the policy.
+    let server = H2Server::start(H2Mode::RefuseFirst(usize::MAX)).await;
+    let once = h2c_builder().retry(RetryPolicy::none()).build().unwrap();
+    let err = bounded("refuses all", once.fetch(server.url("/never")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert_eq!(err.attempts(), 1, "{err}");
+    assert_eq!(server.refused(), 11);
+
+    let server = H2Server::start(H2Mode::RefuseFirst(usize::MAX)).await;
+    let err = bounded("refuses all, retried", client().fetch(server.url("/never")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert_eq!(err.attempts(), 4, "{err}");
+    assert_eq!(server.refused(), 44, "4 attempts, each sent 11 times");
+    assert!(server.log().is_empty());
 }

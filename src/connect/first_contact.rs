@@ -1,48 +1,66 @@
 //! One handshake, not `concurrency` of them, on first contact with an HTTPS
-//! origin.
+//! origin, and again each time its HTTP/2 connection goes away.
 //!
 //! Until a TLS handshake says (by ALPN) that an origin speaks HTTP/2, the
 //! pool cannot know that one connection would carry every request. So a
 //! batch that opens with 100 requests to a new HTTPS host starts 100
 //! handshakes, and hyper-util throws 99 of them away once the first says
 //! `h2`: wasted CPU on both sides, and 99 connections the server counts
-//! against its limits.
+//! against its limits. The same happens whenever the origin's HTTP/2
+//! connection goes away (a GOAWAY after nginx's 1,000 requests, a load
+//! balancer recycling it): every request that needs the next connection
+//! starts a handshake of its own.
 //!
-//! This connector lets the first connect to an origin go alone. The ones
-//! that arrive meanwhile wait for its outcome. HTTP/1.1 (or a failure):
-//! they connect as usual. HTTP/2: their requests are about to be served by
-//! the pool from the new connection, which drops or detaches these connect
-//! attempts; one that is still waiting after a grace period ends with an
-//! error instead of a second handshake (the retry policy treats it as the
-//! connect error it is).
+//! This connector lets one connect to an origin go at a time; the ones that
+//! arrive meanwhile follow it:
+//!
+//! - while its handshake runs, they wait for its outcome;
+//! - HTTP/1.1, or a failure: they connect as usual;
+//! - HTTP/2: the pool is about to hand that connection to their requests,
+//!   and then drops (or detaches) these connects. One still waiting keeps
+//!   waiting while the connection can take requests, and when it cannot
+//!   any more (GOAWAY, closed) starts over: the first to do so leads the
+//!   next connect. The wait is bounded by the connect timeout.
+//!
+//! Whether the connection can take requests is its [`Lifecycle`], which
+//! its I/O updates the moment a GOAWAY arrives or the connection ends.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::Uri;
 use hyper_util::client::legacy::connect::Connection;
 use tokio::sync::watch;
 
+use super::record::Lifecycle;
+use super::stream::Stream;
 use crate::error::BoxError;
 
-/// How long after an HTTP/2 handshake other connects to that origin are
-/// held back. The pool has the connection a few milliseconds after the
-/// handshake; this is ample.
-const GRACE: Duration = Duration::from_millis(200);
-
-/// What the first connect to an origin found.
-#[derive(Clone, Copy, Debug)]
+/// What the connect that leads an origin found.
+#[derive(Clone, Debug)]
 enum Outcome {
-    Http2 {
-        at: Instant,
-    },
+    /// An HTTP/2 connection, usable while its lifecycle says so.
+    Http2(Arc<Lifecycle>),
     /// HTTP/1.1, or no connection: others connect on their own.
     Other,
 }
+
+impl Outcome {
+    /// Whether connects to the origin should still follow this one.
+    fn holds(outcome: &Option<Outcome>) -> bool {
+        match outcome {
+            None => true,
+            Some(Outcome::Http2(conn)) => conn.usable(),
+            Some(Outcome::Other) => false,
+        }
+    }
+}
+
+type Origins = Arc<Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>>;
 
 /// The connector of the pool, behind one `Arc`: hyper-util clones its
 /// connector for every request, a connection needed or not (its lazy
@@ -68,15 +86,18 @@ struct Shared<C> {
     /// Off when ALPN cannot surprise us: HTTP/1 only, or HTTP/2 by prior
     /// knowledge (where hyper-util already connects once per origin).
     enabled: bool,
-    origins: Arc<Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>>,
+    /// How long a connect may follow another one.
+    patience: Duration,
+    origins: Origins,
 }
 
 impl<C> FirstContact<C> {
-    pub(crate) fn new(inner: C, enabled: bool) -> Self {
+    pub(crate) fn new(inner: C, enabled: bool, patience: Duration) -> Self {
         FirstContact {
             shared: Arc::new(Shared {
                 inner,
                 enabled,
+                patience,
                 origins: Arc::default(),
             }),
         }
@@ -88,27 +109,34 @@ enum Role {
     Follower(watch::Receiver<Option<Outcome>>),
 }
 
-/// The first connect to an origin. Publishes its outcome; if dropped
+/// The connect that leads an origin. Publishes its outcome; if dropped
 /// before that, its followers connect on their own.
 struct Leader {
     key: String,
-    origins: Arc<Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>>,
+    origins: Origins,
     outcome: watch::Sender<Option<Outcome>>,
 }
 
 impl Leader {
     fn publish(self, outcome: Outcome) {
+        let other = matches!(outcome, Outcome::Other);
         let _ = self.outcome.send(Some(outcome));
-        // An HTTP/2 entry stays for the grace period; anything else frees
-        // the origin at once.
-        if matches!(outcome, Outcome::Other) {
+        // An HTTP/2 entry stays while its connection is usable; anything
+        // else frees the origin at once.
+        if other {
             self.forget();
         }
     }
 
     fn forget(&self) {
         let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-        origins.remove(&self.key);
+        // Only this leader's own entry: a later leader may have replaced it.
+        if origins
+            .get(&self.key)
+            .is_some_and(|rx| rx.same_channel(&self.outcome.subscribe()))
+        {
+            origins.remove(&self.key);
+        }
     }
 }
 
@@ -122,30 +150,21 @@ impl Drop for Leader {
 }
 
 impl<C> Shared<C> {
-    fn role(&self, key: String) -> Role {
+    fn role(&self, key: &str) -> Role {
         let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rx) = origins.get(&key) {
-            let live = match *rx.borrow() {
-                None => true,
-                Some(Outcome::Http2 { at }) => at.elapsed() < GRACE,
-                Some(Outcome::Other) => false,
-            };
-            if live {
+        if let Some(rx) = origins.get(key) {
+            if Outcome::holds(&rx.borrow()) {
                 return Role::Follower(rx.clone());
             }
         }
         if origins.len() > 1024 {
-            // Forget origins whose grace is over.
-            origins.retain(|_, rx| match *rx.borrow() {
-                None => true,
-                Some(Outcome::Http2 { at }) => at.elapsed() < GRACE,
-                Some(Outcome::Other) => false,
-            });
+            // Forget origins whose connection is gone.
+            origins.retain(|_, rx| Outcome::holds(&rx.borrow()));
         }
         let (tx, rx) = watch::channel(None);
-        origins.insert(key.clone(), rx);
+        origins.insert(key.to_owned(), rx);
         Role::Leader(Leader {
-            key,
+            key: key.to_owned(),
             origins: self.origins.clone(),
             outcome: tx,
         })
@@ -154,15 +173,14 @@ impl<C> Shared<C> {
 
 impl<C> tower::Service<Uri> for FirstContact<C>
 where
-    C: tower::Service<Uri> + Clone + Send + 'static,
-    C::Response: Connection + Send,
+    C: tower::Service<Uri, Response = Stream> + Clone + Send + Sync + 'static,
     C::Error: Into<BoxError>,
     C::Future: Send + 'static,
 {
-    type Response = C::Response;
+    type Response = Stream;
     type Error = BoxError;
     // Boxed: once per new connection, not per request.
-    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Each connect readies a clone of its own (see `connect`).
@@ -170,38 +188,57 @@ where
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let shared = &*self.shared;
-        let inner = shared.inner.clone();
+        let shared = self.shared.clone();
         // Only TLS can turn out to be HTTP/2 by surprise.
         if !shared.enabled || dst.scheme_str() != Some("https") {
-            return Box::pin(connect(inner, dst));
+            return Box::pin(connect(shared.inner.clone(), dst));
         }
-        match shared.role(crate::origin::key(&dst)) {
-            Role::Leader(leader) => Box::pin(async move {
-                let result = connect(inner, dst).await;
-                let outcome = match &result {
+        Box::pin(async move {
+            let key = crate::origin::key(&dst);
+            let patience = shared.patience;
+            match tokio::time::timeout(patience, first_contact(&shared, &key, dst)).await {
+                Ok(result) => result,
+                Err(_) => Err(BoxError::from(format!(
+                    "waited {patience:?} (the connect timeout) for the HTTP/2 connection \
+                     to {key} that another request opened"
+                ))),
+            }
+        })
+    }
+}
+
+/// Leads the connect to the origin `key`, or follows the one under way.
+async fn first_contact<C>(shared: &Shared<C>, key: &str, dst: Uri) -> Result<Stream, BoxError>
+where
+    C: tower::Service<Uri, Response = Stream> + Clone,
+    C::Error: Into<BoxError>,
+{
+    loop {
+        match shared.role(key) {
+            Role::Leader(leader) => {
+                let result = connect(shared.inner.clone(), dst).await;
+                leader.publish(match &result {
                     Ok(io) if io.connected().is_negotiated_h2() => {
-                        Outcome::Http2 { at: Instant::now() }
+                        Outcome::Http2(io.lifecycle().clone())
                     }
                     _ => Outcome::Other,
-                };
-                leader.publish(outcome);
-                result
-            }),
-            Role::Follower(mut outcome) => Box::pin(async move {
+                });
+                return result;
+            }
+            Role::Follower(mut outcome) => {
                 let seen = match outcome.wait_for(Option::is_some).await {
-                    Ok(seen) => *seen,
+                    Ok(seen) => seen.clone(),
                     Err(_) => None,
                 };
-                if let Some(Outcome::Http2 { at }) = seen {
-                    tokio::time::sleep_until((at + GRACE).into()).await;
-                    return Err(BoxError::from(
-                        "a new HTTP/2 connection to this origin was to carry the request, \
-                         but the pool did not hand it over",
-                    ));
+                match seen {
+                    // The pool hands this connection to waiting requests,
+                    // and drops this connect once its request has one; until
+                    // then (or if the connection goes away first) wait, and
+                    // then look again.
+                    Some(Outcome::Http2(conn)) => conn.retired().await,
+                    _ => return connect(shared.inner.clone(), dst).await,
                 }
-                connect(inner, dst).await
-            }),
+            }
         }
     }
 }

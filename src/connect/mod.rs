@@ -4,13 +4,16 @@
 
 mod descriptors;
 mod first_contact;
+mod frame_watch;
 mod proxy;
+mod record;
 mod stream;
 
 use first_contact::FirstContact;
 use stream::Compact;
 
 pub(crate) use proxy::{ProxyConnector, forward_auth};
+pub(crate) use record::ConnectedAt;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +128,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     Ok(HttpsClient(Arc::new(builder.build(FirstContact::new(
         Compact::new(https),
         alpn_may_pick_h2,
+        cfg.connect_timeout,
     )))))
 }
 

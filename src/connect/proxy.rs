@@ -5,9 +5,8 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -20,9 +19,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::descriptors::Descriptors;
+use super::record::{ConnectedAt, Lifecycle};
 use crate::dns::DnsResolver;
 use crate::error::BoxError;
-use crate::observe::ConnectedAt;
 
 type Tcp = HttpConnector<DnsResolver>;
 
@@ -67,7 +66,7 @@ impl tower::Service<Uri> for ProxyConnector {
             let mut conn = descriptors
                 .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone()))
                 .await?;
-            conn.began = began;
+            conn.lifecycle = Lifecycle::new(began, conn.lifecycle.remote_addr());
             conn.descriptors = Some(descriptors);
             Ok(conn)
         })
@@ -143,16 +142,15 @@ fn with_port(dst: Uri) -> Result<Uri, BoxError> {
 pub(crate) struct Conn {
     io: TokioIo<TcpStream>,
     forwarding_proxy: bool,
-    began: Instant,
-    ready: OnceLock<Instant>,
-    /// The peer: the server, or the proxy when one carries the request.
-    remote: Option<SocketAddr>,
     /// Told when the connection closes, freeing its descriptor.
     descriptors: Option<Arc<Descriptors>>,
+    /// When it was made, where it goes, whether it can take requests.
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        self.lifecycle.retire();
         if let Some(descriptors) = &self.descriptors {
             descriptors.freed();
         }
@@ -162,11 +160,9 @@ impl Drop for Conn {
 impl Conn {
     fn direct(io: TokioIo<TcpStream>) -> Self {
         Conn {
-            remote: io.inner().peer_addr().ok(),
+            lifecycle: Lifecycle::new(Instant::now(), io.inner().peer_addr().ok()),
             io,
             forwarding_proxy: false,
-            began: Instant::now(),
-            ready: OnceLock::new(),
             descriptors: None,
         }
     }
@@ -175,6 +171,11 @@ impl Conn {
         let mut conn = Conn::direct(io);
         conn.forwarding_proxy = true;
         conn
+    }
+
+    /// The connection's record.
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.lifecycle
     }
 }
 
@@ -187,9 +188,10 @@ impl Connection for Conn {
         // which hyper-util then copies into every response (a box, and a
         // second entry in the response's extension map, per request).
         // `ConnectedAt` carries the peer's address instead.
+        self.lifecycle.ready();
         Connected::new()
             .proxy(self.forwarding_proxy)
-            .extra(ConnectedAt::new(self.began, &self.ready, self.remote))
+            .extra(ConnectedAt::new(self.lifecycle.clone()))
     }
 }
 

@@ -1,4 +1,6 @@
-//! The connection type the pool keeps: plain TCP as it is, TLS behind a box.
+//! The connection type the pool keeps: plain TCP as it is, TLS behind a
+//! box, and TLS that negotiated HTTP/2 with its frames watched for GOAWAY
+//! (see `frame_watch`).
 //!
 //! hyper-rustls's `MaybeHttpsStream` is an enum whose TLS variant holds a
 //! whole rustls connection inline, so a plain-HTTP connection is as large
@@ -10,30 +12,102 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use futures_util::TryFutureExt;
 use futures_util::future::MapOk;
 use http::Uri;
-use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::rt::{Read, ReadBuf, ReadBufCursor, Write};
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 
+use super::frame_watch::FrameWatch;
 use super::proxy::Conn;
+use super::record::Lifecycle;
+
+/// How much one read of a watched HTTP/2 connection takes at most: a TLS
+/// record's plaintext.
+const WATCHED_READ: usize = 16 * 1024;
 
 /// A connection to an origin or a proxy, with or without TLS.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Plain(Conn),
     Tls(Box<MaybeHttpsStream<Conn>>),
+    /// TLS that negotiated `h2` by ALPN.
+    Http2(Box<Watched>),
+}
+
+/// An HTTP/2 connection over TLS whose incoming frames are watched.
+#[derive(Debug)]
+pub(crate) struct Watched {
+    tls: MaybeHttpsStream<Conn>,
+    watch: FrameWatch,
+    /// What the server sent passes through here to be looked at: hyper's
+    /// read cursor cannot show the bytes it was given.
+    scratch: Box<[u8]>,
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl From<MaybeHttpsStream<Conn>> for Stream {
     fn from(stream: MaybeHttpsStream<Conn>) -> Self {
         match stream {
             MaybeHttpsStream::Http(conn) => Stream::Plain(conn),
-            tls => Stream::Tls(Box::new(tls)),
+            MaybeHttpsStream::Https(tls) => {
+                let (tcp, session) = tls.inner().get_ref();
+                if session.alpn_protocol() == Some(b"h2") {
+                    let lifecycle = tcp.inner().lifecycle().clone();
+                    Stream::Http2(Box::new(Watched {
+                        tls: MaybeHttpsStream::Https(tls),
+                        watch: FrameWatch::default(),
+                        scratch: vec![0; WATCHED_READ].into_boxed_slice(),
+                        lifecycle,
+                    }))
+                } else {
+                    Stream::Tls(Box::new(MaybeHttpsStream::Https(tls)))
+                }
+            }
         }
+    }
+}
+
+impl Stream {
+    /// The live state of the connection under the TLS, if any.
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        match self {
+            Stream::Plain(conn) => conn.lifecycle(),
+            Stream::Tls(tls) => conn_of(tls).lifecycle(),
+            Stream::Http2(watched) => &watched.lifecycle,
+        }
+    }
+}
+
+fn conn_of(stream: &MaybeHttpsStream<Conn>) -> &Conn {
+    match stream {
+        MaybeHttpsStream::Http(conn) => conn,
+        MaybeHttpsStream::Https(tls) => tls.inner().get_ref().0.inner(),
+    }
+}
+
+impl Watched {
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf.remaining().min(self.scratch.len());
+        let mut scratch = ReadBuf::new(&mut self.scratch[..n]);
+        if let Err(e) = ready!(Pin::new(&mut self.tls).poll_read(cx, scratch.unfilled())) {
+            self.lifecycle.retire();
+            return Poll::Ready(Err(e));
+        }
+        let read = scratch.filled();
+        if (n > 0 && read.is_empty()) || self.watch.saw_goaway(read) {
+            self.lifecycle.retire();
+        }
+        buf.put_slice(read);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -71,6 +145,7 @@ impl Connection for Stream {
         match self {
             Stream::Plain(conn) => conn.connected(),
             Stream::Tls(tls) => tls.connected(),
+            Stream::Http2(watched) => watched.tls.connected(),
         }
     }
 }
@@ -84,6 +159,7 @@ impl Read for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+            Stream::Http2(watched) => watched.poll_read(cx, buf),
         }
     }
 }
@@ -97,6 +173,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
+            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_write(cx, buf),
         }
     }
 
@@ -104,6 +181,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
+            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_flush(cx),
         }
     }
 
@@ -111,6 +189,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
+            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_shutdown(cx),
         }
     }
 
@@ -118,6 +197,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(conn) => conn.is_write_vectored(),
             Stream::Tls(tls) => tls.is_write_vectored(),
+            Stream::Http2(watched) => watched.tls.is_write_vectored(),
         }
     }
 
@@ -129,6 +209,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_write_vectored(cx, bufs),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
+            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_write_vectored(cx, bufs),
         }
     }
 }

@@ -21,10 +21,11 @@ use hyper_util::client::proxy::matcher::Matcher;
 use pin_project_lite::pin_project;
 
 use super::detach;
+use crate::connect::ConnectedAt;
 use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
 use crate::layers::StackRequest;
-use crate::observe::{ConnectedAt, Trace};
+use crate::observe::Trace;
 
 /// Sends requests on `S` and collects their bodies.
 #[derive(Clone, Debug)]
@@ -176,6 +177,9 @@ where
                     let res = ready!(send.poll(cx)).map_err(Into::into)?;
                     let (mut head, body) = res.into_parts();
                     let connected = head.extensions.remove::<ConnectedAt>();
+                    if let Some(connected) = &connected {
+                        connected.lifecycle().answered();
+                    }
                     let connect = connected
                         .as_ref()
                         .map_or(Duration::ZERO, |c| c.waited(*this.sent));

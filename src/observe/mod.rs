@@ -12,7 +12,6 @@ pub use stats::BatchStats;
 pub use timings::Timings;
 
 pub(crate) use progress::Counters;
-pub(crate) use timings::ConnectedAt;
 pub(crate) use trace::{AttemptGuard, Trace};
 
 use std::time::Duration;
@@ -32,7 +31,7 @@ use crate::response::Response;
 pub enum Event<'a> {
     /// A request got its rate-limit slots and concurrency permits and is
     /// being sent. `attempt` is 1 for the first request sent for this
-    /// input and counts up with each retry and redirect hop.
+    /// input and counts up with each retry, redirect hop and redispatch.
     Started {
         /// The input's position in the batch.
         index: usize,
@@ -57,6 +56,24 @@ pub enum Event<'a> {
         status: Option<StatusCode>,
         /// What went wrong, if no response came back.
         error: Option<ErrorKind>,
+    },
+    /// The server did not process a request (an HTTP/2 stream it refused
+    /// or cut off with a GOAWAY, a connection that closed before the
+    /// request went out, or, for a method that may be repeated, a
+    /// keep-alive connection it closed as the request arrived), which is
+    /// sent again at once on another connection. Not a retry: no backoff,
+    /// nothing drawn from the retry budget, and not counted in
+    /// [`Response::attempts`](crate::Response::attempts).
+    Redispatched {
+        /// The input's position in the batch.
+        index: usize,
+        /// The URL sent again.
+        url: &'a Uri,
+        /// The request that was not processed (as in
+        /// [`Event::Started`]), from 1.
+        attempt: u32,
+        /// What came back instead of a response.
+        error: ErrorKind,
     },
     /// An input finished with a response (of any status).
     Completed {

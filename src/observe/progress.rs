@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// counted: the input is lazy and its length may be unknown.
 ///
 /// Its `Display` is a one-line status:
-/// `812 done, 3 failed, 100 in flight, 85 queued, 1.2 MB, 7 retries, 2.0 s, 407/s`.
+/// `812 done, 3 failed, 100 in flight, 85 queued, 1.2 MB, 7 retries, 2.0 s, 407/s`
+/// (with `, N redispatched` after the retries when there were any).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Progress {
     done: u64,
@@ -22,6 +23,7 @@ pub struct Progress {
     queued: u64,
     bytes: u64,
     retries: u64,
+    redispatches: u64,
     elapsed: Duration,
 }
 
@@ -62,6 +64,12 @@ impl Progress {
         self.retries
     }
 
+    /// Requests sent again at once because the server did not process
+    /// them (see [`Event::Redispatched`](crate::Event::Redispatched)).
+    pub fn redispatches(&self) -> u64 {
+        self.redispatches
+    }
+
     /// Time since the batch started.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
@@ -82,13 +90,20 @@ impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} done, {} failed, {} in flight, {} queued, {}, {} retries, {:.1} s, {:.0}/s",
+            "{} done, {} failed, {} in flight, {} queued, {}, {} retries",
             self.done,
             self.failed,
             self.in_flight,
             self.queued,
             Bytes(self.bytes),
             self.retries,
+        )?;
+        if self.redispatches > 0 {
+            write!(f, ", {} redispatched", self.redispatches)?;
+        }
+        write!(
+            f,
+            ", {:.1} s, {:.0}/s",
             self.elapsed.as_secs_f64(),
             self.rate()
         )
@@ -120,6 +135,7 @@ pub(crate) struct Counters {
     in_flight: AtomicU64,
     bytes: AtomicU64,
     retries: AtomicU64,
+    redispatches: AtomicU64,
 }
 
 impl Counters {
@@ -145,6 +161,10 @@ impl Counters {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn redispatched(&self) {
+        self.redispatches.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, since: Option<Instant>) -> Progress {
         let done = self.done.load(Ordering::Relaxed);
         let failed = self.failed.load(Ordering::Relaxed);
@@ -158,6 +178,7 @@ impl Counters {
             queued: pulled.saturating_sub(done + failed + in_flight),
             bytes: self.bytes.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            redispatches: self.redispatches.load(Ordering::Relaxed),
             elapsed: since.map_or(Duration::ZERO, |t| t.elapsed()),
         }
     }

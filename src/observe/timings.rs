@@ -1,8 +1,6 @@
 //! Where the time of one request went.
 
-use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The timing breakdown of one input, from [`Response::timings()`](crate::Response::timings)
 /// or [`Error::timings()`](crate::Error::timings).
@@ -48,42 +46,5 @@ impl Timings {
     /// Time from when the batch started the input to its result.
     pub fn total(&self) -> Duration {
         self.total
-    }
-}
-
-/// When a connection was started and when it was ready, and where it
-/// goes, handed by the connector to every response it carries (hyper-util
-/// copies a connection's extras into each response's extensions).
-#[derive(Clone, Debug)]
-pub(crate) struct ConnectedAt {
-    began: Instant,
-    ready: Instant,
-    remote: Option<SocketAddr>,
-}
-
-impl ConnectedAt {
-    /// `ready` is the first time hyper-util asked the connection what it
-    /// is, which it does right after the connect (TLS included) resolves.
-    pub(crate) fn new(
-        began: Instant,
-        ready: &OnceLock<Instant>,
-        remote: Option<SocketAddr>,
-    ) -> Self {
-        ConnectedAt {
-            began,
-            ready: *ready.get_or_init(Instant::now),
-            remote,
-        }
-    }
-
-    /// The peer's address: the server's, or the proxy's.
-    pub(crate) fn remote(&self) -> Option<SocketAddr> {
-        self.remote
-    }
-
-    /// How much of an attempt that started at `sent` was spent waiting for
-    /// this connection: none if it was ready before (reused from the pool).
-    pub(crate) fn waited(&self, sent: Instant) -> Duration {
-        self.ready.saturating_duration_since(self.began.max(sent))
     }
 }

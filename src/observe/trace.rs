@@ -166,6 +166,24 @@ impl Trace {
         }
     }
 
+    /// The attempt under way was not processed by the server and is sent
+    /// again at once (not a retry).
+    pub(crate) fn redispatching(&self, url: &Uri, error: ErrorKind) {
+        let Some(batch) = &self.inner.batch else {
+            return;
+        };
+        batch.counters().redispatched();
+        if let (Some(observer), Some(index)) = (batch.observer(), self.inner.index) {
+            let attempt = self.state().sent;
+            observer.on_event(&Event::Redispatched {
+                index,
+                url,
+                attempt,
+                error,
+            });
+        }
+    }
+
     /// The breakdown so far, `total` up to now.
     pub(crate) fn timings(&self) -> Timings {
         let state = self.state();

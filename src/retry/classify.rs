@@ -1,11 +1,99 @@
 //! What the retry policy looks at in a result: is it worth another attempt,
 //! and did the server say when.
 
+use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::error::{self, BoxError, ErrorKind};
+
+/// Whether the request of a failed attempt is sent again at once, as the
+/// same attempt: the server provably did not process it, or (for a method
+/// that may be repeated) a keep-alive connection that had served earlier
+/// requests was closed by the server as this one went out.
+///
+/// Provably not processed (RFC 9113 §8.7 and §6.8), whatever the method:
+///
+/// * an HTTP/2 stream the server refused (`REFUSED_STREAM`);
+/// * an HTTP/2 stream cut off by the server's `GOAWAY`: the HTTP/2 client
+///   fails only the streams above the GOAWAY's last stream id, which the
+///   server says it never processed, and those it had not yet opened;
+/// * a request that never left the client because its connection closed
+///   first (hyper's "canceled"; hyper-util repeats one itself only on a
+///   reused connection);
+/// * a request whose HTTP/2 connection ended while its stream was still
+///   waiting for the server to allow one more (hyper then drops it
+///   unanswered: "dispatch task is gone").
+pub(super) fn redispatch(
+    method: &Method,
+    err: &(dyn StdError + Send + Sync + 'static),
+) -> Option<Redispatch> {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<error::BodyError>() {
+        return None;
+    }
+    let mut stale = false;
+    let mut over_h2 = false;
+    for e in error::chain(Some(err)) {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            if h2.is_remote()
+                && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+            {
+                return Some(Redispatch::Unprocessed);
+            }
+            over_h2 = true;
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_canceled() || error::is_dispatch_gone(h) {
+                return Some(Redispatch::Unprocessed);
+            }
+            stale |= h.is_incomplete_message();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            stale |= matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+    }
+    // An HTTP/1.1 keep-alive connection that the server closes idle (its
+    // keep-alive timeout, at least a second on common servers) may be
+    // closed just as the next request goes out; what was sent on it is
+    // lost unread. Repeated like this only for a method that may be
+    // repeated, and only on a connection that sat idle that long after
+    // answering (one that fails right after an answer, or never answers,
+    // is a failing server, for the retry policy to judge).
+    (stale && !over_h2 && is_idempotent(method) && on_idle_connection(err))
+        .then_some(Redispatch::StaleConnection)
+}
+
+/// How long a keep-alive connection must have sat idle for a close to be
+/// taken for the server closing it idle (see [`redispatch`]).
+const IDLE_CLOSE: Duration = Duration::from_secs(1);
+
+/// Whether the pool error in `err` happened on a connection that had
+/// answered requests and then sat idle for [`IDLE_CLOSE`] or more.
+fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
+    error::chain(Some(err)).any(|e| {
+        e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .and_then(crate::connect::ConnectedAt::of_error)
+            .and_then(|conn| conn.lifecycle().since_last_answer())
+            .is_some_and(|idle| idle >= IDLE_CLOSE)
+    })
+}
+
+/// Why a request is sent again at once (see [`redispatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Redispatch {
+    /// The server provably did not process it.
+    Unprocessed,
+    /// A keep-alive connection that had sat idle closed before any of the
+    /// response came: the server most likely closed it idle as the request
+    /// went out, but may have failed while processing it, so this is done
+    /// once per attempt only.
+    StaleConnection,
+}
 
 /// Whether a finished attempt should be repeated, and after how long the
 /// server asked us to wait.
@@ -15,11 +103,10 @@ pub(super) enum Verdict {
     Retry { retry_after: Option<Duration> },
 }
 
-/// The verdict on an attempt of a `method` request, which carried a body
-/// when `has_body`, that ended with `result`.
+/// The verdict on an attempt of a `method` request that ended with
+/// `result`.
 pub(super) fn verdict(
     method: &Method,
-    has_body: bool,
     result: &Result<http::Response<bytes::Bytes>, BoxError>,
     retry_non_idempotent: bool,
 ) -> Verdict {
@@ -38,15 +125,9 @@ pub(super) fn verdict(
             }
             _ => Verdict::Done,
         },
-        // The server said it never processed it: safe for any method.
-        Err(err) if error::refused_by_server(&**err) => Verdict::Retry { retry_after: None },
-        // A stream cut off by an HTTP/2 GOAWAY was not processed, except in
-        // one case: hyper also fails a request whose HEADERS just went out
-        // when the GOAWAY lands, before any DATA. A request with a body
-        // was then incomplete at the server, so it is safe to resend; one
-        // without (a complete request in one HEADERS frame) only if its
-        // method may be resent.
-        Err(err) if error::goaway(&**err) && (may_resend || has_body) => {
+        // The server did not process it (and sending it again at once did
+        // not help): safe for any method.
+        Err(err) if error::refused_by_server(&**err) || error::goaway(&**err) => {
             Verdict::Retry { retry_after: None }
         }
         Err(err) => match error::classify(&**err) {
@@ -134,24 +215,24 @@ mod tests {
     fn retried_statuses_for_idempotent_methods_only() {
         for code in [429, 502, 503, 504] {
             assert_ne!(
-                verdict(&Method::GET, false, &status(code), false),
+                verdict(&Method::GET, &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_eq!(
-                verdict(&Method::POST, false, &status(code), false),
+                verdict(&Method::POST, &status(code), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_ne!(
-                verdict(&Method::POST, false, &status(code), true),
+                verdict(&Method::POST, &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
         }
         for code in [200, 301, 400, 404, 500, 501] {
             assert_eq!(
-                verdict(&Method::GET, false, &status(code), true),
+                verdict(&Method::GET, &status(code), true),
                 Verdict::Done,
                 "{code}"
             );
@@ -163,7 +244,7 @@ mod tests {
         let err = || -> Result<http::Response<bytes::Bytes>, BoxError> {
             Err(Box::new(tower::timeout::error::Elapsed::new()))
         };
-        assert_ne!(verdict(&Method::PUT, false, &err(), false), Verdict::Done);
-        assert_eq!(verdict(&Method::PATCH, false, &err(), false), Verdict::Done);
+        assert_ne!(verdict(&Method::PUT, &err(), false), Verdict::Done);
+        assert_eq!(verdict(&Method::PATCH, &err(), false), Verdict::Done);
     }
 }

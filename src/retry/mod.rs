@@ -8,7 +8,7 @@ mod classify;
 mod policy;
 
 pub(crate) use backoff::Backoff;
-pub(crate) use policy::{Policy, Sent};
+pub(crate) use policy::{Next, Policy, Sent};
 
 use std::time::Duration;
 
@@ -41,13 +41,32 @@ use std::time::Duration;
 /// * the attempt timed out;
 /// * the connection was closed before any of the response arrived, or (in
 ///   HTTP/2) the server reset the stream before its response head;
-/// * an HTTP/2 `GOAWAY` cut the request off: retried also for a `POST` that
-///   carries a body, which the server cannot have had whole (hyper may
-///   report a `GOAWAY` that came just after a request's headers went out);
-/// * an HTTP/2 server refused the stream (`REFUSED_STREAM`): it did not
-///   process the request, so this is retried whatever the method;
 /// * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
 ///   `503 Service Unavailable` or `504 Gateway Timeout`.
+///
+/// # What is not a retry
+///
+/// Servers recycle connections all the time (nginx after 1,000 requests,
+/// load balancers and CDNs on their own schedules, graceful restarts). A
+/// request the server provably did not process is sent again at once on
+/// another connection, whatever its method and whatever this policy says:
+/// no backoff, nothing drawn from the budget, and not counted in
+/// [`attempts()`](crate::Response::attempts). That is:
+///
+/// * an HTTP/2 stream the server refused (`REFUSED_STREAM`, RFC 9113
+///   §8.7), or cut off by its `GOAWAY`: the streams above the GOAWAY's
+///   last stream id, which the server says it never processed (§6.8);
+/// * a request that could not go out because its connection closed first.
+///
+/// So is, once per attempt and for the methods below only, a request whose
+/// HTTP/1.1 keep-alive connection, idle for a second or more, closed before
+/// any of the response came: the server most likely closed it idle just
+/// as the request went out.
+///
+/// One attempt is sent at most 11 times so, after which the failure is
+/// the attempt's like any other, so a server that refuses everything still
+/// ends in an error. Each time is reported as an
+/// [`Event::Redispatched`](crate::Event::Redispatched).
 ///
 /// Other statuses are answers, not failures: a `404` or a `500` is returned
 /// at once. Garbage from the server, a truncated body or a body over the size
@@ -62,9 +81,8 @@ use std::time::Duration;
 /// effect, and sending it again could charge a card twice; opt in with
 /// [`retry_non_idempotent`](RetryPolicy::retry_non_idempotent) when your server makes them safe.
 /// A failure to connect is retried whatever the method, since nothing was
-/// sent. (Separately, the connection pool resends a request transparently
-/// when a reused keep-alive connection turns out closed before anything was
-/// written.)
+/// sent; so is a request the server refused without processing it (see
+/// above) once sending it again at once did not help.
 ///
 /// # Backoff
 ///

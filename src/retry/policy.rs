@@ -17,10 +17,21 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use super::RetryPolicy;
 use super::backoff::{self, Backoff};
-use super::classify::{Verdict, verdict};
+use super::classify::{Redispatch, Verdict, redispatch, verdict};
 use crate::error::{Attempted, BoxError};
 use crate::layers::Payload;
 use crate::observe::Trace;
+
+/// How many times in a row one attempt's request is sent again at once
+/// because the server did not process it (see [`Next::Redispatch`]);
+/// past that, the failure goes to the retry policy like any other. Go's
+/// HTTP/2 client allows 6 and curl 5, but with backoff from the second:
+/// here they are at once, and a server that recycles its connections
+/// after a few requests (nginx with a small `keepalive_requests`) refuses
+/// the streams a busy client has sent beyond that on each connection, so
+/// one request may meet several refusals in a row while the batch as a
+/// whole moves on.
+const MAX_REDISPATCHES: u32 = 10;
 
 /// Per-request retry state. The client's stack holds one, and each request
 /// works on its own clone, so `attempts` counts the attempts of that
@@ -30,6 +41,24 @@ pub(crate) struct Policy {
     settings: RetryPolicy,
     budget: Arc<TpsBudget>,
     attempts: u32,
+    /// Times the current attempt's request was sent again at once.
+    redispatched: u32,
+    /// Whether one of those was for a reused connection that closed.
+    stale_redispatched: bool,
+    /// The next send is the current attempt again, not a new one.
+    redispatching: bool,
+}
+
+/// What follows an attempt.
+pub(crate) enum Next {
+    /// The result is final.
+    Done,
+    /// The server did not process the request: send it again at once, as
+    /// the same attempt (no backoff, nothing drawn from the retry budget,
+    /// not counted in `attempts()`).
+    Redispatch,
+    /// Retry after the backoff.
+    Retry(Backoff),
 }
 
 impl std::fmt::Debug for Policy {
@@ -58,6 +87,9 @@ impl Policy {
                 settings.budget_percent,
             )),
             attempts: 0,
+            redispatched: 0,
+            stale_redispatched: false,
+            redispatching: false,
         }
     }
 
@@ -67,8 +99,14 @@ impl Policy {
     }
 
     /// An attempt of the current hop is being sent. The first of each hop
-    /// pays into the shared budget that retries draw on.
+    /// pays into the shared budget that retries draw on. A redispatch is
+    /// the same attempt sent again.
     pub(crate) fn attempt_starts(&mut self) {
+        if std::mem::take(&mut self.redispatching) {
+            return;
+        }
+        self.redispatched = 0;
+        self.stale_redispatched = false;
         if self.attempts == 0 && self.may_retry() {
             self.budget.deposit();
         }
@@ -81,24 +119,36 @@ impl Policy {
         self.attempts = 0;
     }
 
-    /// After an attempt sent as `sent` ended with `result`: the backoff
-    /// before the next attempt, or `None` when `result` is final, which it
-    /// then marks with the number of attempts it took.
+    /// After an attempt sent as `sent` ended with `result`: what follows.
+    /// A final `result` is marked with the number of attempts it took.
     pub(crate) fn after(
         &mut self,
         sent: Sent<'_>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
-    ) -> Option<Backoff> {
+    ) -> Next {
         let trace = sent.body.trace.as_ref();
+        if let Err(err) = result {
+            let why = redispatch(sent.method, &**err);
+            let allowed = match why {
+                Some(Redispatch::Unprocessed) => true,
+                Some(Redispatch::StaleConnection) => !self.stale_redispatched,
+                None => false,
+            };
+            if allowed && self.redispatched < MAX_REDISPATCHES {
+                self.stale_redispatched |= why == Some(Redispatch::StaleConnection);
+                self.redispatched += 1;
+                self.redispatching = true;
+                if let Some(trace) = trace {
+                    trace.redispatching(sent.uri, crate::error::classify(&**err));
+                }
+                return Next::Redispatch;
+            }
+        }
         let retries_done = self.attempts.saturating_sub(1);
-        let retry_after = match self.may_retry().then(|| {
-            verdict(
-                sent.method,
-                !sent.body.bytes.is_empty(),
-                result,
-                self.settings.retry_non_idempotent,
-            )
-        }) {
+        let retry_after = match self
+            .may_retry()
+            .then(|| verdict(sent.method, result, self.settings.retry_non_idempotent))
+        {
             Some(Verdict::Retry { retry_after })
                 if retries_done < self.settings.max_retries && self.budget.withdraw() =>
             {
@@ -106,7 +156,7 @@ impl Policy {
             }
             _ => {
                 self.finish(trace, result);
-                return None;
+                return Next::Done;
             }
         };
         let settings = &self.settings;
@@ -126,7 +176,7 @@ impl Policy {
             };
             trace.retrying(sent.uri, wait, status, error);
         }
-        Some(Backoff::new(wait, trace.and_then(Trace::park)))
+        Next::Retry(Backoff::new(wait, trace.and_then(Trace::park)))
     }
 
     /// Marks the final result of a hop with the number of attempts it

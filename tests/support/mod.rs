@@ -13,6 +13,7 @@
 //! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
 //! * [`faults::FaultServer`]: servers told by the request path which fault to act out.
+//! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
@@ -23,6 +24,7 @@ pub mod fn_server;
 pub mod h2srv;
 pub mod json;
 pub mod listen;
+pub mod nginx;
 pub mod proxy;
 pub mod raw;
 pub mod script;

@@ -10,35 +10,20 @@ use pin_project_lite::pin_project;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::layers::redirect::{FinalUrl, Hops, RedirectPolicy};
-use crate::retry::{Backoff, Policy, Sent};
+use crate::retry::{Backoff, Next, Policy, Sent};
 
 pin_project! {
-    /// The one attempt of a request that nothing can follow, or the loop
-    /// of its attempts and hops.
+    /// The loop of a request's attempts and hops.
     pub(crate) struct ResponseFuture<S>
     where
         S: tower::Service<StackRequest>,
     {
         #[pin]
-        kind: Kind<S>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<S>
-    where
-        S: tower::Service<StackRequest>,
-    {
-        Single { #[pin] future: S::Future },
-        Looping {
-            #[pin]
-            step: Step<S::Future>,
-            service: S,
-            hops: Hops,
-            retry: Policy,
-            redirect: RedirectPolicy,
-        },
+        step: Step<S::Future>,
+        service: S,
+        hops: Hops,
+        retry: Policy,
+        redirect: RedirectPolicy,
     }
 }
 
@@ -58,13 +43,7 @@ impl<S> ResponseFuture<S>
 where
     S: tower::Service<StackRequest>,
 {
-    pub(crate) fn single(future: S::Future) -> Self {
-        ResponseFuture {
-            kind: Kind::Single { future },
-        }
-    }
-
-    pub(crate) fn looping(
+    pub(crate) fn new(
         first: S::Future,
         service: S,
         hops: Hops,
@@ -72,13 +51,11 @@ where
         redirect: RedirectPolicy,
     ) -> Self {
         ResponseFuture {
-            kind: Kind::Looping {
-                step: Step::Attempt { future: first },
-                service,
-                hops,
-                retry,
-                redirect,
-            },
+            step: Step::Attempt { future: first },
+            service,
+            hops,
+            retry,
+            redirect,
         }
     }
 }
@@ -90,16 +67,14 @@ where
     type Output = Result<http::Response<Bytes>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (mut step, service, hops, retry, redirect) = match self.project().kind.project() {
-            KindProj::Single { future } => return future.poll(cx),
-            KindProj::Looping {
-                step,
-                service,
-                hops,
-                retry,
-                redirect,
-            } => (step, service, hops, retry, redirect),
-        };
+        let this = self.project();
+        let (mut step, service, hops, retry, redirect) = (
+            this.step,
+            this.service,
+            this.hops,
+            this.retry,
+            this.redirect,
+        );
         loop {
             match step.as_mut().project() {
                 StepProj::Attempt { future } => {
@@ -109,9 +84,16 @@ where
                         uri: hops.uri(),
                         body: hops.body(),
                     };
-                    if let Some(backoff) = retry.after(sent, &mut result) {
-                        step.set(Step::Backoff { backoff });
-                        continue;
+                    match retry.after(sent, &mut result) {
+                        Next::Done => {}
+                        Next::Redispatch => {
+                            step.set(Step::Ready);
+                            continue;
+                        }
+                        Next::Retry(backoff) => {
+                            step.set(Step::Backoff { backoff });
+                            continue;
+                        }
                     }
                     let mut res = result?;
                     if !redirect.enabled() || !hops.follow(&res, redirect)? {

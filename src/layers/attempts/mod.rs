@@ -10,8 +10,11 @@
 //! kept from before it was sent (the pooled client consumes the one it
 //! sends). As two layers, tower's `Retry` under a redirect layer, they
 //! kept two copies, and each cloned the services below it for each
-//! request; here one copy serves both, made only when a retry or a
-//! redirect is possible at all, and the service below is cloned once.
+//! request; here one copy serves both, and the service below is cloned
+//! once. The same copy serves a third job: an attempt whose request the
+//! server did not process (an HTTP/2 stream refused or cut off by a
+//! GOAWAY, a connection that closed first) is sent again at once, as the
+//! same attempt, whatever the retry settings.
 //! The decisions stay where they are documented: [`crate::retry`] for
 //! retries, `layers::redirect` for redirects.
 
@@ -80,15 +83,13 @@ where
     }
 
     fn call(&mut self, req: StackRequest) -> ResponseFuture<S> {
-        if !self.retry.may_retry() && !self.redirect.enabled() {
-            // Nothing can follow the first attempt: no copy to keep.
-            return ResponseFuture::single(self.inner.call(req));
-        }
+        // Kept even with retries and redirects off: a request the server
+        // did not process is sent again (see `retry::Next::Redispatch`).
         let hops = Hops::keep(&req);
         let mut retry = self.retry.clone();
         retry.attempt_starts();
         let first = self.inner.call(req);
         // The clone is made ready again before each later attempt.
-        ResponseFuture::looping(first, self.inner.clone(), hops, retry, self.redirect)
+        ResponseFuture::new(first, self.inner.clone(), hops, retry, self.redirect)
     }
 }

@@ -1,0 +1,180 @@
+//! What the client knows of one connection: when it was made, where it
+//! goes, and, while the pool holds it, whether it can still take requests
+//! and whether it has answered any.
+//!
+//! The connector makes one [`Lifecycle`] per connection; the connection's
+//! I/O marks it ready, going away (an HTTP/2 GOAWAY read) or closed (end of
+//! stream, a read error, or the connection dropped), and every response
+//! and pool error of that connection carries it in its [`ConnectedAt`].
+//! So the first-contact connector knows when an HTTP/2 connection stops
+//! taking new streams, and the retry policy knows whether a connection
+//! that failed a request had sat idle after serving others (a keep-alive
+//! connection the server closed idle, not a server that fails requests).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// The record of one connection, shared by its I/O, the pool's records of
+/// it and the first-contact connector.
+#[derive(Debug)]
+pub(crate) struct Lifecycle {
+    began: Instant,
+    /// The first time hyper-util asked the connection what it is, which
+    /// it does right after the connect (TLS included) resolves.
+    ready: OnceLock<Instant>,
+    /// The peer: the server, or the proxy when one carries the requests.
+    remote: Option<SocketAddr>,
+    /// The server said it takes no new streams (HTTP/2 GOAWAY), or the
+    /// connection is closed.
+    unusable: AtomicBool,
+    /// Responses whose head arrived on this connection.
+    answered: AtomicU32,
+    /// When the last of them arrived, in nanoseconds since `began`.
+    last_answer: AtomicU64,
+    changed: Notify,
+}
+
+impl Lifecycle {
+    /// A connection to `remote` whose connect began at `began`.
+    pub(crate) fn new(began: Instant, remote: Option<SocketAddr>) -> Arc<Self> {
+        Arc::new(Lifecycle {
+            began,
+            ready: OnceLock::new(),
+            remote,
+            unusable: AtomicBool::new(false),
+            answered: AtomicU32::new(0),
+            last_answer: AtomicU64::new(0),
+            changed: Notify::new(),
+        })
+    }
+
+    /// The peer: the server, or the proxy.
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// Marks the connection ready (the first call counts).
+    pub(crate) fn ready(&self) {
+        self.ready.get_or_init(Instant::now);
+    }
+
+    /// The server sent GOAWAY, or the connection ended: no new request
+    /// should be sent on it.
+    pub(crate) fn retire(&self) {
+        if !self.unusable.swap(true, Ordering::AcqRel) {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Whether new requests may still go on this connection.
+    pub(crate) fn usable(&self) -> bool {
+        !self.unusable.load(Ordering::Acquire)
+    }
+
+    /// Waits until the connection is retired.
+    pub(crate) async fn retired(&self) {
+        let changed = self.changed.notified();
+        tokio::pin!(changed);
+        // Registered before the check, so a `retire` in between wakes it.
+        changed.as_mut().enable();
+        if self.usable() {
+            changed.await;
+        }
+    }
+
+    /// A response head arrived on this connection.
+    pub(crate) fn answered(&self) {
+        let since = u64::try_from(self.began.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_answer.store(since, Ordering::Relaxed);
+        self.answered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How long ago the last response came on this connection, if any
+    /// did: a failure on a connection that sat idle that long may be the
+    /// server closing it idle as the request went out.
+    pub(crate) fn since_last_answer(&self) -> Option<Duration> {
+        if self.answered.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let at = Duration::from_nanos(self.last_answer.load(Ordering::Relaxed));
+        Some(self.began.elapsed().saturating_sub(at))
+    }
+}
+
+/// A connection's record as responses and pool errors carry it
+/// (hyper-util copies a connection's extras into each response's
+/// extensions, and keeps them in an error's connect info).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectedAt(Arc<Lifecycle>);
+
+impl ConnectedAt {
+    pub(crate) fn new(lifecycle: Arc<Lifecycle>) -> Self {
+        ConnectedAt(lifecycle)
+    }
+
+    /// The peer's address: the server's, or the proxy's.
+    pub(crate) fn remote(&self) -> Option<SocketAddr> {
+        self.0.remote_addr()
+    }
+
+    /// How much of an attempt that started at `sent` was spent waiting for
+    /// this connection: none if it was ready before (reused from the pool).
+    pub(crate) fn waited(&self, sent: Instant) -> Duration {
+        let ready = self.0.ready.get().copied().unwrap_or(self.0.began);
+        ready.saturating_duration_since(self.0.began.max(sent))
+    }
+
+    /// The connection's live state.
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.0
+    }
+
+    /// The record of the connection a pool error happened on, if the
+    /// error names one.
+    pub(crate) fn of_error(err: &hyper_util::client::legacy::Error) -> Option<ConnectedAt> {
+        let mut extensions = http::Extensions::new();
+        err.connect_info()?.get_extras(&mut extensions);
+        extensions.remove::<ConnectedAt>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn retiring_wakes_every_waiter_once() {
+        let life = Lifecycle::new(Instant::now(), None);
+        assert!(life.usable());
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let life = life.clone();
+                tokio::spawn(async move { life.retired().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        life.retire();
+        life.retire();
+        for w in waiters {
+            tokio::time::timeout(Duration::from_secs(5), w)
+                .await
+                .expect("woken")
+                .unwrap();
+        }
+        assert!(!life.usable());
+        // Already retired: returns at once.
+        life.retired().await;
+    }
+
+    #[test]
+    fn answers_are_timed() {
+        let life = Lifecycle::new(Instant::now(), None);
+        assert_eq!(life.since_last_answer(), None);
+        life.answered();
+        assert!(life.since_last_answer().unwrap() < Duration::from_secs(5));
+    }
+}
