@@ -262,6 +262,11 @@ impl Nginx {
             .collect()
     }
 
+    /// Empties the access log (nginx keeps writing to the same file).
+    pub fn clear_log(&self) {
+        std::fs::write(self.dir.join("logs/access.log"), b"").expect("truncate the access log");
+    }
+
     /// nginx's error log and what it wrote on stderr (before its error
     /// log was open), for a failure's message.
     pub fn error_log(&self) -> String {
