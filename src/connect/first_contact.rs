@@ -33,7 +33,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::Uri;
-use hyper_util::client::legacy::connect::Connection;
 use tokio::sync::watch;
 
 use super::record::Lifecycle;
@@ -217,12 +216,12 @@ where
         match shared.role(key) {
             Role::Leader(leader) => {
                 let result = connect(shared.inner.clone(), dst).await;
-                leader.publish(match &result {
-                    Ok(io) if io.connected().is_negotiated_h2() => {
-                        Outcome::Http2(io.lifecycle().clone())
-                    }
-                    _ => Outcome::Other,
-                });
+                leader.publish(
+                    match result.as_ref().ok().and_then(Stream::http2_lifecycle) {
+                        Some(conn) => Outcome::Http2(conn.clone()),
+                        None => Outcome::Other,
+                    },
+                );
                 return result;
             }
             Role::Follower(mut outcome) => {

@@ -64,21 +64,27 @@ impl tower::Service<Uri> for ProxyConnector {
         let descriptors = self.descriptors.clone();
         Box::pin(async move {
             let mut conn = descriptors
-                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone()))
+                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone(), began))
                 .await?;
-            conn.lifecycle = Lifecycle::new(began, conn.lifecycle.remote_addr());
             conn.descriptors = Some(descriptors);
             Ok(conn)
         })
     }
 }
 
-async fn connect(tcp: Tcp, dst: Uri, proxy: Option<Intercept>) -> Result<Conn, BoxError> {
+/// Connects to `dst` (through `proxy`), for a connect that began at
+/// `began`.
+async fn connect(
+    tcp: Tcp,
+    dst: Uri,
+    proxy: Option<Intercept>,
+    began: Instant,
+) -> Result<Conn, BoxError> {
     use tower::ServiceExt;
 
     let Some(proxy) = proxy else {
         let io = tcp.oneshot(dst).await?;
-        return Ok(Conn::direct(io));
+        return Ok(Conn::direct(io, began));
     };
     let proxy_uri = proxy.uri().clone();
     match proxy_uri.scheme_str() {
@@ -90,7 +96,7 @@ async fn connect(tcp: Tcp, dst: Uri, proxy: Option<Intercept>) -> Result<Conn, B
             // hyper-util's SOCKS connector assumes port 443 when the URL has
             // none; give it the scheme's own.
             let io = socks.oneshot(with_port(dst)?).await?;
-            Ok(Conn::direct(io))
+            Ok(Conn::direct(io, began))
         }
         _ if dst.scheme_str() == Some("https") => {
             let mut tunnel = Tunnel::new(proxy_uri, tcp);
@@ -98,13 +104,13 @@ async fn connect(tcp: Tcp, dst: Uri, proxy: Option<Intercept>) -> Result<Conn, B
                 tunnel = tunnel.with_auth(auth.clone());
             }
             let io = tunnel.oneshot(with_port(dst)?).await?;
-            Ok(Conn::direct(io))
+            Ok(Conn::direct(io, began))
         }
         // Plain http: talk to the proxy, which forwards absolute-form
         // requests (the pool sends them so for a proxied connection).
         _ => {
             let io = tcp.oneshot(proxy_uri).await?;
-            Ok(Conn::proxied(io))
+            Ok(Conn::proxied(io, began))
         }
     }
 }
@@ -158,17 +164,17 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn direct(io: TokioIo<TcpStream>) -> Self {
+    fn direct(io: TokioIo<TcpStream>, began: Instant) -> Self {
         Conn {
-            lifecycle: Lifecycle::new(Instant::now(), io.inner().peer_addr().ok()),
+            lifecycle: Lifecycle::new(began, io.inner().peer_addr().ok()),
             io,
             forwarding_proxy: false,
             descriptors: None,
         }
     }
 
-    fn proxied(io: TokioIo<TcpStream>) -> Self {
-        let mut conn = Conn::direct(io);
+    fn proxied(io: TokioIo<TcpStream>, began: Instant) -> Self {
+        let mut conn = Conn::direct(io, began);
         conn.forwarding_proxy = true;
         conn
     }

@@ -12,7 +12,7 @@
 //! connection the server closed idle, not a server that fails requests).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -31,9 +31,8 @@ pub(crate) struct Lifecycle {
     /// The server said it takes no new streams (HTTP/2 GOAWAY), or the
     /// connection is closed.
     unusable: AtomicBool,
-    /// Responses whose head arrived on this connection.
-    answered: AtomicU32,
-    /// When the last of them arrived, in nanoseconds since `began`.
+    /// When the last response head arrived on this connection, in
+    /// nanoseconds since `began`; 0 while none has.
     last_answer: AtomicU64,
     changed: Notify,
 }
@@ -46,7 +45,6 @@ impl Lifecycle {
             ready: OnceLock::new(),
             remote,
             unusable: AtomicBool::new(false),
-            answered: AtomicU32::new(0),
             last_answer: AtomicU64::new(0),
             changed: Notify::new(),
         })
@@ -89,19 +87,21 @@ impl Lifecycle {
     /// A response head arrived on this connection.
     pub(crate) fn answered(&self) {
         let since = u64::try_from(self.began.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.last_answer.store(since, Ordering::Relaxed);
-        self.answered.fetch_add(1, Ordering::Relaxed);
+        self.last_answer.store(since.max(1), Ordering::Relaxed);
     }
 
     /// How long ago the last response came on this connection, if any
     /// did: a failure on a connection that sat idle that long may be the
     /// server closing it idle as the request went out.
     pub(crate) fn since_last_answer(&self) -> Option<Duration> {
-        if self.answered.load(Ordering::Relaxed) == 0 {
-            return None;
+        match self.last_answer.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(
+                self.began
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(at)),
+            ),
         }
-        let at = Duration::from_nanos(self.last_answer.load(Ordering::Relaxed));
-        Some(self.began.elapsed().saturating_sub(at))
     }
 }
 

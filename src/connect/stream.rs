@@ -73,20 +73,13 @@ impl From<MaybeHttpsStream<Conn>> for Stream {
 }
 
 impl Stream {
-    /// The live state of the connection under the TLS, if any.
-    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+    /// The record of an HTTP/2 connection over TLS, whose GOAWAY retires
+    /// it; `None` for any other connection.
+    pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
-            Stream::Plain(conn) => conn.lifecycle(),
-            Stream::Tls(tls) => conn_of(tls).lifecycle(),
-            Stream::Http2(watched) => &watched.lifecycle,
+            Stream::Http2(watched) => Some(&watched.lifecycle),
+            Stream::Plain(_) | Stream::Tls(_) => None,
         }
-    }
-}
-
-fn conn_of(stream: &MaybeHttpsStream<Conn>) -> &Conn {
-    match stream {
-        MaybeHttpsStream::Http(conn) => conn,
-        MaybeHttpsStream::Https(tls) => tls.inner().get_ref().0.inner(),
     }
 }
 

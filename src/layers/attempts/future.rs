@@ -14,6 +14,7 @@ use crate::retry::{Backoff, Next, Policy, Sent};
 
 pin_project! {
     /// The loop of a request's attempts and hops.
+    #[project = ResponseFutureProj]
     pub(crate) struct ResponseFuture<S>
     where
         S: tower::Service<StackRequest>,
@@ -67,14 +68,13 @@ where
     type Output = Result<http::Response<Bytes>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let (mut step, service, hops, retry, redirect) = (
-            this.step,
-            this.service,
-            this.hops,
-            this.retry,
-            this.redirect,
-        );
+        let ResponseFutureProj {
+            mut step,
+            service,
+            hops,
+            retry,
+            redirect,
+        } = self.project();
         loop {
             match step.as_mut().project() {
                 StepProj::Attempt { future } => {
