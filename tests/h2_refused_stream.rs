@@ -77,6 +77,43 @@ async fn refused_streams_in_a_batch_are_sent_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_by_connections_that_serve_others_do_not_run_out() {
+    // Each connection answers 3 streams and refuses the rest: with 60 in
+    // flight, a request is turned away many times in a row, more than the
+    // 10 re-sends a server that serves nothing gets, and still ends Ok in
+    // its first attempt, processed once.
+    let server = H2Server::start(H2Mode::RecycleAfter(3)).await;
+    let urls: Vec<String> = (0..300).map(|i| server.url(&format!("/r/{i}"))).collect();
+    let most = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let seen = most.clone();
+    let batch = h2c_builder()
+        .concurrency(60)
+        .build()
+        .unwrap()
+        .batch()
+        .observer(move |e: &Event<'_>| {
+            if let Event::Redispatched { index, .. } = e {
+                *seen.lock().unwrap().entry(*index).or_insert(0usize) += 1;
+            }
+        });
+    let results = bounded("recycling server", batch.fetch_all(&urls))
+        .await
+        .unwrap();
+    for (i, r) in results.iter().enumerate() {
+        assert!(r.text().unwrap().ends_with(&format!("path=/r/{i} body=")));
+        assert_eq!(r.attempts(), 1, "input {i}");
+    }
+    let log = server.log();
+    assert_eq!(log.len(), 300, "each processed exactly once");
+    let most = most.lock().unwrap().values().copied().max().unwrap_or(0);
+    assert!(
+        most > 10,
+        "some request was turned away more than 10 times: {most}"
+    );
+    assert!(server.refused() > 300, "{}", server.refused());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_refuses_everything_ends_in_an_error() {
     // Each attempt is sent at most 11 times (10 redispatches); then the
     // refusal is a failed attempt like any other, retried by the policy.

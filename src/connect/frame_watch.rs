@@ -1,13 +1,19 @@
-//! Sees an HTTP/2 GOAWAY the moment it is read.
+//! Sees an HTTP/2 GOAWAY the moment it is read, and counts the response
+//! heads the server sends.
 //!
 //! hyper learns of a GOAWAY inside its connection task, but tells the pool
 //! only when the next request is handed to that connection; until then
 //! the connection looks open, and the first-contact connector would keep
 //! new connects to the origin waiting for it. Watching the frame headers
 //! of what the server sends (the plaintext side of TLS, where hyper reads
-//! it) marks the connection retired as soon as the frame arrives. Only
-//! frame headers are looked at: 9 bytes per frame, the rest skipped.
+//! it) marks the connection retired as soon as the frame arrives. The
+//! HEADERS frames counted on the way say whether the server processed
+//! anything on a connection before it refused streams: a server that
+//! recycles connections, not one that refuses everything. Only frame
+//! headers are looked at: 9 bytes per frame, the rest skipped.
 
+/// The HTTP/2 frame type of HEADERS (RFC 9113 §6.2).
+const HEADERS: u8 = 0x1;
 /// The HTTP/2 frame type of GOAWAY (RFC 9113 §6.8).
 const GOAWAY: u8 = 0x7;
 /// Every HTTP/2 frame starts with a header of this many bytes.
@@ -24,11 +30,20 @@ pub(crate) struct FrameWatch {
     have: usize,
 }
 
+/// What some bytes from the server held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// A GOAWAY frame's header.
+    pub(crate) goaway: bool,
+    /// How many HEADERS frames' headers (response heads, or trailers).
+    pub(crate) heads: u32,
+}
+
 impl FrameWatch {
-    /// Looks at `bytes`, the next bytes the server sent; true if they
-    /// complete a GOAWAY frame's header.
-    pub(crate) fn saw_goaway(&mut self, mut bytes: &[u8]) -> bool {
-        let mut goaway = false;
+    /// Looks at `bytes`, the next bytes the server sent: the frame headers
+    /// they complete.
+    pub(crate) fn read(&mut self, mut bytes: &[u8]) -> Seen {
+        let mut seen = Seen::default();
         while !bytes.is_empty() {
             if self.skip > 0 {
                 let n = self.skip.min(bytes.len());
@@ -43,11 +58,12 @@ impl FrameWatch {
             if self.have == HEADER {
                 let [a, b, c, kind, ..] = self.header;
                 self.skip = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
-                goaway |= kind == GOAWAY;
+                seen.goaway |= kind == GOAWAY;
+                seen.heads += u32::from(kind == HEADERS);
                 self.have = 0;
             }
         }
-        goaway
+        seen
     }
 }
 
@@ -75,7 +91,8 @@ mod tests {
     #[test]
     fn finds_a_goaway_after_other_frames_in_any_split() {
         let mut bytes = frame(0x4, &[0; 18]); // SETTINGS
-        bytes.extend(frame(0x1, &[0x88; 40])); // HEADERS
+        bytes.extend(frame(HEADERS, &[0x88; 40]));
+        bytes.extend(frame(HEADERS, &[0x88; 3]));
         // DATA whose payload looks like a GOAWAY header: skipped.
         bytes.extend(frame(0x0, &frame(GOAWAY, &[0; 8])));
         let quiet = bytes.len();
@@ -83,11 +100,15 @@ mod tests {
         for split in 1..bytes.len() {
             let mut watch = FrameWatch::default();
             let mut seen_at = None;
+            let mut heads = 0;
             for (i, chunk) in bytes.chunks(split).enumerate() {
-                if watch.saw_goaway(chunk) {
+                let seen = watch.read(chunk);
+                heads += seen.heads;
+                if seen.goaway {
                     seen_at.get_or_insert(i * split + chunk.len());
                 }
             }
+            assert_eq!(heads, 2, "split {split}");
             let seen_at = seen_at.unwrap_or_else(|| panic!("split {split}: no GOAWAY"));
             assert!(
                 seen_at > quiet,
@@ -100,7 +121,7 @@ mod tests {
     fn large_frames_are_skipped_whole() {
         let mut watch = FrameWatch::default();
         let big = frame(0x0, &vec![GOAWAY; 70_000]);
-        assert!(!watch.saw_goaway(&big));
-        assert!(watch.saw_goaway(&frame(GOAWAY, &[0; 8])));
+        assert_eq!(watch.read(&big), Seen::default());
+        assert!(watch.read(&frame(GOAWAY, &[0; 8])).goaway);
     }
 }

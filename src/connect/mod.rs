@@ -13,7 +13,7 @@ use first_contact::FirstContact;
 use stream::Compact;
 
 pub(crate) use proxy::{ProxyConnector, forward_auth};
-pub(crate) use record::ConnectedAt;
+pub(crate) use record::{ConnectedAt, Lifecycle};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +126,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     }
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
     Ok(HttpsClient(Arc::new(builder.build(FirstContact::new(
-        Compact::new(https),
+        Compact::new(https, cfg.http2_prior_knowledge),
         alpn_may_pick_h2,
         cfg.connect_timeout,
     )))))

@@ -12,7 +12,7 @@
 //! connection the server closed idle, not a server that fails requests).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,9 @@ pub(crate) struct Lifecycle {
     /// The server said it takes no new streams (HTTP/2 GOAWAY), or the
     /// connection is closed.
     unusable: AtomicBool,
+    /// HTTP/2 response heads the server sent on this connection (counted
+    /// as they are read, see `frame_watch`).
+    heads: AtomicU32,
     /// When the last response head arrived on this connection, in
     /// nanoseconds since `began`; 0 while none has.
     last_answer: AtomicU64,
@@ -45,6 +48,7 @@ impl Lifecycle {
             ready: OnceLock::new(),
             remote,
             unusable: AtomicBool::new(false),
+            heads: AtomicU32::new(0),
             last_answer: AtomicU64::new(0),
             changed: Notify::new(),
         })
@@ -82,6 +86,20 @@ impl Lifecycle {
         if self.usable() {
             changed.await;
         }
+    }
+
+    /// The server sent `n` more HTTP/2 response heads.
+    pub(crate) fn heads_read(&self, n: u32) {
+        if n > 0 {
+            self.heads.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the server answered any stream of this HTTP/2 connection:
+    /// it processes requests here, so streams it refuses on it are turned
+    /// away by connection recycling, not by a server that refuses all.
+    pub(crate) fn served_streams(&self) -> bool {
+        self.heads.load(Ordering::Relaxed) > 0
     }
 
     /// A response head arrived on this connection.

@@ -1,5 +1,5 @@
 //! The connection type the pool keeps: plain TCP as it is, TLS behind a
-//! box, and TLS that negotiated HTTP/2 with its frames watched for GOAWAY
+//! box, and HTTP/2 (over TLS, or h2c) with its frames watched for GOAWAY
 //! (see `frame_watch`).
 //!
 //! hyper-rustls's `MaybeHttpsStream` is an enum whose TLS variant holds a
@@ -35,14 +35,15 @@ const WATCHED_READ: usize = 16 * 1024;
 pub(crate) enum Stream {
     Plain(Conn),
     Tls(Box<MaybeHttpsStream<Conn>>),
-    /// TLS that negotiated `h2` by ALPN.
+    /// HTTP/2: TLS that negotiated `h2` by ALPN, or plain TCP when the
+    /// client speaks HTTP/2 by prior knowledge.
     Http2(Box<Watched>),
 }
 
-/// An HTTP/2 connection over TLS whose incoming frames are watched.
+/// An HTTP/2 connection whose incoming frames are watched.
 #[derive(Debug)]
 pub(crate) struct Watched {
-    tls: MaybeHttpsStream<Conn>,
+    io: MaybeHttpsStream<Conn>,
     watch: FrameWatch,
     /// What the server sent passes through here to be looked at: hyper's
     /// read cursor cannot show the bytes it was given.
@@ -58,12 +59,7 @@ impl From<MaybeHttpsStream<Conn>> for Stream {
                 let (tcp, session) = tls.inner().get_ref();
                 if session.alpn_protocol() == Some(b"h2") {
                     let lifecycle = tcp.inner().lifecycle().clone();
-                    Stream::Http2(Box::new(Watched {
-                        tls: MaybeHttpsStream::Https(tls),
-                        watch: FrameWatch::default(),
-                        scratch: vec![0; WATCHED_READ].into_boxed_slice(),
-                        lifecycle,
-                    }))
+                    Watched::wrap(MaybeHttpsStream::Https(tls), lifecycle)
                 } else {
                     Stream::Tls(Box::new(MaybeHttpsStream::Https(tls)))
                 }
@@ -73,8 +69,22 @@ impl From<MaybeHttpsStream<Conn>> for Stream {
 }
 
 impl Stream {
-    /// The record of an HTTP/2 connection over TLS, whose GOAWAY retires
-    /// it; `None` for any other connection.
+    /// What the connector made, for a client that speaks HTTP/2 by prior
+    /// knowledge: plain TCP is HTTP/2 too.
+    fn prior_knowledge(stream: MaybeHttpsStream<Conn>) -> Self {
+        match stream {
+            MaybeHttpsStream::Http(conn) => {
+                let lifecycle = conn.lifecycle().clone();
+                Watched::wrap(MaybeHttpsStream::Http(conn), lifecycle)
+            }
+            tls => Stream::from(tls),
+        }
+    }
+}
+
+impl Stream {
+    /// The record of an HTTP/2 connection, whose GOAWAY retires it;
+    /// `None` for any other connection.
     pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
             Stream::Http2(watched) => Some(&watched.lifecycle),
@@ -84,6 +94,15 @@ impl Stream {
 }
 
 impl Watched {
+    fn wrap(io: MaybeHttpsStream<Conn>, lifecycle: Arc<Lifecycle>) -> Stream {
+        Stream::Http2(Box::new(Watched {
+            io,
+            watch: FrameWatch::default(),
+            scratch: vec![0; WATCHED_READ].into_boxed_slice(),
+            lifecycle,
+        }))
+    }
+
     fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -91,12 +110,14 @@ impl Watched {
     ) -> Poll<io::Result<()>> {
         let n = buf.remaining().min(self.scratch.len());
         let mut scratch = ReadBuf::new(&mut self.scratch[..n]);
-        if let Err(e) = ready!(Pin::new(&mut self.tls).poll_read(cx, scratch.unfilled())) {
+        if let Err(e) = ready!(Pin::new(&mut self.io).poll_read(cx, scratch.unfilled())) {
             self.lifecycle.retire();
             return Poll::Ready(Err(e));
         }
         let read = scratch.filled();
-        if (n > 0 && read.is_empty()) || self.watch.saw_goaway(read) {
+        let seen = self.watch.read(read);
+        self.lifecycle.heads_read(seen.heads);
+        if (n > 0 && read.is_empty()) || seen.goaway {
             self.lifecycle.retire();
         }
         buf.put_slice(read);
@@ -108,11 +129,16 @@ impl Watched {
 #[derive(Clone, Debug)]
 pub(crate) struct Compact<C> {
     inner: C,
+    /// Plain TCP carries HTTP/2 (h2c by prior knowledge).
+    prior_knowledge: bool,
 }
 
 impl<C> Compact<C> {
-    pub(crate) fn new(inner: C) -> Self {
-        Compact { inner }
+    pub(crate) fn new(inner: C, prior_knowledge: bool) -> Self {
+        Compact {
+            inner,
+            prior_knowledge,
+        }
     }
 }
 
@@ -129,7 +155,12 @@ where
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        self.inner.call(dst).map_ok(Stream::from as fn(_) -> _)
+        let stream: fn(_) -> _ = if self.prior_knowledge {
+            Stream::prior_knowledge
+        } else {
+            Stream::from
+        };
+        self.inner.call(dst).map_ok(stream)
     }
 }
 
@@ -138,7 +169,7 @@ impl Connection for Stream {
         match self {
             Stream::Plain(conn) => conn.connected(),
             Stream::Tls(tls) => tls.connected(),
-            Stream::Http2(watched) => watched.tls.connected(),
+            Stream::Http2(watched) => watched.io.connected(),
         }
     }
 }
@@ -166,7 +197,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
-            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_write(cx, buf),
+            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_write(cx, buf),
         }
     }
 
@@ -174,7 +205,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
-            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_flush(cx),
+            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_flush(cx),
         }
     }
 
@@ -182,7 +213,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
-            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_shutdown(cx),
+            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_shutdown(cx),
         }
     }
 
@@ -190,7 +221,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(conn) => conn.is_write_vectored(),
             Stream::Tls(tls) => tls.is_write_vectored(),
-            Stream::Http2(watched) => watched.tls.is_write_vectored(),
+            Stream::Http2(watched) => watched.io.is_write_vectored(),
         }
     }
 
@@ -202,7 +233,7 @@ impl Write for Stream {
         match self.get_mut() {
             Stream::Plain(conn) => Pin::new(conn).poll_write_vectored(cx, bufs),
             Stream::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
-            Stream::Http2(watched) => Pin::new(&mut watched.tls).poll_write_vectored(cx, bufs),
+            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_write_vectored(cx, bufs),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 
+use crate::connect::{ConnectedAt, Lifecycle};
 use crate::error::{self, BoxError, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -40,7 +41,11 @@ pub(super) fn redispatch(
             if h2.is_remote()
                 && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
             {
-                return Some(Redispatch::Unprocessed);
+                return Some(if on_connection(err, Lifecycle::served_streams) {
+                    Redispatch::Recycled
+                } else {
+                    Redispatch::Unprocessed
+                });
             }
             over_h2 = true;
         }
@@ -75,11 +80,19 @@ const IDLE_CLOSE: Duration = Duration::from_secs(1);
 /// Whether the pool error in `err` happened on a connection that had
 /// answered requests and then sat idle for [`IDLE_CLOSE`] or more.
 fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
+    on_connection(err, |conn| {
+        conn.since_last_answer()
+            .is_some_and(|idle| idle >= IDLE_CLOSE)
+    })
+}
+
+/// Whether the pool error in `err` names the connection it happened on,
+/// and that connection is `such`.
+fn on_connection(err: &(dyn StdError + 'static), such: impl Fn(&Lifecycle) -> bool) -> bool {
     error::chain(Some(err)).any(|e| {
         e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .and_then(crate::connect::ConnectedAt::of_error)
-            .and_then(|conn| conn.lifecycle().since_last_answer())
-            .is_some_and(|idle| idle >= IDLE_CLOSE)
+            .and_then(ConnectedAt::of_error)
+            .is_some_and(|conn| such(conn.lifecycle()))
     })
 }
 
@@ -88,6 +101,11 @@ fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
 pub(super) enum Redispatch {
     /// The server provably did not process it.
     Unprocessed,
+    /// The same, turned away by an HTTP/2 connection that served other
+    /// streams: the server recycles its connections (nginx's
+    /// `keepalive_requests`), and a busy client meets that several times
+    /// in a row while the batch moves on.
+    Recycled,
     /// A keep-alive connection that had sat idle closed before any of the
     /// response came: the server most likely closed it idle as the request
     /// went out, but may have failed while processing it, so this is done

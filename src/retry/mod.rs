@@ -63,10 +63,13 @@ use std::time::Duration;
 /// any of the response came: the server most likely closed it idle just
 /// as the request went out.
 ///
-/// One attempt is sent at most 11 times so, after which the failure is
-/// the attempt's like any other, so a server that refuses everything still
-/// ends in an error. Each time is reported as an
-/// [`Event::Redispatched`](crate::Event::Redispatched).
+/// One attempt is sent again like this at most 10 times, after which the
+/// failure is the attempt's like any other, so a server that refuses
+/// everything still ends in an error. Refusals by an HTTP/2 connection that
+/// answered other streams (a server recycling its connections after a few
+/// requests turns away, on each one, the streams a busy client sent beyond
+/// that) do not count against those 10, only against a bound of 100. Each
+/// time is reported as an [`Event::Redispatched`](crate::Event::Redispatched).
 ///
 /// Other statuses are answers, not failures: a `404` or a `500` is returned
 /// at once. Garbage from the server, a truncated body or a body over the size

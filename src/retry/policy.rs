@@ -22,16 +22,21 @@ use crate::error::{Attempted, BoxError};
 use crate::layers::Payload;
 use crate::observe::Trace;
 
-/// How many times in a row one attempt's request is sent again at once
-/// because the server did not process it (see [`Next::Redispatch`]);
-/// past that, the failure goes to the retry policy like any other. Go's
-/// HTTP/2 client allows 6 and curl 5, but with backoff from the second:
-/// here they are at once, and a server that recycles its connections
-/// after a few requests (nginx with a small `keepalive_requests`) refuses
-/// the streams a busy client has sent beyond that on each connection, so
-/// one request may meet several refusals in a row while the batch as a
-/// whole moves on.
+/// How many times one attempt's request is sent again at once because
+/// the server did not process it (see [`Next::Redispatch`]); past that,
+/// the failure goes to the retry policy like any other, so a server that
+/// refuses everything still ends in an error. Go's HTTP/2 client allows
+/// 6 and curl 5, but with backoff from the second; here they are at once.
 const MAX_REDISPATCHES: u32 = 10;
+
+/// The same bound for requests turned away by HTTP/2 connections that
+/// served other streams (`classify::Redispatch::Recycled`), which do not
+/// count against [`MAX_REDISPATCHES`]. A server that recycles its
+/// connections after a few requests refuses, on each connection, the
+/// streams a busy client sent beyond that; a request may meet that many
+/// times in a row while every connection moves the batch on. This only
+/// keeps a pathological server from holding a request for ever.
+const MAX_RECYCLED: u32 = 100;
 
 /// Per-request retry state. The client's stack holds one, and each request
 /// works on its own clone, so `attempts` counts the attempts of that
@@ -41,10 +46,12 @@ pub(crate) struct Policy {
     settings: RetryPolicy,
     budget: Arc<TpsBudget>,
     attempts: u32,
-    /// Times the current attempt's request was sent again at once.
+    /// Times the current attempt's request was sent again at once, by
+    /// why (see `classify::Redispatch`): not processed, turned away by a
+    /// recycled connection, lost on a keep-alive connection closed idle.
     redispatched: u32,
-    /// Whether one of those was for a reused connection that closed.
-    stale_redispatched: bool,
+    recycled: u32,
+    stale: u32,
     /// The next send is the current attempt again, not a new one.
     redispatching: bool,
 }
@@ -88,7 +95,8 @@ impl Policy {
             )),
             attempts: 0,
             redispatched: 0,
-            stale_redispatched: false,
+            recycled: 0,
+            stale: 0,
             redispatching: false,
         }
     }
@@ -106,7 +114,8 @@ impl Policy {
             return;
         }
         self.redispatched = 0;
-        self.stale_redispatched = false;
+        self.recycled = 0;
+        self.stale = 0;
         if self.attempts == 0 && self.may_retry() {
             self.budget.deposit();
         }
@@ -128,15 +137,14 @@ impl Policy {
     ) -> Next {
         let trace = sent.body.trace.as_ref();
         if let Err(err) = result {
-            let why = redispatch(sent.method, &**err);
-            let allowed = match why {
-                Some(Redispatch::Unprocessed) => true,
-                Some(Redispatch::StaleConnection) => !self.stale_redispatched,
-                None => false,
+            let budget = match redispatch(sent.method, &**err) {
+                Some(Redispatch::Unprocessed) => Some((&mut self.redispatched, MAX_REDISPATCHES)),
+                Some(Redispatch::Recycled) => Some((&mut self.recycled, MAX_RECYCLED)),
+                Some(Redispatch::StaleConnection) => Some((&mut self.stale, 1)),
+                None => None,
             };
-            if allowed && self.redispatched < MAX_REDISPATCHES {
-                self.stale_redispatched |= why == Some(Redispatch::StaleConnection);
-                self.redispatched += 1;
+            if let Some((count, _)) = budget.filter(|(count, limit)| **count < *limit) {
+                *count += 1;
                 self.redispatching = true;
                 if let Some(trace) = trace {
                     trace.redispatching(sent.uri, crate::error::classify(&**err));

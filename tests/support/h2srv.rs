@@ -35,6 +35,10 @@ pub enum H2Mode {
     /// `GOAWAY(last_stream_id = 3, NO_ERROR)` and closes. Later connections
     /// serve normally.
     RawGoAwayAfterTwo { wait: usize },
+    /// Every connection answers its first `n` streams, then refuses the
+    /// rest (`REFUSED_STREAM`) and shuts down gracefully: a server that
+    /// recycles its connections after `n` requests.
+    RecycleAfter(usize),
 }
 
 /// One request a connection served.
@@ -142,6 +146,15 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
             H2Mode::RefuseFirst(k) if n <= k => {
                 stats.refused.fetch_add(1, Ordering::SeqCst);
                 respond.send_reset(Reason::REFUSED_STREAM);
+                continue;
+            }
+            H2Mode::RecycleAfter(k) if accepted_here > k => {
+                stats.refused.fetch_add(1, Ordering::SeqCst);
+                respond.send_reset(Reason::REFUSED_STREAM);
+                if !going_away {
+                    going_away = true;
+                    connection.graceful_shutdown();
+                }
                 continue;
             }
             H2Mode::GracefulGoAway { after, delay_ms: d } if conn == 1 => {
