@@ -17,20 +17,25 @@
 //! - while its handshake runs, they wait for its outcome;
 //! - HTTP/1.1, or a failure: they connect as usual;
 //! - HTTP/2: the pool is about to hand that connection to their requests,
-//!   and then drops (or detaches) these connects. One still waiting keeps
-//!   waiting while the connection can take requests, and when it cannot
-//!   any more (GOAWAY, closed) starts over: the first to do so leads the
-//!   next connect. The wait is bounded by the connect timeout.
+//!   and then drops (or detaches) these connects. When the connection
+//!   cannot take requests any more (GOAWAY, closed) before that, they start
+//!   over: the first to do so leads the next connect. One still waiting
+//!   after a short while belongs to a request the pool will not hand the
+//!   connection to, and ends with an error that has the request sent again
+//!   at once (not a failure: nothing was sent). The whole wait is bounded
+//!   by the connect timeout.
 //!
 //! Whether the connection can take requests is its [`Lifecycle`], which
 //! its I/O updates the moment a GOAWAY arrives or the connection ends.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{Either, select};
 
 use http::Uri;
 use tokio::sync::watch;
@@ -38,6 +43,18 @@ use tokio::sync::watch;
 use super::record::Lifecycle;
 use super::stream::Stream;
 use crate::error::BoxError;
+
+/// How long a connect that follows an HTTP/2 connection waits for the pool
+/// to hand that connection to its request. The pool has it a few
+/// milliseconds after the TLS handshake.
+const HAND_OVER: Duration = Duration::from_millis(250);
+
+/// A connect that followed another one to an HTTP/2 connection, whose
+/// request the pool did not hand that connection to: nothing was sent, so
+/// the request is sent again at once (see `retry::classify`).
+#[derive(Debug, thiserror::Error)]
+#[error("the pool did not hand this request the HTTP/2 connection another request opened")]
+pub(crate) struct NotHandedOver;
 
 /// What the connect that leads an origin found.
 #[derive(Clone, Debug)]
@@ -212,6 +229,7 @@ where
     C: tower::Service<Uri, Response = Stream> + Clone,
     C::Error: Into<BoxError>,
 {
+    let began = Instant::now();
     loop {
         match shared.role(key) {
             Role::Leader(leader) => {
@@ -229,13 +247,20 @@ where
                     Ok(seen) => seen.clone(),
                     Err(_) => None,
                 };
-                match seen {
-                    // The pool hands this connection to waiting requests,
-                    // and drops this connect once its request has one; until
-                    // then (or if the connection goes away first) wait, and
-                    // then look again.
-                    Some(Outcome::Http2(conn)) => conn.retired().await,
-                    _ => return connect(shared.inner.clone(), dst).await,
+                let Some(Outcome::Http2(conn)) = seen else {
+                    return connect(shared.inner.clone(), dst).await;
+                };
+                // The pool hands this connection to waiting requests, and
+                // then drops (or detaches) this connect. Should it go away
+                // first, look again. A connect still waiting after a while
+                // belongs to a request the pool will not hand it to (its
+                // wait for a pooled connection ended with one that had
+                // closed): that request is sent again from the start,
+                // where the pool has the connection.
+                let retired = pin!(conn.retired());
+                let hand_over = pin!(tokio::time::sleep_until((began + HAND_OVER).into()));
+                if let Either::Right(((), _)) = select(retired, hand_over).await {
+                    return Err(Box::new(NotHandedOver));
                 }
             }
         }

@@ -12,6 +12,7 @@ mod stream;
 use first_contact::FirstContact;
 use stream::Compact;
 
+pub(crate) use first_contact::NotHandedOver;
 pub(crate) use proxy::{ProxyConnector, forward_auth};
 pub(crate) use record::{ConnectedAt, Lifecycle};
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 
-use crate::connect::{ConnectedAt, Lifecycle};
+use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver};
 use crate::error::{self, BoxError, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -25,7 +25,9 @@ use crate::error::{self, BoxError, ErrorKind};
 ///   reused connection);
 /// * a request whose HTTP/2 connection ended while its stream was still
 ///   waiting for the server to allow one more (hyper then drops it
-///   unanswered: "dispatch task is gone").
+///   unanswered: "dispatch task is gone");
+/// * a request the pool did not hand the HTTP/2 connection another
+///   request had just opened for it (see `connect::first_contact`).
 pub(super) fn redispatch(
     method: &Method,
     err: &(dyn StdError + Send + Sync + 'static),
@@ -37,6 +39,9 @@ pub(super) fn redispatch(
     let mut stale = false;
     let mut over_h2 = false;
     for e in error::chain(Some(err)) {
+        if e.is::<NotHandedOver>() {
+            return Some(Redispatch::Unprocessed);
+        }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             if h2.is_remote()
                 && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))

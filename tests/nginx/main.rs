@@ -127,6 +127,21 @@ async fn keepalive_requests_100_over_http2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_requests_10_over_http2() {
+    // Each connection carries 10 of the 100 streams in flight and refuses
+    // the rest: a request is turned away many times in a row.
+    let Some(nginx) = Nginx::start("keepalive_requests 10, h2", recycling(10)) else {
+        return;
+    };
+    let paths = paths(5_000);
+    let urls: Vec<String> = paths.iter().map(|p| nginx.https_url(p)).collect();
+    let client = client(&nginx, BatchClient::builder().concurrency(100));
+    let results = within(LIMIT, "recycled every 10", client.fetch_all_settled(&urls)).await;
+    all_ok(&nginx, &paths, &results);
+    assert!(nginx.log().iter().all(|l| l.connection_request <= 10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keepalive_requests_100_over_h2c() {
     let Some(nginx) = Nginx::start("keepalive_requests 100, h2c", recycling(100)) else {
         return;
