@@ -44,9 +44,13 @@ use super::record::Lifecycle;
 use super::stream::Stream;
 use crate::error::BoxError;
 
-/// How long a connect that follows an HTTP/2 connection waits for the pool
-/// to hand that connection to its request. The pool has it a few
-/// milliseconds after the TLS handshake.
+/// How long a connect that follows an HTTP/2 connection waits, from its own
+/// start, for the pool to hand that connection to its request. The pool
+/// has it a few milliseconds after the TLS handshake. Counted from the
+/// start, not from the handshake: a request whose connect waited out a
+/// slow handshake is sent again at once, where the pool has (or is about
+/// to have) the connection, and under fast connection turnover that is
+/// much quicker than another wait.
 const HAND_OVER: Duration = Duration::from_millis(250);
 
 /// A connect that followed another one to an HTTP/2 connection, whose
