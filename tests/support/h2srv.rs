@@ -35,9 +35,10 @@ pub enum H2Mode {
     /// `GOAWAY(last_stream_id = 3, NO_ERROR)` and closes. Later connections
     /// serve normally.
     RawGoAwayAfterTwo { wait: usize },
-    /// Every connection answers its first `n` streams, then refuses the
-    /// rest (`REFUSED_STREAM`) and shuts down gracefully: a server that
-    /// recycles its connections after `n` requests.
+    /// Every connection answers its first `n` streams (in order, before
+    /// reading the next), then refuses the rest (`REFUSED_STREAM`) and
+    /// shuts down gracefully: a server that recycles its connections after
+    /// `n` requests.
     RecycleAfter(usize),
 }
 
@@ -167,6 +168,12 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
             _ => {}
         }
         let stats = stats.clone();
+        if matches!(mode, H2Mode::RecycleAfter(_)) {
+            // In order, as nginx does: the answers go out before the
+            // refusals of the streams after them.
+            answer(req, respond, stats, conn, delay_ms).await;
+            continue;
+        }
         tokio::spawn(answer(req, respond, stats, conn, delay_ms));
     }
 }
