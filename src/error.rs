@@ -445,6 +445,15 @@ pub(crate) fn is_dispatch_gone(err: &hyper::Error) -> bool {
     err.is_user() && err.to_string().starts_with("dispatch task is gone")
 }
 
+/// True for hyper-util's own "canceled": the pool gave up on a request
+/// before handing it to a connection (a connect that lost the race to
+/// become the origin's HTTP/2 connection, or a request given back by a
+/// connection that closed before taking it). Not sent, so not processed.
+/// hyper-util has no public predicate; its `Display` names the kind.
+pub(crate) fn is_pool_canceled(err: &hyper_util::client::legacy::Error) -> bool {
+    !err.is_connect() && err.to_string() == "client error (Canceled)"
+}
+
 /// True if the server said it did not process the request: an HTTP/2
 /// `REFUSED_STREAM` (RFC 9113 §8.7). Safe to resend whatever the method.
 ///

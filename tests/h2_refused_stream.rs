@@ -76,12 +76,11 @@ async fn refused_streams_in_a_batch_are_sent_again() {
     assert_eq!(server.log().len(), 10, "each processed exactly once");
 }
 
-// One thread: on two, a request handed to an HTTP/2 connection at the
-// moment hyper's dispatch task for it exits can be left in the task's
-// channel unanswered until the attempt timeout (a race below this crate,
-// noted on the connection-turnover issue); this test is about the bound,
-// and must not fail by that race.
-#[tokio::test]
+// Two threads: a request handed to an HTTP/2 connection as hyper's
+// dispatch task for it exits is left unanswered in that task's channel,
+// which `connect::stranded` catches and sends again; before it, this test
+// failed now and then by an attempt timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_by_connections_that_serve_others_do_not_run_out() {
     // Each connection answers 3 streams and refuses the rest: with 60 in
     // flight, a request is turned away many times in a row, more than the

@@ -40,7 +40,7 @@ use futures_util::future::{Either, select};
 use http::Uri;
 use tokio::sync::watch;
 
-use super::record::Lifecycle;
+use super::record::{Lifecycle, Turnover};
 use super::stream::Stream;
 use crate::error::BoxError;
 
@@ -109,16 +109,24 @@ struct Shared<C> {
     /// How long a connect may follow another one.
     patience: Duration,
     origins: Origins,
+    /// Where the client's HTTP/2 connections report going away.
+    turnover: Arc<Turnover>,
 }
 
 impl<C> FirstContact<C> {
-    pub(crate) fn new(inner: C, enabled: bool, patience: Duration) -> Self {
+    pub(crate) fn new(
+        inner: C,
+        enabled: bool,
+        patience: Duration,
+        turnover: Arc<Turnover>,
+    ) -> Self {
         FirstContact {
             shared: Arc::new(Shared {
                 inner,
                 enabled,
                 patience,
                 origins: Arc::default(),
+                turnover,
             }),
         }
     }
@@ -191,6 +199,17 @@ impl<C> Shared<C> {
     }
 }
 
+impl<C> Shared<C> {
+    /// `stream`, which reports to the client when it goes away if it is
+    /// an HTTP/2 connection.
+    fn reporting(&self, stream: Stream) -> Stream {
+        if let Some(conn) = stream.http2_lifecycle() {
+            conn.report_to(&self.turnover);
+        }
+        stream
+    }
+}
+
 impl<C> tower::Service<Uri> for FirstContact<C>
 where
     C: tower::Service<Uri, Response = Stream> + Clone + Send + Sync + 'static,
@@ -211,13 +230,16 @@ where
         let shared = self.shared.clone();
         // Only TLS can turn out to be HTTP/2 by surprise.
         if !shared.enabled || dst.scheme_str() != Some("https") {
-            return Box::pin(connect(shared.inner.clone(), dst));
+            return Box::pin(async move {
+                let stream = connect(shared.inner.clone(), dst).await?;
+                Ok(shared.reporting(stream))
+            });
         }
         Box::pin(async move {
             let key = crate::origin::key(&dst);
             let patience = shared.patience;
             match tokio::time::timeout(patience, first_contact(&shared, &key, dst)).await {
-                Ok(result) => result,
+                Ok(result) => result.map(|stream| shared.reporting(stream)),
                 Err(_) => Err(BoxError::from(format!(
                     "waited {patience:?} (the connect timeout) for the HTTP/2 connection \
                      to {key} that another request opened"

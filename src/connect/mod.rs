@@ -7,6 +7,7 @@ mod first_contact;
 mod frame_watch;
 mod proxy;
 mod record;
+mod stranded;
 mod stream;
 
 use first_contact::FirstContact;
@@ -14,7 +15,9 @@ use stream::Compact;
 
 pub(crate) use first_contact::NotHandedOver;
 pub(crate) use proxy::{ProxyConnector, forward_auth};
+use record::Turnover;
 pub(crate) use record::{ConnectedAt, Lifecycle};
+pub(crate) use stranded::Stranded;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +25,7 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
@@ -45,12 +48,19 @@ type Pooled = Client<FirstContact<Compact<HttpsConnector<ProxyConnector>>>, Full
 /// times per request, and bigger futures to move. hyper-util sends from
 /// `&Client`, so one `Arc` serves.
 #[derive(Clone, Debug)]
-pub(crate) struct HttpsClient(Arc<Pooled>);
+pub(crate) struct HttpsClient(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    pooled: Pooled,
+    /// Set once one of the pool's HTTP/2 connections went away.
+    turnover: Arc<Turnover>,
+}
 
 impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
     type Response = http::Response<hyper::body::Incoming>;
-    type Error = hyper_util::client::legacy::Error;
-    type Future = hyper_util::client::legacy::ResponseFuture;
+    type Error = crate::error::BoxError;
+    type Future = stranded::Sent;
 
     fn poll_ready(
         &mut self,
@@ -61,8 +71,11 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
-        self.0.request(req)
+    fn call(&mut self, mut req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
+        // Watched only where connections of this pool have gone away:
+        // knowing the connection costs a capture per request.
+        let captured = self.0.turnover.seen().then(|| capture_connection(&mut req));
+        stranded::Sent::new(self.0.pooled.request(req), captured)
     }
 }
 
@@ -126,11 +139,14 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         builder.http1_max_headers(cfg.max_response_headers);
     }
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
-    Ok(HttpsClient(Arc::new(builder.build(FirstContact::new(
+    let turnover = Arc::new(Turnover::default());
+    let pooled = builder.build(FirstContact::new(
         Compact::new(https, cfg.http2_prior_knowledge),
         alpn_may_pick_h2,
         cfg.connect_timeout,
-    )))))
+        turnover.clone(),
+    ));
+    Ok(HttpsClient(Arc::new(Shared { pooled, turnover })))
 }
 
 /// A rustls configuration that always verifies certificates against the

@@ -156,7 +156,7 @@ pub(crate) struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.lifecycle.retire();
+        self.lifecycle.end();
         if let Some(descriptors) = &self.descriptors {
             descriptors.freed();
         }

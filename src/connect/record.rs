@@ -3,8 +3,8 @@
 //! and whether it has answered any.
 //!
 //! The connector makes one [`Lifecycle`] per connection; the connection's
-//! I/O marks it ready, going away (an HTTP/2 GOAWAY read) or closed (end of
-//! stream, a read error, or the connection dropped), and every response
+//! I/O marks it ready, going away (an HTTP/2 GOAWAY read, end of stream or
+//! a read error) and ended (the connection dropped), and every response
 //! and pool error of that connection carries it in its [`ConnectedAt`].
 //! So the first-contact connector knows when an HTTP/2 connection stops
 //! taking new streams, and the retry policy knows whether a connection
@@ -38,6 +38,27 @@ pub(crate) struct Lifecycle {
     /// nanoseconds since `began`; 0 while none has.
     last_answer: AtomicU64,
     changed: Notify,
+    /// The connection is gone: hyper dropped its I/O.
+    ended: AtomicBool,
+    /// Woken when the connection ends; shared, so a request's response
+    /// future can wait on it without borrowing the record.
+    on_end: Arc<Notify>,
+    /// Where an HTTP/2 connection reports its retirement to its client.
+    turnover: OnceLock<Arc<Turnover>>,
+}
+
+/// Whether an HTTP/2 connection of a client has gone away (a GOAWAY, or
+/// closed): from then on its requests are watched for being stranded
+/// (see `stranded`), which costs a few thousand instructions a request
+/// that a client whose connections stay up does not pay.
+#[derive(Debug, Default)]
+pub(crate) struct Turnover(AtomicBool);
+
+impl Turnover {
+    /// Whether a connection has gone away.
+    pub(crate) fn seen(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Lifecycle {
@@ -51,6 +72,9 @@ impl Lifecycle {
             heads: AtomicU32::new(0),
             last_answer: AtomicU64::new(0),
             changed: Notify::new(),
+            ended: AtomicBool::new(false),
+            on_end: Arc::new(Notify::new()),
+            turnover: OnceLock::new(),
         })
     }
 
@@ -68,8 +92,16 @@ impl Lifecycle {
     /// should be sent on it.
     pub(crate) fn retire(&self) {
         if !self.unusable.swap(true, Ordering::AcqRel) {
+            if let Some(turnover) = self.turnover.get() {
+                turnover.0.store(true, Ordering::Relaxed);
+            }
             self.changed.notify_waiters();
         }
+    }
+
+    /// This HTTP/2 connection reports its retirement to `turnover`.
+    pub(crate) fn report_to(&self, turnover: &Arc<Turnover>) {
+        let _ = self.turnover.set(turnover.clone());
     }
 
     /// Whether new requests may still go on this connection.
@@ -86,6 +118,27 @@ impl Lifecycle {
         if self.usable() {
             changed.await;
         }
+    }
+
+    /// The connection is gone (its I/O was dropped): it is retired, and
+    /// whatever is still waiting on it will not be answered by it.
+    pub(crate) fn end(&self) {
+        self.retire();
+        if !self.ended.swap(true, Ordering::AcqRel) {
+            self.on_end.notify_waiters();
+        }
+    }
+
+    /// Whether the connection is gone.
+    pub(crate) fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// A wait for the connection's end, which owns what it waits on.
+    /// Check [`ended`](Self::ended) after enabling it: an end before
+    /// that does not wake it.
+    pub(crate) fn on_end(&self) -> tokio::sync::futures::OwnedNotified {
+        self.on_end.clone().notified_owned()
     }
 
     /// The server sent `n` more HTTP/2 response heads.
@@ -149,6 +202,11 @@ impl ConnectedAt {
     /// The connection's live state.
     pub(crate) fn lifecycle(&self) -> &Lifecycle {
         &self.0
+    }
+
+    /// The connection's live state, kept.
+    pub(crate) fn into_lifecycle(self) -> Arc<Lifecycle> {
+        self.0
     }
 
     /// The record of the connection a pool error happened on, if the

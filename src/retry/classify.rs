@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 
-use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver};
+use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, Stranded};
 use crate::error::{self, BoxError, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -22,12 +22,17 @@ use crate::error::{self, BoxError, ErrorKind};
 ///   server says it never processed, and those it had not yet opened;
 /// * a request that never left the client because its connection closed
 ///   first (hyper's "canceled"; hyper-util repeats one itself only on a
-///   reused connection);
+///   reused connection), or that hyper-util's pool gave up on before
+///   handing it to a connection (its own "canceled", such as a connect
+///   that negotiated HTTP/2 when another connection to the origin just
+///   had);
 /// * a request whose HTTP/2 connection ended while its stream was still
 ///   waiting for the server to allow one more (hyper then drops it
 ///   unanswered: "dispatch task is gone");
 /// * a request the pool did not hand the HTTP/2 connection another
-///   request had just opened for it (see `connect::first_contact`).
+///   request had just opened for it (see `connect::first_contact`);
+/// * a request left in the queue of an HTTP/2 connection that ended as it
+///   was handed over (see `connect::stranded`).
 pub(super) fn redispatch(
     method: &Method,
     err: &(dyn StdError + Send + Sync + 'static),
@@ -39,7 +44,7 @@ pub(super) fn redispatch(
     let mut stale = false;
     let mut over_h2 = false;
     for e in error::chain(Some(err)) {
-        if e.is::<NotHandedOver>() {
+        if e.is::<NotHandedOver>() || e.is::<Stranded>() {
             return Some(Redispatch::Unprocessed);
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
@@ -53,6 +58,11 @@ pub(super) fn redispatch(
                 });
             }
             over_h2 = true;
+        }
+        if e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(error::is_pool_canceled)
+        {
+            return Some(Redispatch::Unprocessed);
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_canceled() || error::is_dispatch_gone(h) {
