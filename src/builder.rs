@@ -200,8 +200,9 @@ impl BatchClientBuilder {
         self
     }
 
-    /// Sets the timeout for establishing a TCP connection (each address
-    /// tried).
+    /// Sets the timeout for establishing a connection: the TCP connect
+    /// (each address tried), a proxy's handshake and the TLS handshake,
+    /// as a whole.
     ///
     /// Default is 10 seconds.
     pub fn connect_timeout(mut self, dur: Duration) -> Self {

@@ -254,8 +254,16 @@ impl fmt::Display for Error {
             write!(f, ": {source}")?;
             // hyper and hyper-util keep the detail one or two levels down
             // ("client error (Connect)" → "tcp connect error" → "Connection
-            // refused"); name the innermost cause so the message says why.
-            if let Some(root) = chain(Some(&**source)).skip(1).last() {
+            // refused"); name the innermost cause so the message says why,
+            // and the proxy on the way, if one failed, so it says where.
+            let below = || chain(Some(&**source)).skip(1);
+            let root = below().last();
+            if let Some(proxy) = below().find(|e| e.is::<crate::connect::ProxyError>()) {
+                if !root.is_some_and(|root| std::ptr::addr_eq(root, proxy)) {
+                    write!(f, ": {proxy}")?;
+                }
+            }
+            if let Some(root) = root {
                 write!(f, ": {root}")?;
             }
         }

@@ -5,9 +5,11 @@
 //! by scheme.
 mod support;
 
+use std::time::{Duration, Instant};
+
 use batch_fetch::{BatchClient, ErrorKind, Proxy};
 use http::Version;
-use support::clients::{builder, trusting};
+use support::clients::{builder, quick, trusting};
 use support::{Echo, ProxyServer, TestPki, TestServer, bounded, closed_port, expect_err};
 
 /// A CA, an https server presenting a leaf it signed, and a plain http
@@ -183,12 +185,18 @@ async fn wrong_proxy_credentials_fail() {
         .build()
         .unwrap();
 
-    // https: the CONNECT is refused with 407, so no connection: Connect.
+    // https: the CONNECT is refused with 407, so no connection: Connect,
+    // and not retried (the credentials stay wrong).
     let e = expect_err(
         bounded("https 407", client.fetch(secure.url("/id/1"))).await,
         "the proxy refuses the tunnel",
     );
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    assert!(
+        e.to_string().contains("407 Proxy Authentication Required"),
+        "{e}"
+    );
+    assert_eq!(e.attempts(), 1, "{e}");
     assert!(
         !e.to_string().contains("wrong-secret") && !format!("{e:?}").contains("wrong-secret"),
         "the password never shows: {e}"
@@ -328,11 +336,104 @@ async fn an_unreachable_proxy_is_a_connect_error() {
         );
         assert_eq!(e.kind(), ErrorKind::Connect, "{url}: {e}");
         assert!(
+            e.to_string()
+                .contains(&format!("could not connect to the proxy 127.0.0.1:{port}")),
+            "the error names the proxy: {e}"
+        );
+        assert!(
             !e.to_string().contains("hunter2") && !format!("{e:?}").contains("hunter2"),
             "the password never shows: {e}"
         );
     }
     assert_eq!(server.total_hits(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_the_proxy_forbids_is_not_tried_again() {
+    let proxy = ProxyServer::start().await;
+    let client = builder()
+        .retry(quick(3))
+        .proxy(Proxy::all(proxy.url()))
+        .build()
+        .unwrap();
+    let e = expect_err(
+        bounded("403", client.fetch("https://forbidden.example.test/a")).await,
+        "the proxy forbids the site",
+    );
+    assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    assert_eq!(e.attempts(), 1, "a 403 is not retried: {e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "the proxy {} refused the tunnel to forbidden.example.test:443: 403 Forbidden",
+            proxy.addr()
+        )),
+        "{text}"
+    );
+    assert_eq!(proxy.connects().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_the_proxy_cannot_open_is_tried_again() {
+    // The test proxy answers 502 for anything it cannot reach: the target
+    // may come back, so the attempt is retried like a failed connect.
+    let proxy = ProxyServer::start().await;
+    let client = builder()
+        .retry(quick(2))
+        .proxy(Proxy::all(proxy.url()))
+        .build()
+        .unwrap();
+    let e = expect_err(
+        bounded("502", client.fetch("https://down.example.test:8443/")).await,
+        "the proxy cannot reach the site",
+    );
+    assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    assert_eq!(e.attempts(), 3, "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "the proxy {} refused the tunnel to down.example.test:8443: 502 Bad Gateway",
+            proxy.addr()
+        )),
+        "{e}"
+    );
+    assert_eq!(proxy.connects(), ["down.example.test:8443"; 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_that_never_answers_connect_times_out_as_a_connect() {
+    // Accepts the connection, reads the CONNECT, and says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let client = builder()
+        .connect_timeout(Duration::from_millis(300))
+        .proxy(Proxy::all(format!("http://{addr}")))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = expect_err(
+        bounded("silent proxy", client.fetch("https://127.0.0.1:9/")).await,
+        "the proxy never answers",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the connect timeout, not the 10 s attempt timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
+    assert!(e.is_timeout(), "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "the proxy {addr} broke off the tunnel to 127.0.0.1:9"
+        )),
+        "{e}"
+    );
+    silent.abort();
 }
 
 #[test]

@@ -154,3 +154,38 @@ async fn connect_timeout_is_honored() {
     );
     assert!(e.is_connect() || e.is_timeout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_ends_is_bounded_by_the_connect_timeout() {
+    // The TCP connect succeeds; the server never answers the ClientHello.
+    // The connect timeout covers the whole connect, as curl's does, for
+    // every protocol setting.
+    let raw = RawServer::start(Behavior::NeverAnswer).await;
+    let url = format!("https://127.0.0.1:{}/", raw.addr().port());
+    for (what, builder) in [
+        ("default", builder()),
+        ("http1_only", builder().http1_only()),
+    ] {
+        let client = builder
+            .connect_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let e = expect_err(
+            bounded(what, client.fetch(url.as_str())).await,
+            "the TLS handshake never ends",
+        );
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(5),
+            "{what}: the connect timeout (300 ms) ignored: failed after {took:?}"
+        );
+        assert_eq!(e.kind(), ErrorKind::Connect, "{what}: {e}");
+        assert!(e.is_timeout(), "{what}: {e}");
+        assert!(
+            e.to_string()
+                .contains("took longer than the connect timeout"),
+            "{what}: {e}"
+        );
+    }
+}

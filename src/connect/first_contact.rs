@@ -30,7 +30,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::io;
 use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -52,6 +54,11 @@ use crate::error::BoxError;
 /// to have) the connection, and under fast connection turnover that is
 /// much quicker than another wait.
 const HAND_OVER: Duration = Duration::from_millis(250);
+
+/// How much longer than the connect timeout a whole connect may take, so
+/// that a stage with a deadline of its own (TCP, a proxy's answer), which
+/// counts from a moment later, reports its timeout first.
+const STAGE_SLACK: Duration = Duration::from_millis(100);
 
 /// A connect that followed another one to an HTTP/2 connection, whose
 /// request the pool did not hand that connection to: nothing was sent, so
@@ -228,21 +235,34 @@ where
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let shared = self.shared.clone();
-        // Only TLS can turn out to be HTTP/2 by surprise.
-        if !shared.enabled || dst.scheme_str() != Some("https") {
-            return Box::pin(async move {
-                let stream = connect(shared.inner.clone(), dst).await?;
-                Ok(shared.reporting(stream))
-            });
-        }
         Box::pin(async move {
             let key = crate::origin::key(&dst);
             let patience = shared.patience;
-            match tokio::time::timeout(patience, first_contact(&shared, &key, dst)).await {
+            let following = AtomicBool::new(false);
+            // Only TLS can turn out to be HTTP/2 by surprise.
+            let connect = async {
+                if !shared.enabled || dst.scheme_str() != Some("https") {
+                    connect(shared.inner.clone(), dst).await
+                } else {
+                    first_contact(&shared, &key, dst, &following).await
+                }
+            };
+            // The whole connect is bounded by the connect timeout, the TLS
+            // handshake included, which has no deadline of its own. The
+            // stages that have one (TCP, a proxy's answer) report their own
+            // timeouts, which name the stage: the bound leaves them a
+            // moment to.
+            match tokio::time::timeout(patience + STAGE_SLACK, connect).await {
                 Ok(result) => result.map(|stream| shared.reporting(stream)),
-                Err(_) => Err(BoxError::from(format!(
+                Err(_) if following.load(Ordering::Relaxed) => Err(BoxError::from(format!(
                     "waited {patience:?} (the connect timeout) for the HTTP/2 connection \
                      to {key} that another request opened"
+                ))),
+                Err(_) => Err(BoxError::from(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the connect to {key} took longer than the connect timeout ({patience:?})"
+                    ),
                 ))),
             }
         })
@@ -250,7 +270,12 @@ where
 }
 
 /// Leads the connect to the origin `key`, or follows the one under way.
-async fn first_contact<C>(shared: &Shared<C>, key: &str, dst: Uri) -> Result<Stream, BoxError>
+async fn first_contact<C>(
+    shared: &Shared<C>,
+    key: &str,
+    dst: Uri,
+    following: &AtomicBool,
+) -> Result<Stream, BoxError>
 where
     C: tower::Service<Uri, Response = Stream> + Clone,
     C::Error: Into<BoxError>,
@@ -259,6 +284,7 @@ where
     loop {
         match shared.role(key) {
             Role::Leader(leader) => {
+                following.store(false, Ordering::Relaxed);
                 let result = connect(shared.inner.clone(), dst).await;
                 leader.publish(
                     match result.as_ref().ok().and_then(Stream::http2_lifecycle) {
@@ -269,6 +295,7 @@ where
                 return result;
             }
             Role::Follower(mut outcome) => {
+                following.store(true, Ordering::Relaxed);
                 let seen = match outcome.wait_for(Option::is_some).await {
                     Ok(seen) => seen.clone(),
                     Err(_) => None,

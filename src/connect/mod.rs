@@ -9,6 +9,7 @@ mod proxy;
 mod record;
 mod stranded;
 mod stream;
+mod tunnel;
 
 use first_contact::FirstContact;
 use stream::Compact;
@@ -18,6 +19,7 @@ pub(crate) use proxy::{ProxyConnector, forward_auth};
 use record::Turnover;
 pub(crate) use record::{ConnectedAt, Lifecycle};
 pub(crate) use stranded::Stranded;
+pub(crate) use tunnel::ProxyError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +106,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // Running out of file descriptors makes connects wait, for as long as
     // a connect may take.
     let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
-    let tcp = ProxyConnector::new(http, cfg.proxy, descriptors);
+    let tcp = ProxyConnector::new(http, cfg.proxy, descriptors, cfg.connect_timeout);
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(&cfg.root_certificates)?)

@@ -8,11 +8,11 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::proxy::SocksV5;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use super::descriptors::Descriptors;
 use super::record::{ConnectedAt, Lifecycle};
+use super::tunnel::{self, ProxyError};
 use crate::dns::DnsResolver;
 use crate::error::BoxError;
 
@@ -31,6 +32,9 @@ pub(crate) struct ProxyConnector {
     tcp: Tcp,
     matcher: Option<Arc<Matcher>>,
     descriptors: Arc<Descriptors>,
+    /// How long a proxy has to answer a tunnel's `CONNECT`: the connect
+    /// timeout.
+    patience: Duration,
 }
 
 impl ProxyConnector {
@@ -38,11 +42,13 @@ impl ProxyConnector {
         tcp: Tcp,
         matcher: Option<Arc<Matcher>>,
         descriptors: Arc<Descriptors>,
+        patience: Duration,
     ) -> Self {
         ProxyConnector {
             tcp,
             matcher,
             descriptors,
+            patience,
         }
     }
 }
@@ -62,9 +68,10 @@ impl tower::Service<Uri> for ProxyConnector {
         let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
         let began = Instant::now();
         let descriptors = self.descriptors.clone();
+        let patience = self.patience;
         Box::pin(async move {
             let mut conn = descriptors
-                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone(), began))
+                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone(), began, patience))
                 .await?;
             conn.descriptors = Some(descriptors);
             Ok(conn)
@@ -73,12 +80,13 @@ impl tower::Service<Uri> for ProxyConnector {
 }
 
 /// Connects to `dst` (through `proxy`), for a connect that began at
-/// `began`.
+/// `began`; a proxy has `patience` to answer a tunnel's `CONNECT`.
 async fn connect(
     tcp: Tcp,
     dst: Uri,
     proxy: Option<Intercept>,
     began: Instant,
+    patience: Duration,
 ) -> Result<Conn, BoxError> {
     use tower::ServiceExt;
 
@@ -87,6 +95,7 @@ async fn connect(
         return Ok(Conn::direct(io, began));
     };
     let proxy_uri = proxy.uri().clone();
+    let name = tunnel::proxy_name(&proxy_uri);
     match proxy_uri.scheme_str() {
         Some(scheme @ ("socks5" | "socks5h")) => {
             let mut socks = SocksV5::new(proxy_uri.clone(), tcp).local_dns(scheme == "socks5");
@@ -95,24 +104,55 @@ async fn connect(
             }
             // hyper-util's SOCKS connector assumes port 443 when the URL has
             // none; give it the scheme's own.
-            let io = socks.oneshot(with_port(dst)?).await?;
+            let dst = with_port(dst)?;
+            let target = authority(&dst);
+            let io = socks
+                .oneshot(dst)
+                .await
+                .map_err(|source| ProxyError::Socks {
+                    proxy: name,
+                    target,
+                    source: source.into(),
+                })?;
             Ok(Conn::direct(io, began))
         }
         _ if dst.scheme_str() == Some("https") => {
-            let mut tunnel = Tunnel::new(proxy_uri, tcp);
-            if let Some(auth) = proxy.basic_auth() {
-                tunnel = tunnel.with_auth(auth.clone());
-            }
-            let io = tunnel.oneshot(with_port(dst)?).await?;
+            let target = authority(&with_port(dst)?);
+            let mut io = reach(tcp, proxy_uri, &name).await?;
+            tunnel::open(
+                io.inner_mut(),
+                &name,
+                &target,
+                proxy.basic_auth(),
+                (began, patience),
+            )
+            .await?;
             Ok(Conn::direct(io, began))
         }
         // Plain http: talk to the proxy, which forwards absolute-form
         // requests (the pool sends them so for a proxied connection).
         _ => {
-            let io = tcp.oneshot(proxy_uri).await?;
+            let io = reach(tcp, proxy_uri, &name).await?;
             Ok(Conn::proxied(io, began))
         }
     }
+}
+
+/// A TCP connection to the HTTP proxy at `proxy`.
+async fn reach(tcp: Tcp, proxy: Uri, name: &str) -> Result<TokioIo<TcpStream>, ProxyError> {
+    use tower::ServiceExt;
+    tcp.oneshot(proxy)
+        .await
+        .map_err(|source| ProxyError::Unreachable {
+            proxy: name.to_owned(),
+            source: source.into(),
+        })
+}
+
+/// `host:port` of `dst`, which has its port spelled out.
+fn authority(dst: &Uri) -> String {
+    dst.authority()
+        .map_or_else(String::new, |a| a.as_str().to_owned())
 }
 
 /// The `Proxy-Authorization` to add to a plain `http` request that goes

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
 
-use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, Stranded};
+use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, Stranded};
 use crate::error::{self, BoxError, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -163,6 +163,9 @@ pub(super) fn verdict(
         Err(err) if error::refused_by_server(&**err) || error::goaway(&**err) => {
             Verdict::Retry { retry_after: None }
         }
+        // A proxy that refused the tunnel for good (403, 407...) says so
+        // again to the next try.
+        Err(err) if proxy_refused_for_good(&**err) => Verdict::Done,
         Err(err) => match error::classify(&**err) {
             // Nothing was sent, so even a POST can go again.
             ErrorKind::Connect => Verdict::Retry { retry_after: None },
@@ -175,6 +178,14 @@ pub(super) fn verdict(
             _ => Verdict::Done,
         },
     }
+}
+
+fn proxy_refused_for_good(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    error::chain(Some(err)).any(|e| {
+        e.downcast_ref::<ProxyError>()
+            .is_some_and(ProxyError::is_final)
+    })
 }
 
 fn is_idempotent(method: &Method) -> bool {

@@ -198,6 +198,7 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
 async fn refuse(stream: &mut TcpStream, status: u16) {
     let reason = match status {
         407 => "Proxy Authentication Required",
+        403 => "Forbidden",
         400 => "Bad Request",
         _ => "Bad Gateway",
     };
@@ -245,6 +246,8 @@ async fn handle(mut client: TcpStream, auth: &Option<String>, stats: &ProxyStats
     } else {
         match &dest {
             None => 400,
+            // A site the proxy's policy blocks.
+            Some((h, _, _)) if h.starts_with("forbidden.") => 403,
             Some((h, p, _)) if loopback_target(h, *p).is_none() => 502,
             Some(_) => 0,
         }
