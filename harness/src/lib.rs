@@ -41,6 +41,11 @@ pub struct ClientArgs {
     /// (`peak_rss_at` in the report), e.g. 100000 in a 1,000,000 run.
     #[arg(long)]
     pub rss_at: Option<usize>,
+    /// Trust this CA (a DER file) besides the web's roots, for a target
+    /// with a certificate made at run time (batch-fetch's client only:
+    /// the `turnover` comparison against nginx).
+    #[arg(long)]
+    pub ca_der: Option<std::path::PathBuf>,
 }
 
 impl ClientArgs {
@@ -194,6 +199,85 @@ where
         .build()
         .expect("a Tokio runtime");
     runtime.block_on(client(args));
+}
+
+/// Writes `section` into the Markdown file at `path` between the lines
+/// `begin` and `end`, replacing what was there, or appends the markers and
+/// the section when the file has none; the rest of the file is kept.
+pub fn write_between(path: &std::path::Path, begin: &str, end: &str, section: &str) {
+    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
+    let block = format!("{begin}\n{section}{end}\n");
+    let new = match (old.find(begin), old.find(end)) {
+        (Some(b), Some(e)) if b < e => {
+            let rest = old[e + end.len()..].trim_start_matches('\n');
+            let gap = if rest.is_empty() { "" } else { "\n" };
+            format!("{}{block}{gap}{rest}", &old[..b])
+        }
+        _ => format!("{}\n{block}", old.trim_end()),
+    };
+    std::fs::write(path, new).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// How a child run by [`wait_bounded`] ended, when not with success.
+#[derive(Debug)]
+pub enum WaitError {
+    /// It exited non-zero, having written `stdout`.
+    Failed {
+        status: std::process::ExitStatus,
+        stdout: String,
+    },
+    /// It ran past its limit and was killed, or could not be waited for.
+    Other(String),
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitError::Failed { status, .. } => write!(f, "exited with {status}"),
+            WaitError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<WaitError> for String {
+    fn from(e: WaitError) -> String {
+        e.to_string()
+    }
+}
+
+/// Waits for a child whose stdout is piped, killing it after `limit`;
+/// what it wrote on stdout.
+pub fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Result<String, WaitError> {
+    use std::io::Read as _;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    // Read stdout on a thread so a chatty child never blocks on a full pipe.
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let stdout = reader.join().unwrap_or_default();
+                return if status.success() {
+                    Ok(stdout)
+                } else {
+                    Err(WaitError::Failed { status, stdout })
+                };
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(WaitError::Other(format!("killed after {limit:?}")));
+            }
+            Err(e) => return Err(WaitError::Other(e.to_string())),
+        }
+    }
 }
 
 /// The built client, or exit status 2 with the reason on stderr.

@@ -31,6 +31,13 @@ async fn run(args: ClientArgs) {
     if args.h2c {
         builder = builder.http2_prior_knowledge();
     }
+    if let Some(ca) = &args.ca_der {
+        let der = std::fs::read(ca).unwrap_or_else(|e| {
+            eprintln!("{NAME}: cannot read {}: {e}", ca.display());
+            std::process::exit(2);
+        });
+        builder = builder.add_root_certificate(der);
+    }
     let client = batch_fetch_harness::built(NAME, builder.build());
     tally.requests_start();
 

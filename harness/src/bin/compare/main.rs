@@ -171,18 +171,8 @@ fn render(
 }
 
 /// Replaces what lies between the markers, or appends the markers.
-fn write_section(path: &PathBuf, section: &str) {
-    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
-    let block = format!("{BEGIN}\n{section}{END}\n");
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if b < e => {
-            let rest = old[e + END.len()..].trim_start_matches('\n');
-            let gap = if rest.is_empty() { "" } else { "\n" };
-            format!("{}{block}{gap}{rest}", &old[..b])
-        }
-        _ => format!("{}\n{block}", old.trim_end()),
-    };
-    std::fs::write(path, new).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+fn write_section(path: &std::path::Path, section: &str) {
+    batch_fetch_harness::write_between(path, BEGIN, END, section);
 }
 
 fn today() -> String {

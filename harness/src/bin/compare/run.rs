@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use batch_fetch_harness::Report;
+use batch_fetch_harness::{Report, wait_bounded};
 use serde::Deserialize;
 
 use crate::scenario::Scenario;
@@ -106,37 +106,6 @@ impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Waits for a child, killing it after `limit`; its stdout, or why not.
-fn wait_bounded(mut child: Child, limit: Duration) -> Result<String, String> {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    // Read stdout on a thread so a chatty child never blocks on a full pipe.
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let out = reader.join().unwrap_or_default();
-                return if status.success() {
-                    Ok(out)
-                } else {
-                    Err(format!("exited with {status}"))
-                };
-            }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("killed after {limit:?}"));
-            }
-            Err(e) => return Err(e.to_string()),
-        }
     }
 }
 
