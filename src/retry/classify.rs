@@ -291,4 +291,60 @@ mod tests {
         assert_ne!(verdict(&Method::PUT, &err(), false), Verdict::Done);
         assert_eq!(verdict(&Method::PATCH, &err(), false), Verdict::Done);
     }
+
+    /// hyper has no predicate for its "dispatch task is gone", so
+    /// `error::is_dispatch_gone` reads its message: pinned here on a real
+    /// one, made the only way a test can (a request written on an HTTP/1.1
+    /// connection whose task is then dropped). In a running client hyper
+    /// gives it for an HTTP/2 stream still waiting to open when its
+    /// connection ended, which is why `redispatch` sends it again; hyper-util
+    /// never drops a connection task of its own.
+    #[tokio::test]
+    async fn hyper_dispatch_gone_is_recognised() {
+        use tokio::io::AsyncReadExt;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request arrives whole");
+                head.extend_from_slice(&buf[..n]);
+            }
+            let _ = read_tx.send(());
+            // Holds the connection, never answering.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<
+            _,
+            http_body_util::Full<bytes::Bytes>,
+        >(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .unwrap();
+        let task = tokio::spawn(conn);
+        let request = http::Request::get("/")
+            .header(http::header::HOST, "127.0.0.1")
+            .body(http_body_util::Full::default())
+            .unwrap();
+        let response = tokio::spawn(sender.send_request(request));
+        tokio::time::timeout(Duration::from_secs(10), read_rx)
+            .await
+            .expect("the request is written")
+            .unwrap();
+        task.abort();
+        let err = tokio::time::timeout(Duration::from_secs(10), response)
+            .await
+            .expect("the response future ends")
+            .unwrap()
+            .unwrap_err();
+        assert!(error::is_dispatch_gone(&err), "{err}");
+        let err: BoxError = Box::new(err);
+        assert_eq!(error::classify(&*err), ErrorKind::Protocol);
+        server.abort();
+    }
 }
