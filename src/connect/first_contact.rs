@@ -204,9 +204,7 @@ impl<C> Shared<C> {
             outcome: tx,
         })
     }
-}
 
-impl<C> Shared<C> {
     /// `stream`, which reports to the client when it goes away if it is
     /// an HTTP/2 connection.
     fn reporting(&self, stream: Stream) -> Stream {
