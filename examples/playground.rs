@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --example playground -- --urls urls.txt --count 2000
 //! # once it prints `listening http://127.0.0.1:PORT`, in another terminal:
-//! cargo run --release --features cli -- urls.txt --timeout 1s --report report.html
+//! cargo run --release -p batch-fetch-cli -- urls.txt --timeout 1s --report report.html
 //! ```
 //!
 //! It writes the URL list before it prints `listening`, and ends after

@@ -2,8 +2,8 @@
 //! politely, and say what happened: one JSON line per input on stdout, a
 //! progress bar and a summary on stderr.
 //!
-//! Built with the `cli` feature: `cargo run --release --features cli --
-//! urls.txt`, or `cargo install --path . --features cli`.
+//! The workspace's `cli` package: `cargo run --release -p batch-fetch-cli
+//! -- urls.txt`, or `cargo install --path cli`.
 
 #![forbid(unsafe_code)]
 

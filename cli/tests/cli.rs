@@ -1,7 +1,7 @@
-//! The `batch-fetch` command-line tool (feature `cli`), run as a process
-//! against loopback servers.
-#![cfg(feature = "cli")]
+//! The `batch-fetch` command-line tool, run as a process against loopback
+//! servers (the library's test servers, shared by path).
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::io::Write;
