@@ -25,13 +25,15 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::admission::Admission;
-use crate::batch::{self, BatchState, Driver, Mode, Started, StopWhen};
+use crate::batch::{self, Driver, Mode, Started, StopWhen};
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{self, Payload, StackOver};
-use crate::observe::{Timings, Trace};
+use crate::observe::BatchState;
+use crate::observe::Trace;
 use crate::response::Response;
 use crate::retry::RetryPolicy;
+use crate::timings::Timings;
 
 /// The body every canned response carries: 100 bytes, as the loopback
 /// benchmarks' server sends.

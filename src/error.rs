@@ -6,7 +6,7 @@ use std::fmt;
 
 use http::Uri;
 
-use crate::observe::Timings;
+use crate::timings::Timings;
 
 /// A boxed error: the cause inside an [`Error`], and what a custom
 /// [`Resolve`](crate::Resolve) returns.

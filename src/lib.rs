@@ -103,7 +103,6 @@ mod batch;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_api;
-mod builder;
 mod client;
 mod connect;
 mod dns;
@@ -119,10 +118,11 @@ mod proxy;
 mod request;
 mod response;
 mod retry;
+mod timings;
 
 pub use batch::Batch;
-pub use builder::BatchClientBuilder;
 pub use client::BatchClient;
+pub use client::BatchClientBuilder;
 pub use dns::{Resolve, Resolving};
 pub use error::{BoxError, Error, ErrorKind};
 pub use inputs::{FromStream, IntoInputs, from_stream};

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Uri, Version};
 
 use crate::error::{Error, ErrorKind};
-use crate::observe::Timings;
+use crate::timings::Timings;
 
 /// A response whose body has been read completely.
 ///

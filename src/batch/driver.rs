@@ -16,9 +16,9 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::BatchState;
 use crate::admission::Admission;
 use crate::error::{Error, Stopped};
+use crate::observe::BatchState;
 use crate::observe::Trace;
 use crate::request::IntoRequest;
 use crate::response::Response;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use futures_core::Stream;
 use tokio_util::sync::CancellationToken;
 
-use super::{BatchState, Driver, Mode, Ordered, Start, StopWhen};
+use super::{Driver, Mode, Ordered, Start, StopWhen};
 use crate::client::BatchClient;
 use crate::error::Error;
 use crate::inputs::IntoInputs;
+use crate::observe::BatchState;
 use crate::observe::{BatchStats, Observer, Progress};
 use crate::response::Response;
 

@@ -4,13 +4,11 @@
 mod driver;
 mod handle;
 mod ordered;
-mod state;
 
 pub use handle::Batch;
 
 pub(crate) use driver::{Driver, Start, Started, StopWhen};
 pub(crate) use ordered::Ordered;
-pub(crate) use state::BatchState;
 
 use std::future::poll_fn;
 use std::pin::pin;

@@ -2,15 +2,16 @@
 //! [`Progress`] snapshot, each request's [`Timings`], and a [`BatchStats`]
 //! summary at the end.
 
+mod batch_state;
 mod progress;
 mod stats;
-mod timings;
 mod trace;
 
+pub use crate::timings::Timings;
 pub use progress::Progress;
 pub use stats::BatchStats;
-pub use timings::Timings;
 
+pub(crate) use batch_state::BatchState;
 pub(crate) use progress::Counters;
 pub(crate) use trace::{AttemptGuard, Trace};
 

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use http::{StatusCode, Uri};
 
+use super::BatchState;
 use super::{Event, Timings};
 use crate::admission::{Admission, Parked};
-use crate::batch::BatchState;
 use crate::error::ErrorKind;
 
 /// Cheap to clone: the attempt loop copies the request (and so this) for

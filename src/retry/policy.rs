@@ -19,7 +19,6 @@ use super::RetryPolicy;
 use super::backoff::{self, Backoff};
 use super::classify::{Redispatch, Verdict, redispatch, verdict};
 use crate::error::{Attempted, BoxError};
-use crate::layers::Payload;
 use crate::observe::Trace;
 
 /// How many times one attempt's request is sent again at once because
@@ -81,7 +80,8 @@ impl std::fmt::Debug for Policy {
 pub(crate) struct Sent<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
-    pub(crate) body: &'a Payload,
+    /// Its input's record (`None` outside the client).
+    pub(crate) trace: Option<&'a Trace>,
 }
 
 impl Policy {
@@ -135,7 +135,7 @@ impl Policy {
         sent: Sent<'_>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Next {
-        let trace = sent.body.trace.as_ref();
+        let trace = sent.trace;
         if let Err(err) = result {
             let budget = match redispatch(sent.method, &**err) {
                 Some(Redispatch::Unprocessed) => Some((&mut self.redispatched, MAX_REDISPATCHES)),

@@ -1,4 +1,8 @@
-//! [`BatchClient`]: the entry points.
+//! [`BatchClient`]: the entry points, and its builder.
+
+mod builder;
+
+pub use builder::BatchClientBuilder;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,11 +14,11 @@ use http::header::Entry;
 use tower::ServiceExt;
 
 use crate::admission::Admission;
-use crate::batch::{Batch, BatchState, Started};
-use crate::builder::BatchClientBuilder;
+use crate::batch::{Batch, Started};
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
+use crate::observe::BatchState;
 use crate::observe::Trace;
 use crate::request::{self, IntoRequest};
 use crate::response::Response;
@@ -41,11 +45,11 @@ pub struct BatchClient {
     inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) stack: Stack,
-    pub(crate) default_headers: HeaderMap,
-    pub(crate) concurrency: usize,
-    pub(crate) batch_deadline: Option<Duration>,
+struct Inner {
+    stack: Stack,
+    default_headers: HeaderMap,
+    concurrency: usize,
+    batch_deadline: Option<Duration>,
 }
 
 // Checked here so that a change that breaks it fails to compile.
@@ -77,7 +81,7 @@ impl BatchClient {
         BatchClientBuilder::new()
     }
 
-    pub(crate) fn from_inner(inner: Inner) -> Self {
+    fn from_inner(inner: Inner) -> Self {
         BatchClient {
             inner: Arc::new(inner),
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use http::header::{HeaderValue, USER_AGENT};
 
-use crate::client::{BatchClient, Inner};
+use super::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig};
 use crate::dns::{Backend, DnsResolver, Resolve};
 use crate::error::Error;

@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
+use super::{BatchStats, Counters, Event, Observer, Progress};
 use crate::error::Error;
-use crate::observe::{BatchStats, Counters, Event, Observer, Progress};
 use crate::response::Response;
 
 pub(crate) struct BatchState {
