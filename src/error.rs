@@ -255,16 +255,19 @@ impl fmt::Display for Error {
             // hyper and hyper-util keep the detail one or two levels down
             // ("client error (Connect)" → "tcp connect error" → "Connection
             // refused"); name the innermost cause so the message says why,
-            // and the proxy on the way, if one failed, so it says where.
+            // and a failure the crate raised on the way (a proxy's refusal)
+            // so it says where. A message is not said twice in a row.
             let below = || chain(Some(&**source)).skip(1);
-            let root = below().last();
-            if let Some(proxy) = below().find(|e| e.is::<crate::connect::ProxyError>()) {
-                if !root.is_some_and(|root| std::ptr::addr_eq(root, proxy)) {
-                    write!(f, ": {proxy}")?;
+            let mut said = source.to_string();
+            for e in [below().find(|e| e.is::<Raised>()), below().last()]
+                .into_iter()
+                .flatten()
+            {
+                let text = e.to_string();
+                if text != said {
+                    write!(f, ": {text}")?;
+                    said = text;
                 }
-            }
-            if let Some(root) = root {
-                write!(f, ": {root}")?;
             }
         }
         Ok(())
@@ -322,6 +325,39 @@ impl fmt::Display for Redacted<'_> {
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "\"{self}\"")
+    }
+}
+
+/// A failure raised in the crate by the module that knows what it is (a
+/// refused redirect, a proxy's refusal), with its kind: [`classify`] takes
+/// the kind from it, so this module need not know the error types of the
+/// modules above it. It shows as the error it carries, which is its source
+/// (so the chain still holds the carried error, for a downcast).
+#[derive(Debug)]
+pub(crate) struct Raised {
+    kind: ErrorKind,
+    error: BoxError,
+}
+
+impl Raised {
+    /// `error`, of kind `kind`, boxed for the stack.
+    pub(crate) fn boxed(kind: ErrorKind, error: impl Into<BoxError>) -> BoxError {
+        Box::new(Raised {
+            kind,
+            error: error.into(),
+        })
+    }
+}
+
+impl fmt::Display for Raised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl StdError for Raised {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.error)
     }
 }
 
@@ -394,14 +430,14 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     if err.is::<HeadersTooLarge>() {
         return ErrorKind::HeadersTooLarge;
     }
-    if err.is::<crate::layers::RedirectError>() {
-        return ErrorKind::Redirect;
-    }
     if let Some(e) = err.downcast_ref::<Attempted>() {
         return classify(&*e.source);
     }
     let mut connect = false;
     for e in chain(Some(err)) {
+        if let Some(raised) = e.downcast_ref::<Raised>() {
+            return raised.kind;
+        }
         if e.is::<rustls::Error>() {
             return ErrorKind::Tls;
         }

@@ -106,19 +106,21 @@ async fn connect(
             // none; give it the scheme's own.
             let dst = with_port(dst)?;
             let target = authority(&dst);
-            let io = socks
-                .oneshot(dst)
-                .await
-                .map_err(|source| ProxyError::Socks {
+            let io = socks.oneshot(dst).await.map_err(|source| {
+                ProxyError::Socks {
                     proxy: name,
                     target,
                     source: source.into(),
-                })?;
+                }
+                .raised()
+            })?;
             Ok(Conn::direct(io, began))
         }
         _ if dst.scheme_str() == Some("https") => {
             let target = authority(&with_port(dst)?);
-            let mut io = reach(tcp, proxy_uri, &name).await?;
+            let mut io = reach(tcp, proxy_uri, &name)
+                .await
+                .map_err(ProxyError::raised)?;
             tunnel::open(
                 io.inner_mut(),
                 &name,
@@ -126,13 +128,16 @@ async fn connect(
                 proxy.basic_auth(),
                 (began, patience),
             )
-            .await?;
+            .await
+            .map_err(ProxyError::raised)?;
             Ok(Conn::direct(io, began))
         }
         // Plain http: talk to the proxy, which forwards absolute-form
         // requests (the pool sends them so for a proxied connection).
         _ => {
-            let io = reach(tcp, proxy_uri, &name).await?;
+            let io = reach(tcp, proxy_uri, &name)
+                .await
+                .map_err(ProxyError::raised)?;
             Ok(Conn::proxied(io, began))
         }
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderValue, StatusCode, Uri};
 use tokio::net::TcpStream;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, ErrorKind, Raised};
 
 /// The most a proxy's answer to `CONNECT` may take, head and all.
 const MAX_HEAD: usize = 16 * 1024;
@@ -56,6 +56,11 @@ pub(crate) enum ProxyError {
 }
 
 impl ProxyError {
+    /// Boxed for the stack as what it is: no connection to the target.
+    pub(crate) fn raised(self) -> BoxError {
+        Raised::boxed(ErrorKind::Connect, self)
+    }
+
     /// Whether trying again cannot help: the proxy refused the tunnel for a
     /// reason of the request's own (forbidden, credentials, a bad target),
     /// which it will give again. 408 and 429 say "later", not "no".

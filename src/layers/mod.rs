@@ -11,7 +11,6 @@ mod redirect;
 
 pub(crate) use gate::GateConfig;
 pub(crate) use payload::{Payload, StackRequest};
-pub(crate) use redirect::RedirectError;
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 
 use std::sync::Arc;

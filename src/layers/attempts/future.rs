@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use pin_project_lite::pin_project;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, ErrorKind, Raised};
 use crate::layers::StackRequest;
 use crate::layers::redirect::{FinalUrl, Hops, RedirectPolicy};
 use crate::retry::{Backoff, Next, Policy, Sent};
@@ -96,7 +96,12 @@ where
                         }
                     }
                     let mut res = result?;
-                    if !redirect.enabled() || !hops.follow(&res, redirect)? {
+                    // A refused redirect is raised with its kind.
+                    if !redirect.enabled()
+                        || !hops
+                            .follow(&res, redirect)
+                            .map_err(|e| Raised::boxed(ErrorKind::Redirect, e))?
+                    {
                         if let Some(url) = hops.redirected_to() {
                             res.extensions_mut().insert(FinalUrl(url.clone()));
                         }

@@ -12,7 +12,7 @@ mod hops;
 mod policy;
 
 pub(crate) use hops::Hops;
-pub(crate) use policy::{RedirectError, RedirectPolicy};
+pub(crate) use policy::RedirectPolicy;
 
 use http::Uri;
 
