@@ -120,7 +120,7 @@ mod response;
 mod retry;
 mod timings;
 
-pub use batch::Batch;
+pub use client::Batch;
 pub use client::BatchClient;
 pub use client::BatchClientBuilder;
 pub use dns::{Resolve, Resolving};

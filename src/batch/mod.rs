@@ -1,11 +1,9 @@
-//! Batches: the per-batch settings and handle ([`Batch`]), the gather
-//! entry points and the streams, over one driver.
+//! Running a batch: the driver that starts inputs under the concurrency
+//! limit, gathering its results in input order, and the streams; the
+//! entry points (`BatchClient`, `Batch`) are the client's.
 
 mod driver;
-mod handle;
 mod ordered;
-
-pub use handle::Batch;
 
 pub(crate) use driver::{Driver, Start, Started, StopWhen};
 pub(crate) use ordered::Ordered;

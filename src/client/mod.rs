@@ -1,8 +1,10 @@
 //! [`BatchClient`]: the entry points, and its builder.
 
 mod builder;
+mod handle;
 
 pub use builder::BatchClientBuilder;
+pub use handle::Batch;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use http::header::Entry;
 use tower::ServiceExt;
 
 use crate::admission::Admission;
-use crate::batch::{Batch, Started};
+use crate::batch::Started;
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{FinalUrl, Payload, Stack, StackRequest};

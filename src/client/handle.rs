@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_core::Stream;
 use tokio_util::sync::CancellationToken;
 
-use super::{Driver, Mode, Ordered, Start, StopWhen};
-use crate::client::BatchClient;
+use super::BatchClient;
+use crate::batch::{self, Driver, Mode, Ordered, Start, StopWhen};
 use crate::error::Error;
 use crate::inputs::IntoInputs;
 use crate::observe::BatchState;
@@ -147,7 +147,7 @@ impl Batch {
     ///
     /// The first error, with [`Error::index()`] naming its input.
     pub async fn fetch_all<I: IntoInputs>(&self, reqs: I) -> Result<Vec<Response>, Error> {
-        super::gather(self.driver(reqs, false), Mode::FailFast)
+        batch::gather(self.driver(reqs, false), Mode::FailFast)
             .await?
             .into_iter()
             .collect()
@@ -155,7 +155,7 @@ impl Batch {
 
     /// Like [`BatchClient::fetch_all_settled`], with this batch's settings.
     pub async fn fetch_all_settled<I: IntoInputs>(&self, reqs: I) -> Vec<Result<Response, Error>> {
-        match super::gather(self.driver(reqs, true), Mode::Settled).await {
+        match batch::gather(self.driver(reqs, true), Mode::Settled).await {
             Ok(results) => results,
             // Only a fail-fast batch stops at an error.
             Err(err) => vec![Err(err)],
