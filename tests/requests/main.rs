@@ -1,0 +1,13 @@
+//! Requests and responses: the Request builder, JSON both ways, bodies
+//! decoded (gzip, deflate, brotli, zstd) and limited, response heads limited.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod body_limit;
+mod decode_errors;
+mod decompress;
+mod header_limits;
+mod json_request;
+mod json_response;
+mod request_builder;

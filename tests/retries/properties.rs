@@ -1,0 +1,681 @@
+//! Property tests of the gather entry points against a model: random
+//! batches (1..=60 inputs, concurrency 1..=32, per-host limit none or
+//! 1..=8, 0..=3 fast retries) over two randomly faulty loopback hosts
+//! (127.0.0.1 and 127.0.0.2, raw HTTP/1.1 servers on the shared accept
+//! loop), in settled (`fetch_all_settled`) and fail-fast (`fetch_all`)
+//! mode.
+//!
+//! Each input's path says what the server does on each attempt: after a
+//! delay of 0..=30 ms, answer 200, 404, 500, 503 or 429 (`Retry-After: 0`),
+//! reset the connection (RST) or close it (FIN) before any response; the
+//! last step repeats for later attempts. A few inputs point at a bound but
+//! not listening port instead (connection refused). The server counts the
+//! attempts it sees per input and its requests in flight, in total and per
+//! host. A model replays the script under the retry rules (429/503, resets
+//! and closes are retried for a GET, connect errors always; 200/404/500
+//! are final) and predicts, per input, the outcome and the attempts.
+//!
+//! What is asserted, for every case:
+//! * one result per input, in input order; `Response::url()`,
+//!   `Error::url()` and `Error::index()` name the input;
+//! * statuses, error kinds and `attempts()` are the model's;
+//! * the server saw, per input, exactly `attempts()` requests when the
+//!   input reached it (the 200 body also carries the server's attempt
+//!   number); a refused input made `attempts()` connect attempts and the
+//!   server saw none; in fail-fast mode, an input cut off by the stop was
+//!   seen at most as often as the model allows and never without a
+//!   `Started` event for it;
+//! * the server's peak in-flight is at most the concurrency, and per host
+//!   at most the per-host limit (the server stops counting a request
+//!   before the first byte of its answer leaves, so its count never
+//!   exceeds what the client holds permits for);
+//! * the observer saw one `Started` per attempt, one `Retrying` per retry
+//!   and one `Completed`/`Failed` per input (settled);
+//! * fail-fast: with no failing input in the model the batch returns every
+//!   response; otherwise it returns an error of a failing input, the
+//!   observer (called as each input finishes, on the batch's task) saw
+//!   exactly one `Failed` event, that one, and every input that completed
+//!   before it is one the model says succeeds, with the model's status.
+//!   Which failing input comes first in time is not predicted.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use batch_fetch::{BatchClient, ErrorKind, Event, RetryPolicy};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::listen::Listening;
+use crate::support::raw::read_request;
+use crate::support::{Gauge, GaugeGuard, within};
+
+/// Cases per property. Each case starts its own runtime, servers and client.
+const CASES: u32 = 64;
+/// A case whose scripted server time, packed on the permits it may use,
+/// exceeds this is not generated (keeps the file fast).
+const MAX_SERIAL_MS: u64 = 600;
+const HOSTS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)];
+
+/// What the server does on one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Status(u16),
+    /// Reads the request, then resets the connection (RST).
+    Reset,
+    /// Reads the request, then closes the connection (FIN) without answering.
+    Close,
+}
+
+impl Act {
+    fn token(self) -> String {
+        match self {
+            Act::Status(code) => code.to_string(),
+            Act::Reset => "rst".into(),
+            Act::Close => "fin".into(),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Act> {
+        match s {
+            "rst" => Some(Act::Reset),
+            "fin" => Some(Act::Close),
+            code => code.parse().ok().map(Act::Status),
+        }
+    }
+
+    /// Whether the client retries a GET after this attempt.
+    fn retried(self) -> bool {
+        matches!(self, Act::Status(429 | 503) | Act::Reset | Act::Close)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Host(usize),
+    /// A bound port nobody listens on: every connect is refused.
+    Refused,
+}
+
+#[derive(Clone, Debug)]
+struct Input {
+    target: Target,
+    delay_ms: u64,
+    /// Attempt `k` (from 0) gets `script[min(k, len - 1)]`.
+    script: Vec<Act>,
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    concurrency: usize,
+    per_host: Option<usize>,
+    max_retries: u32,
+    inputs: Vec<Input>,
+}
+
+/// What the model predicts for one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Status(u16),
+    Reset,
+    Close,
+    Refused,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    outcome: Outcome,
+    attempts: u32,
+    /// Requests the server sees for the input.
+    server_hits: usize,
+}
+
+impl Expected {
+    fn fails(&self) -> bool {
+        !matches!(self.outcome, Outcome::Status(_))
+    }
+}
+
+fn model(input: &Input, max_retries: u32) -> Expected {
+    if input.target == Target::Refused {
+        return Expected {
+            outcome: Outcome::Refused,
+            attempts: max_retries + 1,
+            server_hits: 0,
+        };
+    }
+    let mut attempt = 0u32;
+    loop {
+        let act = input.script[(attempt as usize).min(input.script.len() - 1)];
+        if !act.retried() || attempt == max_retries {
+            let outcome = match act {
+                Act::Status(code) => Outcome::Status(code),
+                Act::Reset => Outcome::Reset,
+                Act::Close => Outcome::Close,
+            };
+            return Expected {
+                outcome,
+                attempts: attempt + 1,
+                server_hits: attempt as usize + 1,
+            };
+        }
+        attempt += 1;
+    }
+}
+
+impl Case {
+    /// Scripted server time packed on the permits the client may use: a
+    /// lower bound of the case's duration, used to keep cases short.
+    fn serial_ms(&self) -> u64 {
+        let work = |host: Option<usize>| -> u64 {
+            self.inputs
+                .iter()
+                .filter(|i| host.is_none_or(|h| i.target == Target::Host(h)))
+                .map(|i| i.delay_ms * model(i, self.max_retries).server_hits as u64)
+                .sum()
+        };
+        let global = work(None) / self.concurrency as u64;
+        let per_host_permits = self.per_host.unwrap_or(usize::MAX).min(self.concurrency) as u64;
+        (0..HOSTS.len())
+            .map(|h| work(Some(h)) / per_host_permits)
+            .fold(global, u64::max)
+    }
+}
+
+fn act() -> impl Strategy<Value = Act> {
+    prop_oneof![
+        4 => Just(Act::Status(200)),
+        1 => Just(Act::Status(404)),
+        1 => Just(Act::Status(500)),
+        2 => Just(Act::Status(503)),
+        2 => Just(Act::Status(429)),
+        1 => Just(Act::Reset),
+        1 => Just(Act::Close),
+    ]
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    (
+        prop_oneof![
+            12 => (0..HOSTS.len()).prop_map(Target::Host),
+            1 => Just(Target::Refused),
+        ],
+        prop_oneof![Just(0u64), 0u64..=30],
+        prop::collection::vec(act(), 1..=3),
+    )
+        .prop_map(|(target, delay_ms, script)| Input {
+            target,
+            delay_ms,
+            script,
+        })
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        1usize..=32,
+        prop::option::of(1usize..=8),
+        0u32..=3,
+        // Half the cases have no connection faults at all, so that fail-fast
+        // batches also run to the end.
+        any::<bool>(),
+        prop::collection::vec(input(), 1..=60),
+    )
+        .prop_map(|(concurrency, per_host, max_retries, faults, mut inputs)| {
+            if !faults {
+                for (i, input) in inputs.iter_mut().enumerate() {
+                    if input.target == Target::Refused {
+                        input.target = Target::Host(i % HOSTS.len());
+                    }
+                    for act in &mut input.script {
+                        *act = match *act {
+                            Act::Reset => Act::Status(503),
+                            Act::Close => Act::Status(200),
+                            other => other,
+                        };
+                    }
+                }
+            }
+            Case {
+                concurrency,
+                per_host,
+                max_retries,
+                inputs,
+            }
+        })
+        .prop_filter("too slow for the time budget", |case| {
+            case.serial_ms() <= MAX_SERIAL_MS
+        })
+}
+
+/// What the faulty servers counted.
+struct Counts {
+    /// Requests seen per input.
+    hits: Vec<AtomicUsize>,
+    total: Arc<Gauge>,
+    per_host: Vec<Arc<Gauge>>,
+    /// Requests the servers could not make sense of (or that reached the
+    /// wrong host).
+    unexpected: Mutex<Vec<String>>,
+}
+
+/// Parses `GET /p/{host}/{id}/{delay}/{act}.{act}...`.
+fn parse_target(line: &str) -> Option<(usize, usize, u64, Vec<Act>)> {
+    let target = line.strip_prefix("GET ")?;
+    let mut parts = target.strip_prefix("/p/")?.split('/');
+    let host = parts.next()?.parse().ok()?;
+    let id = parts.next()?.parse().ok()?;
+    let delay = parts.next()?.parse().ok()?;
+    let script: Option<Vec<Act>> = parts.next()?.split('.').map(Act::parse).collect();
+    let script = script.filter(|s| !s.is_empty())?;
+    parts.next().is_none().then_some((host, id, delay, script))
+}
+
+/// One keep-alive HTTP/1.1 connection of a faulty host: each request acts
+/// out the step of its script for the attempt number the server counted.
+async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(line) = read_request(&mut stream, &mut buf, Duration::from_secs(30)).await else {
+            return;
+        };
+        let parsed =
+            parse_target(&line).filter(|(h, id, _, _)| *h == host && *id < counts.hits.len());
+        let Some((_, id, delay, script)) = parsed else {
+            counts
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("host {host}: {line}"));
+            return;
+        };
+        let attempt = counts.hits[id].fetch_add(1, Ordering::SeqCst) + 1;
+        let act = script[(attempt - 1).min(script.len() - 1)];
+        {
+            let _in_flight =
+                GaugeGuard::new(vec![counts.total.clone(), counts.per_host[host].clone()]);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            // Out of flight before any byte of the answer leaves.
+        }
+        match act {
+            Act::Status(code) => {
+                let body = format!("{id}:{attempt}");
+                let retry_after = if code == 429 {
+                    "Retry-After: 0\r\n"
+                } else {
+                    ""
+                };
+                let answer = format!(
+                    "HTTP/1.1 {code} Scripted\r\nContent-Length: {}\r\n{retry_after}\r\n{body}",
+                    body.len()
+                );
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            Act::Reset => {
+                let _ = stream.set_zero_linger();
+                return;
+            }
+            Act::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+/// What the batch's observer saw, per input.
+#[derive(Default)]
+struct Seen {
+    started: Vec<u32>,
+    retrying: Vec<u32>,
+    /// `(index, ok)` in the order inputs finished.
+    finished: Vec<(usize, bool)>,
+    /// `(index, status, attempts)` of each `Completed`.
+    completed: Vec<(usize, u16, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Settled,
+    FailFast,
+}
+
+/// Checks one input's error against the model.
+fn check_error(
+    err: &batch_fetch::Error,
+    i: usize,
+    url: &str,
+    exp: &Expected,
+) -> Result<(), TestCaseError> {
+    prop_assert!(
+        exp.fails(),
+        "input {i}: model says {exp:?}, got error {err}"
+    );
+    prop_assert_eq!(err.index(), Some(i), "{}", err);
+    prop_assert_eq!(err.url().map(|u| u.to_string()), Some(url.to_string()));
+    prop_assert_eq!(err.attempts(), exp.attempts, "input {}: {}", i, err);
+    match exp.outcome {
+        Outcome::Refused => {
+            prop_assert_eq!(err.kind(), ErrorKind::Connect, "input {}: {}", i, err);
+            prop_assert!(err.is_connect(), "input {i}: {err}");
+        }
+        _ => {
+            // Closed or reset before any response: hyper says "incomplete
+            // message" or "connection reset", both protocol errors.
+            prop_assert_eq!(err.kind(), ErrorKind::Protocol, "input {}: {}", i, err);
+            prop_assert!(!err.is_connect(), "input {i}: {err}");
+        }
+    }
+    Ok(())
+}
+
+/// Checks one input's response against the model and the server's count.
+fn check_response(
+    res: &batch_fetch::Response,
+    i: usize,
+    url: &str,
+    exp: &Expected,
+    hits: usize,
+) -> Result<(), TestCaseError> {
+    let Outcome::Status(code) = exp.outcome else {
+        return Err(TestCaseError::fail(format!(
+            "input {i}: model says {exp:?}, got a {} response after {} attempts",
+            res.status(),
+            res.attempts()
+        )));
+    };
+    prop_assert_eq!(res.status().as_u16(), code, "input {}", i);
+    prop_assert_eq!(res.attempts(), exp.attempts, "input {}", i);
+    prop_assert_eq!(res.url().to_string(), url);
+    prop_assert_eq!(res.text().unwrap(), format!("{i}:{}", exp.attempts));
+    prop_assert_eq!(hits, exp.server_hits, "server's count for input {}", i);
+    Ok(())
+}
+
+fn run_case(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { within(Duration::from_secs(20), "case", run(case, mode)).await })
+}
+
+async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
+    let n = case.inputs.len();
+    let counts = Arc::new(Counts {
+        hits: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        total: Arc::default(),
+        per_host: HOSTS.iter().map(|_| Arc::default()).collect(),
+        unexpected: Mutex::default(),
+    });
+    let mut servers = Vec::new();
+    for (host, ip) in HOSTS.into_iter().enumerate() {
+        let counts = counts.clone();
+        let cap = Some(Duration::from_secs(30));
+        servers.push(
+            Listening::start(IpAddr::V4(ip), cap, move |stream| {
+                serve(stream, host, counts.clone())
+            })
+            .await,
+        );
+    }
+    // Bound, never listening: connections to it are refused.
+    let dead = TcpSocket::new_v4().unwrap();
+    dead.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+
+    let urls: Vec<String> = case
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(id, input)| {
+            let script: Vec<String> = input.script.iter().map(|a| a.token()).collect();
+            let (host, addr) = match input.target {
+                Target::Host(h) => (h, servers[h].addr().to_string()),
+                Target::Refused => (0, format!("127.0.0.1:{dead_port}")),
+            };
+            format!(
+                "http://{addr}/p/{host}/{id}/{}/{}",
+                input.delay_ms,
+                script.join(".")
+            )
+        })
+        .collect();
+    let expected: Vec<Expected> = case
+        .inputs
+        .iter()
+        .map(|i| model(i, case.max_retries))
+        .collect();
+
+    let mut builder = BatchClient::builder()
+        .no_proxy()
+        .concurrency(case.concurrency)
+        .timeout(Duration::from_secs(10))
+        .retry(
+            RetryPolicy::default()
+                .max_retries(case.max_retries)
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(5))
+                // Room for every retry the model asks for (10 per request).
+                .budget_percent(1000.0),
+        );
+    if let Some(limit) = case.per_host {
+        builder = builder.per_host_concurrency(limit);
+    }
+    let client = builder.build().unwrap();
+
+    let seen = Arc::new(Mutex::new(Seen {
+        started: vec![0; n],
+        retrying: vec![0; n],
+        ..Seen::default()
+    }));
+    let log = seen.clone();
+    let batch = client.batch().observer(move |event: &Event<'_>| {
+        let mut seen = log.lock().unwrap();
+        match event {
+            Event::Started { index, .. } => seen.started[*index] += 1,
+            Event::Retrying { index, .. } => seen.retrying[*index] += 1,
+            Event::Completed { index, response } => {
+                seen.finished.push((*index, true));
+                let (status, attempts) = (response.status().as_u16(), response.attempts());
+                seen.completed.push((*index, status, attempts));
+            }
+            Event::Failed { index, .. } => seen.finished.push((*index, false)),
+            _ => {}
+        }
+    });
+
+    let hits = |i: usize| counts.hits[i].load(Ordering::SeqCst);
+    match mode {
+        Mode::Settled => {
+            let results = batch.fetch_all_settled(&urls).await;
+            prop_assert_eq!(results.len(), n, "one result per input");
+            for (i, result) in results.iter().enumerate() {
+                match result {
+                    Ok(res) => check_response(res, i, &urls[i], &expected[i], hits(i))?,
+                    Err(err) => {
+                        check_error(err, i, &urls[i], &expected[i])?;
+                        prop_assert_eq!(hits(i), expected[i].server_hits, "input {}", i);
+                    }
+                }
+            }
+            let seen = seen.lock().unwrap();
+            for (i, exp) in expected.iter().enumerate() {
+                prop_assert_eq!(seen.started[i], exp.attempts, "Started events of {}", i);
+                prop_assert_eq!(seen.retrying[i], exp.attempts - 1, "Retrying of {}", i);
+            }
+            let mut finished = seen.finished.clone();
+            finished.sort_unstable();
+            let want: Vec<(usize, bool)> = expected
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i, !e.fails()))
+                .collect();
+            prop_assert_eq!(finished, want, "one Completed or Failed per input");
+        }
+        Mode::FailFast => {
+            let outcome = batch.fetch_all(&urls).await;
+            let failing: Vec<usize> = (0..n).filter(|&i| expected[i].fails()).collect();
+            let seen = seen.lock().unwrap();
+            match outcome {
+                Ok(responses) => {
+                    prop_assert!(failing.is_empty(), "inputs {failing:?} must fail the batch");
+                    prop_assert_eq!(responses.len(), n);
+                    for (i, res) in responses.iter().enumerate() {
+                        check_response(res, i, &urls[i], &expected[i], hits(i))?;
+                    }
+                    prop_assert!(seen.finished.iter().all(|(_, ok)| *ok));
+                    prop_assert_eq!(seen.finished.len(), n);
+                }
+                Err(err) => {
+                    let i = err.index().unwrap_or(usize::MAX);
+                    prop_assert!(
+                        failing.contains(&i),
+                        "returned {err} (input {i}), but the failing inputs are {failing:?}"
+                    );
+                    check_error(&err, i, &urls[i], &expected[i])?;
+                    prop_assert_eq!(hits(i), expected[i].server_hits, "input {}", i);
+                    // The returned failure is the first (and only) one the
+                    // batch finished; whatever finished before it succeeded,
+                    // as the model says.
+                    let failures: Vec<usize> = seen
+                        .finished
+                        .iter()
+                        .filter(|(_, ok)| !ok)
+                        .map(|(j, _)| *j)
+                        .collect();
+                    prop_assert_eq!(failures, vec![i], "Failed events");
+                    prop_assert_eq!(seen.finished.last(), Some(&(i, false)));
+                    for &(j, status, attempts) in &seen.completed {
+                        prop_assert_eq!(
+                            Outcome::Status(status),
+                            expected[j].outcome,
+                            "input {} completed before the failure",
+                            j
+                        );
+                        prop_assert_eq!(attempts, expected[j].attempts, "input {}", j);
+                        prop_assert_eq!(hits(j), expected[j].server_hits, "input {}", j);
+                    }
+                }
+            }
+            // Inputs cut off by the stop: never seen more often than the
+            // model allows, nor without a Started event for each request.
+            for (i, exp) in expected.iter().enumerate() {
+                let h = hits(i);
+                prop_assert!(
+                    h <= exp.server_hits,
+                    "input {i}: {h} requests, model {exp:?}"
+                );
+                prop_assert!(
+                    h <= seen.started[i] as usize,
+                    "input {i}: the server saw {h} requests, the client started {}",
+                    seen.started[i]
+                );
+            }
+        }
+    }
+
+    let peak = counts.total.peak();
+    prop_assert!(
+        peak <= case.concurrency,
+        "server peak in flight {peak} > concurrency {}",
+        case.concurrency
+    );
+    if let Some(limit) = case.per_host {
+        for (h, gauge) in counts.per_host.iter().enumerate() {
+            prop_assert!(
+                gauge.peak() <= limit,
+                "host {h}: peak in flight {} > per-host limit {limit}",
+                gauge.peak()
+            );
+        }
+    }
+    let unexpected = counts.unexpected.lock().unwrap().clone();
+    prop_assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");
+    drop(dead);
+    Ok(())
+}
+
+/// Runs `CASES` cases of `mode` and checks that they all ran.
+fn check_property(mode: Mode) {
+    let config = Config {
+        cases: CASES,
+        // No regression files in the source tree; a failure prints its
+        // minimal input instead.
+        failure_persistence: None,
+        max_shrink_iters: 128,
+        max_shrink_time: 20_000,
+        max_global_rejects: 10_000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let ran = AtomicUsize::new(0);
+    let result = runner.run(&case(), |case| {
+        ran.fetch_add(1, Ordering::SeqCst);
+        run_case(&case, mode)
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, case)) => {
+            panic!("{mode:?}: {why}\nminimal failing case: {case:#?}")
+        }
+        Err(TestError::Abort(why)) => panic!("{mode:?}: aborted: {why}"),
+    }
+    let ran = ran.load(Ordering::SeqCst);
+    eprintln!("{mode:?}: {ran} cases passed");
+    assert_eq!(ran, CASES as usize, "every generated case ran");
+}
+
+#[test]
+fn settled_batches_match_the_model() {
+    check_property(Mode::Settled);
+}
+
+#[test]
+fn fail_fast_batches_match_the_model() {
+    check_property(Mode::FailFast);
+}
+
+#[test]
+fn the_model_follows_the_retry_rules() {
+    let input = |target, script: &[Act]| Input {
+        target,
+        delay_ms: 0,
+        script: script.to_vec(),
+    };
+    let host = Target::Host(0);
+    let e = model(
+        &input(host, &[Act::Status(503), Act::Reset, Act::Status(404)]),
+        3,
+    );
+    assert_eq!(
+        (e.outcome, e.attempts, e.server_hits),
+        (Outcome::Status(404), 3, 3)
+    );
+    let e = model(&input(host, &[Act::Status(429)]), 2);
+    assert_eq!((e.outcome, e.attempts), (Outcome::Status(429), 3));
+    let e = model(&input(host, &[Act::Close, Act::Status(200)]), 0);
+    assert_eq!((e.outcome, e.attempts), (Outcome::Close, 1));
+    let e = model(&input(host, &[Act::Status(500), Act::Status(200)]), 3);
+    assert_eq!((e.outcome, e.attempts), (Outcome::Status(500), 1));
+    let e = model(&input(Target::Refused, &[Act::Status(200)]), 2);
+    assert_eq!(
+        (e.outcome, e.attempts, e.server_hits),
+        (Outcome::Refused, 3, 0)
+    );
+    assert_eq!(
+        parse_target("GET /p/1/7/30/503.rst.200"),
+        Some((
+            1,
+            7,
+            30,
+            vec![Act::Status(503), Act::Reset, Act::Status(200)]
+        ))
+    );
+    assert_eq!(parse_target("GET /p/1/7/30/"), None);
+}

@@ -1,0 +1,70 @@
+//! Stale pooled connections: the server closes idle keep-alive connections
+//! ~100 ms after each response; a second batch after a pause must not trip
+//! over the dead connections, even for a POST with retries disabled.
+
+use std::time::Duration;
+
+use crate::support::{Behavior, RawServer, bounded, eventually};
+use batch_fetch::{BatchClient, RetryPolicy};
+use bytes::Bytes;
+use http::Request;
+
+async fn run(client: BatchClient) {
+    let raw = RawServer::start(Behavior::KeepAlive {
+        idle_close: Duration::from_millis(100),
+    })
+    .await;
+
+    let batch1: Vec<String> = (0..8).map(|i| raw.url(&format!("/one/{i}"))).collect();
+    let resps = bounded("batch 1", client.fetch_all(batch1)).await.unwrap();
+    assert!(resps.iter().all(|r| r.status() == 200));
+    let accepted1 = raw.accepted();
+    assert!(accepted1 >= 1);
+
+    // The server closes every idle connection after 100 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(eventually(Duration::from_secs(2), || raw.open_connections() == 0).await);
+
+    let mut batch2: Vec<Request<Bytes>> = (0..8)
+        .map(|i| {
+            Request::get(raw.url(&format!("/two/{i}")))
+                .body(Bytes::new())
+                .unwrap()
+        })
+        .collect();
+    batch2.push(
+        Request::post(raw.url("/two/post"))
+            .body(Bytes::from_static(b"not idempotent"))
+            .unwrap(),
+    );
+    let results = bounded("batch 2", client.fetch_all_settled(batch2)).await;
+    assert_eq!(results.len(), 9);
+    for (i, r) in results.iter().enumerate() {
+        let resp = r
+            .as_ref()
+            .unwrap_or_else(|e| panic!("batch 2 input {i} hit a stale connection: {e}"));
+        assert_eq!(resp.status(), 200);
+        assert!(resp.text().unwrap().starts_with("ok "));
+    }
+    assert!(
+        raw.accepted() > accepted1,
+        "batch 2 needs new connections: the old ones were closed"
+    );
+    assert_eq!(raw.requests(), 17);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_keep_alive_connections_without_retries() {
+    let client = BatchClient::builder()
+        .concurrency(4)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    run(client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_keep_alive_connections_with_default_retries() {
+    let client = BatchClient::builder().concurrency(4).build().unwrap();
+    run(client).await;
+}
