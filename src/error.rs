@@ -1,5 +1,8 @@
-//! The crate's error type, and the one place where errors from tower,
-//! hyper, hyper-util and rustls are mapped to an [`ErrorKind`].
+//! The crate's error type, and the one place where errors of other crates
+//! (tower, hyper, hyper-util, rustls) are mapped to an [`ErrorKind`]; the
+//! crate's own failures carry theirs from where they are raised
+//! ([`Raised`]). Whether a failure is worth another attempt is the retry
+//! policy's business (`retry::classify`).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -487,75 +490,6 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
 /// it; its message is the one it gives that error kind.
 pub(crate) fn is_dispatch_gone(err: &hyper::Error) -> bool {
     err.is_user() && err.to_string().starts_with("dispatch task is gone")
-}
-
-/// True for hyper-util's own "canceled": the pool gave up on a request
-/// before handing it to a connection (a connect that lost the race to
-/// become the origin's HTTP/2 connection, or a request given back by a
-/// connection that closed before taking it). Not sent, so not processed.
-/// hyper-util has no public predicate; its `Display` names the kind.
-pub(crate) fn is_pool_canceled(err: &hyper_util::client::legacy::Error) -> bool {
-    !err.is_connect() && err.to_string() == "client error (Canceled)"
-}
-
-/// True if the server said it did not process the request: an HTTP/2
-/// `REFUSED_STREAM` (RFC 9113 §8.7). Safe to resend whatever the method.
-///
-/// A `GOAWAY` is not counted here (see [`goaway`]): hyper also hands one
-/// that arrives just after a request's HEADERS went out to that request,
-/// which the server may have processed.
-pub(crate) fn refused_by_server(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
-    let err: &(dyn StdError + 'static) = err;
-    if err.is::<BodyError>() {
-        return false;
-    }
-    chain(Some(err)).any(|e| {
-        e.downcast_ref::<h2::Error>()
-            .is_some_and(|h2| h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
-    })
-}
-
-/// True if an HTTP/2 `GOAWAY` from the server cut the request off before its
-/// response.
-pub(crate) fn goaway(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
-    let err: &(dyn StdError + 'static) = err;
-    if err.is::<BodyError>() {
-        return false;
-    }
-    chain(Some(err)).any(|e| {
-        e.downcast_ref::<h2::Error>()
-            .is_some_and(|h2| h2.is_go_away() && h2.is_remote())
-    })
-}
-
-/// True if the error ended an attempt before any of the response arrived
-/// because the connection could not be made or was closed first: the cases
-/// the retry policy may repeat.
-pub(crate) fn closed_before_response(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
-    let err: &(dyn StdError + 'static) = err;
-    if err.is::<BodyError>() {
-        return false;
-    }
-    chain(Some(err)).any(|e| {
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            return h.is_incomplete_message() || h.is_canceled() || h.is_closed();
-        }
-        // An HTTP/2 stream the server reset before its response head: the
-        // HTTP/2 form of a connection closed before the response.
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            return h2.is_reset() && h2.is_remote();
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            );
-        }
-        false
-    })
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub(super) fn redispatch(
             over_h2 = true;
         }
         if e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(error::is_pool_canceled)
+            .is_some_and(is_pool_canceled)
         {
             return Some(Redispatch::Unprocessed);
         }
@@ -160,7 +160,7 @@ pub(super) fn verdict(
         },
         // The server did not process it (and sending it again at once did
         // not help): safe for any method.
-        Err(err) if error::refused_by_server(&**err) || error::goaway(&**err) => {
+        Err(err) if refused_by_server(&**err) || goaway(&**err) => {
             Verdict::Retry { retry_after: None }
         }
         // A proxy that refused the tunnel for good (403, 407...) says so
@@ -171,7 +171,7 @@ pub(super) fn verdict(
             ErrorKind::Connect => Verdict::Retry { retry_after: None },
             ErrorKind::Timeout if may_resend => Verdict::Retry { retry_after: None },
             ErrorKind::Protocol | ErrorKind::Cancelled
-                if may_resend && error::closed_before_response(&**err) =>
+                if may_resend && closed_before_response(&**err) =>
             {
                 Verdict::Retry { retry_after: None }
             }
@@ -185,6 +185,75 @@ fn proxy_refused_for_good(err: &(dyn StdError + Send + Sync + 'static)) -> bool 
     error::chain(Some(err)).any(|e| {
         e.downcast_ref::<ProxyError>()
             .is_some_and(ProxyError::is_final)
+    })
+}
+
+/// True for hyper-util's own "canceled": the pool gave up on a request
+/// before handing it to a connection (a connect that lost the race to
+/// become the origin's HTTP/2 connection, or a request given back by a
+/// connection that closed before taking it). Not sent, so not processed.
+/// hyper-util has no public predicate; its `Display` names the kind.
+fn is_pool_canceled(err: &hyper_util::client::legacy::Error) -> bool {
+    !err.is_connect() && err.to_string() == "client error (Canceled)"
+}
+
+/// True if the server said it did not process the request: an HTTP/2
+/// `REFUSED_STREAM` (RFC 9113 §8.7). Safe to resend whatever the method.
+///
+/// A `GOAWAY` is not counted here (see `goaway`): hyper also hands one
+/// that arrives just after a request's HEADERS went out to that request,
+/// which the server may have processed.
+fn refused_by_server(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<error::BodyError>() {
+        return false;
+    }
+    error::chain(Some(err)).any(|e| {
+        e.downcast_ref::<h2::Error>()
+            .is_some_and(|h2| h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+    })
+}
+
+/// True if an HTTP/2 `GOAWAY` from the server cut the request off before its
+/// response.
+fn goaway(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<error::BodyError>() {
+        return false;
+    }
+    error::chain(Some(err)).any(|e| {
+        e.downcast_ref::<h2::Error>()
+            .is_some_and(|h2| h2.is_go_away() && h2.is_remote())
+    })
+}
+
+/// True if the error ended an attempt before any of the response arrived
+/// because the connection could not be made or was closed first: the cases
+/// the retry policy may repeat.
+fn closed_before_response(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    if err.is::<error::BodyError>() {
+        return false;
+    }
+    error::chain(Some(err)).any(|e| {
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            return h.is_incomplete_message() || h.is_canceled() || h.is_closed();
+        }
+        // An HTTP/2 stream the server reset before its response head: the
+        // HTTP/2 form of a connection closed before the response.
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_reset() && h2.is_remote();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        false
     })
 }
 
