@@ -185,8 +185,6 @@ pub fn collect(
             max_headers: limits.max_headers,
             max_header_bytes: limits.max_header_bytes,
         },
-        None,
-        true,
     );
     let mut cx = Context::from_waker(Waker::noop());
     let req = http::Request::new(crate::layers::Payload::default());

@@ -449,8 +449,7 @@ impl BatchClientBuilder {
         Ok(())
     }
 
-    /// What the tower stack needs of these settings, but the proxy: `build`
-    /// adds the matcher it resolves (shared with the connector).
+    /// What the tower stack needs of these settings.
     pub(crate) fn stack_config(&self) -> Result<StackConfig, Error> {
         Ok(StackConfig {
             redirect: RedirectPolicy {
@@ -458,8 +457,6 @@ impl BatchClientBuilder {
                 allow_https_downgrade: self.redirect_https_downgrade,
             },
             decompress: self.decompress,
-            http_is_http1: !self.http2_prior_knowledge,
-            proxy: None,
             retry: self.retry,
             gate: GateConfig {
                 concurrency: self.concurrency,
@@ -488,7 +485,7 @@ impl BatchClientBuilder {
     /// or deadline of zero.
     pub fn build(self) -> Result<BatchClient, Error> {
         self.validate()?;
-        let mut stack_config = self.stack_config()?;
+        let stack_config = self.stack_config()?;
 
         let mut default_headers = self.default_headers;
         match self.user_agent {
@@ -530,9 +527,8 @@ impl BatchClientBuilder {
             max_response_headers: self.max_response_headers,
             max_response_header_size: self.max_response_header_size,
             resolver: DnsResolver::new(self.dns_overrides, backend),
-            proxy: proxy.clone(),
+            proxy,
         })?;
-        stack_config.proxy = proxy;
         let stack = layers::stack(&stack_config, client);
         Ok(BatchClient::from_inner(Inner {
             stack,

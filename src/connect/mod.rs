@@ -5,6 +5,7 @@
 mod descriptors;
 mod first_contact;
 mod frame_watch;
+mod head;
 mod proxy;
 mod record;
 mod stranded;
@@ -57,6 +58,11 @@ struct Shared {
     pooled: Pooled,
     /// Set once one of the pool's HTTP/2 connections went away.
     turnover: Arc<Turnover>,
+    /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
+    proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
+    /// Plain `http` is always HTTP/1.1 (h2c is only by prior knowledge), so
+    /// its `Host` can be set before a connection is had.
+    http_is_http1: bool,
 }
 
 impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
@@ -74,6 +80,7 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
     }
 
     fn call(&mut self, mut req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
+        head::complete(&mut req, self.0.proxy.as_deref(), self.0.http_is_http1);
         // Watched only where connections of this pool have gone away:
         // knowing the connection costs a capture per request.
         let captured = self.0.turnover.seen().then(|| capture_connection(&mut req));
@@ -106,7 +113,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // Running out of file descriptors makes connects wait, for as long as
     // a connect may take.
     let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
-    let tcp = ProxyConnector::new(http, cfg.proxy, descriptors, cfg.connect_timeout);
+    let tcp = ProxyConnector::new(http, cfg.proxy.clone(), descriptors, cfg.connect_timeout);
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(&cfg.root_certificates)?)
@@ -148,7 +155,12 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         cfg.connect_timeout,
         turnover.clone(),
     ));
-    Ok(HttpsClient(Arc::new(Shared { pooled, turnover })))
+    Ok(HttpsClient(Arc::new(Shared {
+        pooled,
+        turnover,
+        proxy: cfg.proxy,
+        http_is_http1: !cfg.http2_prior_knowledge,
+    })))
 }
 
 /// A rustls configuration that always verifies certificates against the

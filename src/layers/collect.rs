@@ -9,7 +9,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
@@ -17,12 +16,10 @@ use bytes::Bytes;
 use http_body::Body;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::proxy::matcher::Matcher;
 use pin_project_lite::pin_project;
 
 use super::detach;
 use crate::connect::ConnectedAt;
-use crate::connect::forward_auth;
 use crate::error::{BodyError, BodyTooLarge, BoxError, HeadersTooLarge};
 use crate::layers::StackRequest;
 use crate::observe::Trace;
@@ -32,11 +29,6 @@ use crate::observe::Trace;
 pub(crate) struct CollectBody<S> {
     inner: S,
     limits: Limits,
-    /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
-    proxy: Option<Arc<Matcher>>,
-    /// Whether plain `http` is always HTTP/1.1 (no h2c by prior
-    /// knowledge), so its `Host` header can be set here.
-    set_host: bool,
 }
 
 /// What a response may weigh.
@@ -48,18 +40,8 @@ pub(crate) struct Limits {
 }
 
 impl<S> CollectBody<S> {
-    pub(crate) fn new(
-        inner: S,
-        limits: Limits,
-        proxy: Option<Arc<Matcher>>,
-        set_host: bool,
-    ) -> Self {
-        CollectBody {
-            inner,
-            limits,
-            proxy,
-            set_host,
-        }
+    pub(crate) fn new(inner: S, limits: Limits) -> Self {
+        CollectBody { inner, limits }
     }
 }
 
@@ -78,15 +60,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut req: StackRequest) -> Self::Future {
-        if let Some(auth) = self.proxy.as_ref().and_then(|m| forward_auth(m, req.uri())) {
-            req.headers_mut()
-                .entry(http::header::PROXY_AUTHORIZATION)
-                .or_insert(auth);
-        }
-        if self.set_host {
-            set_host(&mut req);
-        }
+    fn call(&mut self, req: StackRequest) -> Self::Future {
         let (head, payload) = req.into_parts();
         let trace = payload.trace;
         CollectFuture {
@@ -100,29 +74,6 @@ where
             sent: Instant::now(),
             head_at: None,
         }
-    }
-}
-
-/// Sets the `Host` of a plain `http` request (HTTP/1.1 here) that has
-/// none, as hyper-util would once it has a connection: the authority's
-/// text, without a default port. hyper-util formats `host:port` anew for
-/// each request (about 2,500 instructions); the authority already is that
-/// text. `https` is left to hyper-util, which knows only after the
-/// handshake whether the connection speaks HTTP/2 (no `Host` there).
-fn set_host(req: &mut StackRequest) {
-    let uri = req.uri();
-    let Some(authority) = uri.authority() else {
-        return;
-    };
-    if uri.scheme() != Some(&http::uri::Scheme::HTTP) || authority.as_str().contains('@') {
-        return;
-    }
-    let text = authority.as_str();
-    let value = http::HeaderValue::from_str(text.strip_suffix(":80").unwrap_or(text));
-    if let (http::header::Entry::Vacant(slot), Ok(value)) =
-        (req.headers_mut().entry(http::header::HOST), value)
-    {
-        slot.insert(value);
     }
 }
 
@@ -268,58 +219,4 @@ fn body_error(err: BoxError, limit: usize) -> BoxError {
         return Box::new(BodyTooLarge { limit });
     }
     Box::new(BodyError(err))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host_of(url: &str, own: Option<&'static str>) -> Option<String> {
-        let mut req = http::Request::new(crate::layers::Payload::default());
-        *req.uri_mut() = url.parse().unwrap();
-        if let Some(own) = own {
-            req.headers_mut()
-                .insert(http::header::HOST, http::HeaderValue::from_static(own));
-        }
-        set_host(&mut req);
-        let all: Vec<_> = req.headers().get_all(http::header::HOST).iter().collect();
-        assert!(all.len() <= 1, "{all:?}");
-        all.first().map(|v| v.to_str().unwrap().to_owned())
-    }
-
-    #[test]
-    fn host_is_the_authority_without_a_default_port() {
-        let host = |url| host_of(url, None);
-        assert_eq!(
-            host("http://127.0.0.1:8080/a").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(
-            host("http://example.test/").as_deref(),
-            Some("example.test")
-        );
-        assert_eq!(
-            host("http://example.test:80/").as_deref(),
-            Some("example.test")
-        );
-        assert_eq!(
-            host("http://example.test:8080/").as_deref(),
-            Some("example.test:8080")
-        );
-        assert_eq!(
-            host("http://example.test:180/").as_deref(),
-            Some("example.test:180")
-        );
-        assert_eq!(host("http://[::1]:80/").as_deref(), Some("[::1]"));
-        assert_eq!(host("http://[::1]:3000/").as_deref(), Some("[::1]:3000"));
-        // Left to hyper-util: https (maybe HTTP/2), and credentials still
-        // in the URL (they never are by then; hyper-util shows no userinfo).
-        assert_eq!(host("https://example.test/"), None);
-        assert_eq!(host("http://u:p@example.test/"), None);
-        // The request's own wins.
-        assert_eq!(
-            host_of("http://example.test/", Some("other.test")).as_deref(),
-            Some("other.test")
-        );
-    }
 }

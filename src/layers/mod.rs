@@ -13,7 +13,6 @@ pub(crate) use gate::GateConfig;
 pub(crate) use payload::{Payload, StackRequest};
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tower::timeout::Timeout;
@@ -43,9 +42,6 @@ pub(crate) struct StackConfig {
     pub(crate) max_response_headers: usize,
     pub(crate) max_response_header_size: usize,
     pub(crate) decompress: bool,
-    /// Plain `http` is always HTTP/1.1 (h2c is only by prior knowledge).
-    pub(crate) http_is_http1: bool,
-    pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
 
 /// Builds the stack over the pooled client; [`stack_over`] orders it.
@@ -88,7 +84,5 @@ pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
                 max_headers: cfg.max_response_headers,
                 max_header_bytes: cfg.max_response_header_size,
             },
-            cfg.proxy.clone(),
-            cfg.http_is_http1,
         ))
 }

@@ -1,0 +1,103 @@
+//! What the connection side adds to a request's head before it goes out:
+//! `Host` for plain HTTP/1.1, and `Proxy-Authorization` for a request a
+//! forwarding proxy carries (tunnels and SOCKS carry their credentials in
+//! their own handshake).
+
+use hyper_util::client::proxy::matcher::Matcher;
+
+use super::forward_auth;
+
+/// Adds to `req` what its connection needs: `Proxy-Authorization` when
+/// `proxy` forwards it with credentials, and `Host` when `http_is_http1`
+/// (no h2c by prior knowledge).
+pub(super) fn complete<B>(
+    req: &mut http::Request<B>,
+    proxy: Option<&Matcher>,
+    http_is_http1: bool,
+) {
+    if let Some(auth) = proxy.and_then(|m| forward_auth(m, req.uri())) {
+        req.headers_mut()
+            .entry(http::header::PROXY_AUTHORIZATION)
+            .or_insert(auth);
+    }
+    if http_is_http1 {
+        set_host(req);
+    }
+}
+
+/// Sets the `Host` of a plain `http` request (HTTP/1.1 here) that has
+/// none, as hyper-util would once it has a connection: the authority's
+/// text, without a default port. hyper-util formats `host:port` anew for
+/// each request (about 2,500 instructions); the authority already is that
+/// text. `https` is left to hyper-util, which knows only after the
+/// handshake whether the connection speaks HTTP/2 (no `Host` there).
+fn set_host<B>(req: &mut http::Request<B>) {
+    let uri = req.uri();
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP) || authority.as_str().contains('@') {
+        return;
+    }
+    let text = authority.as_str();
+    let value = http::HeaderValue::from_str(text.strip_suffix(":80").unwrap_or(text));
+    if let (http::header::Entry::Vacant(slot), Ok(value)) =
+        (req.headers_mut().entry(http::header::HOST), value)
+    {
+        slot.insert(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_of(url: &str, own: Option<&'static str>) -> Option<String> {
+        let mut req = http::Request::new(());
+        *req.uri_mut() = url.parse().unwrap();
+        if let Some(own) = own {
+            req.headers_mut()
+                .insert(http::header::HOST, http::HeaderValue::from_static(own));
+        }
+        set_host(&mut req);
+        let all: Vec<_> = req.headers().get_all(http::header::HOST).iter().collect();
+        assert!(all.len() <= 1, "{all:?}");
+        all.first().map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn host_is_the_authority_without_a_default_port() {
+        let host = |url| host_of(url, None);
+        assert_eq!(
+            host("http://127.0.0.1:8080/a").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host("http://example.test/").as_deref(),
+            Some("example.test")
+        );
+        assert_eq!(
+            host("http://example.test:80/").as_deref(),
+            Some("example.test")
+        );
+        assert_eq!(
+            host("http://example.test:8080/").as_deref(),
+            Some("example.test:8080")
+        );
+        assert_eq!(
+            host("http://example.test:180/").as_deref(),
+            Some("example.test:180")
+        );
+        assert_eq!(host("http://[::1]:80/").as_deref(), Some("[::1]"));
+        assert_eq!(host("http://[::1]:3000/").as_deref(), Some("[::1]:3000"));
+        // Left to hyper-util: https (maybe HTTP/2), and credentials still
+        // in the URL (they never are by then; hyper-util shows no userinfo).
+        assert_eq!(host("https://example.test/"), None);
+        assert_eq!(host("http://u:p@example.test/"), None);
+        // The request's own wins.
+        assert_eq!(
+            host_of("http://example.test/", Some("other.test")).as_deref(),
+            Some("other.test")
+        );
+    }
+}
