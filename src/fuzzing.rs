@@ -180,7 +180,7 @@ pub fn collect(
     });
     let mut svc = collect::CollectBody::new(
         inner,
-        collect::Limits {
+        collect::ResponseLimits {
             max_body_size: limits.max_body_size,
             max_headers: limits.max_headers,
             max_header_bytes: limits.max_header_bytes,

@@ -3,10 +3,10 @@
 //! entry points (`BatchClient`, `Batch`) are the client's.
 
 mod driver;
-mod ordered;
+mod results;
 
 pub(crate) use driver::{Driver, Start, Started, StopWhen};
-pub(crate) use ordered::Ordered;
+pub(crate) use results::Results;
 
 use std::future::poll_fn;
 use std::pin::pin;

@@ -9,7 +9,7 @@ use futures_core::Stream;
 use tokio_util::sync::CancellationToken;
 
 use super::BatchClient;
-use crate::batch::{self, Driver, Mode, Ordered, Start, StopWhen};
+use crate::batch::{self, Driver, Mode, Results, Start, StopWhen};
 use crate::error::Error;
 use crate::inputs::IntoInputs;
 use crate::observe::BatchState;
@@ -172,7 +172,7 @@ impl Batch {
         I::Stream: Send + 'static,
         I::Item: Send,
     {
-        Ordered::new(self.driver(reqs, false), false)
+        Results::new(self.driver(reqs, false), false)
     }
 
     /// Like [`BatchClient::fetch_stream_ordered`], with this batch's
@@ -186,7 +186,7 @@ impl Batch {
         I::Stream: Send + 'static,
         I::Item: Send,
     {
-        Ordered::new(self.driver(reqs, false), true)
+        Results::new(self.driver(reqs, false), true)
     }
 
     /// A driver over `reqs` whose request futures own all they need, so

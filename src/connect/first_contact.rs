@@ -43,7 +43,7 @@ use http::Uri;
 use tokio::sync::watch;
 
 use super::record::{Lifecycle, Turnover};
-use super::stream::Stream;
+use super::transport::Transport;
 use crate::error::BoxError;
 
 /// How long a connect that follows an HTTP/2 connection waits, from its own
@@ -207,7 +207,7 @@ impl<C> Shared<C> {
 
     /// `stream`, which reports to the client when it goes away if it is
     /// an HTTP/2 connection.
-    fn reporting(&self, stream: Stream) -> Stream {
+    fn reporting(&self, stream: Transport) -> Transport {
         if let Some(conn) = stream.http2_lifecycle() {
             conn.report_to(&self.turnover);
         }
@@ -217,14 +217,14 @@ impl<C> Shared<C> {
 
 impl<C> tower::Service<Uri> for FirstContact<C>
 where
-    C: tower::Service<Uri, Response = Stream> + Clone + Send + Sync + 'static,
+    C: tower::Service<Uri, Response = Transport> + Clone + Send + Sync + 'static,
     C::Error: Into<BoxError>,
     C::Future: Send + 'static,
 {
-    type Response = Stream;
+    type Response = Transport;
     type Error = BoxError;
     // Boxed: once per new connection, not per request.
-    type Future = Pin<Box<dyn Future<Output = Result<Stream, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Transport, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Each connect readies a clone of its own (see `connect`).
@@ -273,9 +273,9 @@ async fn first_contact<C>(
     key: &str,
     dst: Uri,
     following: &AtomicBool,
-) -> Result<Stream, BoxError>
+) -> Result<Transport, BoxError>
 where
-    C: tower::Service<Uri, Response = Stream> + Clone,
+    C: tower::Service<Uri, Response = Transport> + Clone,
     C::Error: Into<BoxError>,
 {
     let began = Instant::now();
@@ -285,7 +285,7 @@ where
                 following.store(false, Ordering::Relaxed);
                 let result = connect(shared.inner.clone(), dst).await;
                 leader.publish(
-                    match result.as_ref().ok().and_then(Stream::http2_lifecycle) {
+                    match result.as_ref().ok().and_then(Transport::http2_lifecycle) {
                         Some(conn) => Outcome::Http2(conn.clone()),
                         None => Outcome::Other,
                     },

@@ -6,20 +6,20 @@ mod descriptors;
 mod first_contact;
 mod frame_watch;
 mod head;
-mod proxy;
 mod record;
 mod stranded;
-mod stream;
+mod tcp;
+mod transport;
 mod tunnel;
 
 use first_contact::FirstContact;
-use stream::Compact;
+use transport::Compact;
 
 pub(crate) use first_contact::NotHandedOver;
-pub(crate) use proxy::{ProxyConnector, forward_auth};
 use record::Turnover;
 pub(crate) use record::{ConnectedAt, Lifecycle};
 pub(crate) use stranded::Stranded;
+pub(crate) use tcp::{ProxyConnector, forward_auth};
 pub(crate) use tunnel::ProxyError;
 
 use std::sync::Arc;

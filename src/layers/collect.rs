@@ -28,19 +28,19 @@ use crate::observe::Trace;
 #[derive(Clone, Debug)]
 pub(crate) struct CollectBody<S> {
     inner: S,
-    limits: Limits,
+    limits: ResponseLimits,
 }
 
 /// What a response may weigh.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
+pub(crate) struct ResponseLimits {
     pub(crate) max_body_size: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_header_bytes: usize,
 }
 
 impl<S> CollectBody<S> {
-    pub(crate) fn new(inner: S, limits: Limits) -> Self {
+    pub(crate) fn new(inner: S, limits: ResponseLimits) -> Self {
         CollectBody { inner, limits }
     }
 }
@@ -86,7 +86,7 @@ pin_project! {
     {
         #[pin]
         state: State<F, B>,
-        limits: Limits,
+        limits: ResponseLimits,
         // Where the attempt's phases are written down.
         trace: Option<Trace>,
         sent: Instant,
@@ -177,7 +177,7 @@ where
 /// overshoot, and HTTP/2 by the header list size alone; this makes both
 /// limits exact for both protocols. A field counts its name, its value and
 /// 4 bytes of `": "` and CRLF.
-fn check_head(headers: &http::HeaderMap, limits: &Limits) -> Result<(), BoxError> {
+fn check_head(headers: &http::HeaderMap, limits: &ResponseLimits) -> Result<(), BoxError> {
     if headers.len() > limits.max_headers {
         return Err(Box::new(HeadersTooLarge {
             what: format!(

@@ -79,7 +79,7 @@ pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
         .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),
-            collect::Limits {
+            collect::ResponseLimits {
                 max_body_size: cfg.max_body_size,
                 max_headers: cfg.max_response_headers,
                 max_header_bytes: cfg.max_response_header_size,

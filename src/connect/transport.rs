@@ -23,8 +23,8 @@ use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 
 use super::frame_watch::FrameWatch;
-use super::proxy::Conn;
 use super::record::Lifecycle;
+use super::tcp::Conn;
 
 /// How much one read of a watched HTTP/2 connection takes at most: a TLS
 /// record's plaintext.
@@ -32,7 +32,7 @@ const WATCHED_READ: usize = 16 * 1024;
 
 /// A connection to an origin or a proxy, with or without TLS.
 #[derive(Debug)]
-pub(crate) enum Stream {
+pub(crate) enum Transport {
     Plain(Conn),
     Tls(Box<MaybeHttpsStream<Conn>>),
     /// HTTP/2: TLS that negotiated `h2` by ALPN, or plain TCP when the
@@ -51,24 +51,24 @@ pub(crate) struct Watched {
     lifecycle: Arc<Lifecycle>,
 }
 
-impl From<MaybeHttpsStream<Conn>> for Stream {
+impl From<MaybeHttpsStream<Conn>> for Transport {
     fn from(stream: MaybeHttpsStream<Conn>) -> Self {
         match stream {
-            MaybeHttpsStream::Http(conn) => Stream::Plain(conn),
+            MaybeHttpsStream::Http(conn) => Transport::Plain(conn),
             MaybeHttpsStream::Https(tls) => {
                 let (tcp, session) = tls.inner().get_ref();
                 if session.alpn_protocol() == Some(b"h2") {
                     let lifecycle = tcp.inner().lifecycle().clone();
                     Watched::wrap(MaybeHttpsStream::Https(tls), lifecycle)
                 } else {
-                    Stream::Tls(Box::new(MaybeHttpsStream::Https(tls)))
+                    Transport::Tls(Box::new(MaybeHttpsStream::Https(tls)))
                 }
             }
         }
     }
 }
 
-impl Stream {
+impl Transport {
     /// What the connector made, for a client that speaks HTTP/2 by prior
     /// knowledge: plain TCP is HTTP/2 too.
     fn prior_knowledge(stream: MaybeHttpsStream<Conn>) -> Self {
@@ -77,25 +77,25 @@ impl Stream {
                 let lifecycle = conn.lifecycle().clone();
                 Watched::wrap(MaybeHttpsStream::Http(conn), lifecycle)
             }
-            tls => Stream::from(tls),
+            tls => Transport::from(tls),
         }
     }
 }
 
-impl Stream {
+impl Transport {
     /// The record of an HTTP/2 connection, whose GOAWAY retires it;
     /// `None` for any other connection.
     pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
-            Stream::Http2(watched) => Some(&watched.lifecycle),
-            Stream::Plain(_) | Stream::Tls(_) => None,
+            Transport::Http2(watched) => Some(&watched.lifecycle),
+            Transport::Plain(_) | Transport::Tls(_) => None,
         }
     }
 }
 
 impl Watched {
-    fn wrap(io: MaybeHttpsStream<Conn>, lifecycle: Arc<Lifecycle>) -> Stream {
-        Stream::Http2(Box::new(Watched {
+    fn wrap(io: MaybeHttpsStream<Conn>, lifecycle: Arc<Lifecycle>) -> Transport {
+        Transport::Http2(Box::new(Watched {
             io,
             watch: FrameWatch::default(),
             scratch: vec![0; WATCHED_READ].into_boxed_slice(),
@@ -125,7 +125,7 @@ impl Watched {
     }
 }
 
-/// Turns what the connector below makes into a [`Stream`].
+/// Turns what the connector below makes into a [`Transport`].
 #[derive(Clone, Debug)]
 pub(crate) struct Compact<C> {
     inner: C,
@@ -146,9 +146,9 @@ impl<C> tower::Service<Uri> for Compact<C>
 where
     C: tower::Service<Uri, Response = MaybeHttpsStream<Conn>>,
 {
-    type Response = Stream;
+    type Response = Transport;
     type Error = C::Error;
-    type Future = MapOk<C::Future, fn(MaybeHttpsStream<Conn>) -> Stream>;
+    type Future = MapOk<C::Future, fn(MaybeHttpsStream<Conn>) -> Transport>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), C::Error>> {
         self.inner.poll_ready(cx)
@@ -156,72 +156,72 @@ where
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let stream: fn(_) -> _ = if self.prior_knowledge {
-            Stream::prior_knowledge
+            Transport::prior_knowledge
         } else {
-            Stream::from
+            Transport::from
         };
         self.inner.call(dst).map_ok(stream)
     }
 }
 
-impl Connection for Stream {
+impl Connection for Transport {
     fn connected(&self) -> Connected {
         match self {
-            Stream::Plain(conn) => conn.connected(),
-            Stream::Tls(tls) => tls.connected(),
-            Stream::Http2(watched) => watched.io.connected(),
+            Transport::Plain(conn) => conn.connected(),
+            Transport::Tls(tls) => tls.connected(),
+            Transport::Http2(watched) => watched.io.connected(),
         }
     }
 }
 
-impl Read for Stream {
+impl Read for Transport {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(conn) => Pin::new(conn).poll_read(cx, buf),
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
-            Stream::Http2(watched) => watched.poll_read(cx, buf),
+            Transport::Plain(conn) => Pin::new(conn).poll_read(cx, buf),
+            Transport::Tls(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+            Transport::Http2(watched) => watched.poll_read(cx, buf),
         }
     }
 }
 
-impl Write for Stream {
+impl Write for Transport {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(conn) => Pin::new(conn).poll_write(cx, buf),
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
-            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_write(cx, buf),
+            Transport::Plain(conn) => Pin::new(conn).poll_write(cx, buf),
+            Transport::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
+            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(conn) => Pin::new(conn).poll_flush(cx),
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
-            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_flush(cx),
+            Transport::Plain(conn) => Pin::new(conn).poll_flush(cx),
+            Transport::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
+            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(conn) => Pin::new(conn).poll_shutdown(cx),
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
-            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_shutdown(cx),
+            Transport::Plain(conn) => Pin::new(conn).poll_shutdown(cx),
+            Transport::Tls(tls) => Pin::new(&mut **tls).poll_shutdown(cx),
+            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_shutdown(cx),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Stream::Plain(conn) => conn.is_write_vectored(),
-            Stream::Tls(tls) => tls.is_write_vectored(),
-            Stream::Http2(watched) => watched.io.is_write_vectored(),
+            Transport::Plain(conn) => conn.is_write_vectored(),
+            Transport::Tls(tls) => tls.is_write_vectored(),
+            Transport::Http2(watched) => watched.io.is_write_vectored(),
         }
     }
 
@@ -231,9 +231,9 @@ impl Write for Stream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Plain(conn) => Pin::new(conn).poll_write_vectored(cx, bufs),
-            Stream::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
-            Stream::Http2(watched) => Pin::new(&mut watched.io).poll_write_vectored(cx, bufs),
+            Transport::Plain(conn) => Pin::new(conn).poll_write_vectored(cx, bufs),
+            Transport::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
+            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_write_vectored(cx, bufs),
         }
     }
 }
@@ -244,12 +244,12 @@ mod tests {
 
     #[test]
     fn a_plain_connection_is_small() {
-        let plain = std::mem::size_of::<Stream>();
+        let plain = std::mem::size_of::<Transport>();
         let inline = std::mem::size_of::<MaybeHttpsStream<Conn>>();
-        assert!(plain <= 128, "Stream is {plain} bytes");
+        assert!(plain <= 128, "Transport is {plain} bytes");
         assert!(
             plain * 4 < inline,
-            "Stream {plain} vs MaybeHttpsStream {inline}"
+            "Transport {plain} vs MaybeHttpsStream {inline}"
         );
     }
 }

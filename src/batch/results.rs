@@ -18,7 +18,7 @@ pin_project! {
     /// arrive. The driver's window bounds how far ahead of the oldest
     /// unfinished input it may start, so one slow request cannot make the
     /// buffer grow without end.
-    pub(crate) struct Ordered<S, M>
+    pub(crate) struct Results<S, M>
     where
         S: Stream,
         M: Start<S::Item>,
@@ -31,7 +31,7 @@ pin_project! {
     }
 }
 
-impl<S, M> Ordered<S, M>
+impl<S, M> Results<S, M>
 where
     S: Stream,
     S::Item: IntoRequest,
@@ -45,7 +45,7 @@ where
         } else {
             driver
         };
-        Ordered {
+        Results {
             driver,
             in_order,
             next: 0,
@@ -54,7 +54,7 @@ where
     }
 }
 
-impl<S, M> Stream for Ordered<S, M>
+impl<S, M> Stream for Results<S, M>
 where
     S: Stream,
     S::Item: IntoRequest,
