@@ -1,4 +1,5 @@
-//! [`BatchClient`]: the entry points, and its builder.
+//! The entry points: [`BatchClient`], its builder, and [`Batch`] (a batch
+//! with settings of its own).
 
 mod builder;
 mod handle;
@@ -20,8 +21,7 @@ use crate::batch::Started;
 use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
-use crate::observe::BatchState;
-use crate::observe::Trace;
+use crate::observe::{BatchState, Trace};
 use crate::request::{self, IntoRequest};
 use crate::response::Response;
 
