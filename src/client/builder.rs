@@ -407,7 +407,8 @@ impl BatchClientBuilder {
         self
     }
 
-    /// Every check `build` makes before it builds anything.
+    /// Every check `build` makes before it builds anything (the rate limits
+    /// are checked as `stack_config` turns them into spacings).
     fn validate(&self) -> Result<(), Error> {
         if self.concurrency == 0 {
             return Err(Error::config("concurrency must be at least 1"));
@@ -422,8 +423,6 @@ impl BatchClientBuilder {
                 "concurrency limits must be at most {max_permits}"
             )));
         }
-        spacing("rate_limit", self.rate_limit)?;
-        spacing("per_host_rate_limit", self.per_host_rate_limit)?;
         if self.batch_deadline.is_some_and(|d| d.is_zero()) {
             return Err(Error::config("batch_deadline must be longer than zero"));
         }

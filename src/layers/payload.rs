@@ -1,11 +1,12 @@
 //! What a request carries through the stack besides its head: its body,
 //! and the record of its input.
 //!
-//! The record (a [`Trace`]) travelled in the request's extensions at first.
-//! But `http::Extensions` is a boxed map: putting the record in allocated
-//! twice, and each copy of the request (for the next hop or attempt)
-//! copied the map and boxed the record again. Beside the body, a copy is one `Arc` clone, and the
-//! extensions stay empty unless the caller set some of their own.
+//! The record (a [`Trace`]) rides beside the body rather than in the
+//! request's extensions: `http::Extensions` is a boxed map, so putting the
+//! record there allocates twice, and each copy of the request (for the next
+//! hop or attempt) copies the map and boxes the record again. Beside the
+//! body, a copy is one `Arc` clone, and the extensions stay empty unless
+//! the caller set some of their own.
 
 use bytes::Bytes;
 
