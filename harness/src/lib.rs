@@ -218,6 +218,61 @@ pub fn write_between(path: &std::path::Path, begin: &str, end: &str, section: &s
     std::fs::write(path, new).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
+/// A median with the range it came from.
+#[derive(Clone, Copy, Debug)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// The median and range of `values` (non-finite ones left out), or
+    /// `None` if none is left.
+    pub fn of(mut values: Vec<f64>) -> Option<Spread> {
+        values.retain(|v| v.is_finite());
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        let median = if values.len() % 2 == 1 {
+            values[mid]
+        } else {
+            (values[mid - 1] + values[mid]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min: values[0],
+            max: values[values.len() - 1],
+        })
+    }
+
+    /// `median (min–max)` with `decimals` places, or the median alone when
+    /// all were equal.
+    pub fn show(self, decimals: usize) -> String {
+        if self.min == self.max {
+            format!("{:.*}", decimals, self.median)
+        } else {
+            format!(
+                "{:.*} ({:.*}–{:.*})",
+                decimals, self.median, decimals, self.min, decimals, self.max
+            )
+        }
+    }
+}
+
+/// Whether `program` can be run (it answers `--version`, whatever its
+/// exit status: wrk's is 1).
+pub fn installed(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
 /// How a child run by [`wait_bounded`] ended, when not with success.
 #[derive(Debug)]
 pub enum WaitError {

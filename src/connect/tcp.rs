@@ -118,9 +118,7 @@ async fn connect(
         }
         _ if dst.scheme_str() == Some("https") => {
             let target = authority(&with_port(dst)?);
-            let mut io = reach(tcp, proxy_uri, &name)
-                .await
-                .map_err(ProxyError::raised)?;
+            let mut io = reach(tcp, proxy_uri, &name).await?;
             tunnel::open(
                 io.inner_mut(),
                 &name,
@@ -135,23 +133,22 @@ async fn connect(
         // Plain http: talk to the proxy, which forwards absolute-form
         // requests (the pool sends them so for a proxied connection).
         _ => {
-            let io = reach(tcp, proxy_uri, &name)
-                .await
-                .map_err(ProxyError::raised)?;
+            let io = reach(tcp, proxy_uri, &name).await?;
             Ok(Conn::proxied(io, began))
         }
     }
 }
 
 /// A TCP connection to the HTTP proxy at `proxy`.
-async fn reach(tcp: Tcp, proxy: Uri, name: &str) -> Result<TokioIo<TcpStream>, ProxyError> {
+async fn reach(tcp: Tcp, proxy: Uri, name: &str) -> Result<TokioIo<TcpStream>, BoxError> {
     use tower::ServiceExt;
-    tcp.oneshot(proxy)
-        .await
-        .map_err(|source| ProxyError::Unreachable {
+    tcp.oneshot(proxy).await.map_err(|source| {
+        ProxyError::Unreachable {
             proxy: name.to_owned(),
             source: source.into(),
-        })
+        }
+        .raised()
+    })
 }
 
 /// `host:port` of `dst`, which has its port spelled out.

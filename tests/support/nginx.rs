@@ -197,6 +197,11 @@ impl Nginx {
         &self.pki.ca_der
     }
 
+    /// The same CA, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.pki.ca_pem
+    }
+
     /// `https://localhost:PORT{path}` on the TLS listener (h2 by ALPN).
     pub fn https_url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.https.port())

@@ -19,6 +19,8 @@ pub struct TestPki {
     pub leaf_der: Vec<u8>,
     /// PKCS#8 DER of the leaf's private key.
     pub leaf_key_der: Vec<u8>,
+    /// The CA certificate, PEM: what curl's `--cacert` wants.
+    pub ca_pem: String,
     /// The leaf then the CA, PEM: a chain file for servers such as nginx.
     pub chain_pem: String,
     /// The leaf's private key, PEM.
@@ -64,6 +66,7 @@ impl TestPki {
             ca_der: ca.der().to_vec(),
             leaf_der: leaf.der().to_vec(),
             leaf_key_der: leaf_key.serialize_der(),
+            ca_pem: ca.pem(),
             chain_pem: format!("{}{}", leaf.pem(), ca.pem()),
             leaf_key_pem: leaf_key.serialize_pem(),
         }

@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use batch_fetch_harness::{Report, WaitError, wait_bounded};
+use batch_fetch_harness::{Report, Spread, WaitError, wait_bounded};
 use clap::Parser;
 
 use nginx::{Nginx, NginxSettings};
@@ -127,7 +126,7 @@ fn main() {
         return;
     };
     drop(probe);
-    let curl = have_curl();
+    let curl = batch_fetch_harness::installed("curl");
     if !curl {
         eprintln!("*** curl is not installed: the comparison runs without its curl column");
     }
@@ -150,7 +149,7 @@ fn main() {
         let ca_der = work.join("ca.der");
         let ca_pem = work.join("ca.pem");
         std::fs::write(&ca_der, nginx.ca_der()).expect("write the CA");
-        std::fs::write(&ca_pem, pem(nginx.ca_der())).expect("write the CA");
+        std::fs::write(&ca_pem, nginx.ca_pem()).expect("write the CA");
         let base = match case.listener {
             Listener::Https => nginx.https_url(""),
             Listener::H2c => nginx.h2c_url(""),
@@ -296,34 +295,6 @@ fn run_curl(work: &Path, ca_pem: &Path, case: &Case, base: &str) -> Result<Sampl
     })
 }
 
-fn have_curl() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A DER certificate as PEM (curl's `--cacert` reads PEM).
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    Some(values[values.len() / 2])
-}
-
 /// The generated part of BENCHMARKS.md.
 fn render(
     args: &Args,
@@ -361,7 +332,7 @@ fn render(
             }
             let worst_ok = samples.iter().map(|s| s.ok).min().unwrap_or(0);
             let most = samples.iter().map(|s| s.processed).max().unwrap_or(0);
-            let wall = median(samples.iter().map(|s| s.wall_s).collect());
+            let wall = Spread::of(samples.iter().map(|s| s.wall_s).collect()).map(|s| s.median);
             (
                 format!("{worst_ok} (fewest)"),
                 format!("{most} (most)"),

@@ -147,12 +147,7 @@ pub fn run_client(bins: &Binaries, client: &str, scenario: &Scenario) -> Result<
 
 /// Whether wrk is on the PATH.
 pub fn have_wrk() -> bool {
-    Command::new("wrk")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+    batch_fetch_harness::installed("wrk")
 }
 
 /// Runs wrk over the scenario's path for `secs` seconds with the same

@@ -10,45 +10,7 @@ use crate::scenario::Scenario;
 /// The client the others are compared with.
 pub const OURS: &str = "batch-fetch";
 
-/// A median with the range it came from.
-#[derive(Clone, Copy, Debug)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    fn of(mut values: Vec<f64>) -> Option<Spread> {
-        values.retain(|v| v.is_finite());
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        let mid = values.len() / 2;
-        let median = if values.len() % 2 == 1 {
-            values[mid]
-        } else {
-            (values[mid - 1] + values[mid]) / 2.0
-        };
-        Some(Spread {
-            median,
-            min: values[0],
-            max: values[values.len() - 1],
-        })
-    }
-
-    fn show(self, decimals: usize) -> String {
-        if self.min == self.max {
-            format!("{:.*}", decimals, self.median)
-        } else {
-            format!(
-                "{:.*} ({:.*}–{:.*})",
-                decimals, self.median, decimals, self.min, decimals, self.max
-            )
-        }
-    }
-}
+pub use batch_fetch_harness::Spread;
 
 /// Every sample, by scenario id and client, in the order they ran.
 #[derive(Debug, Default)]
