@@ -156,14 +156,14 @@ impl Error {
         self
     }
 
-    /// Maps an error that came out of the tower stack for one request.
-    pub(crate) fn from_stack(err: BoxError) -> Self {
-        let (err, attempts) = match err.downcast::<Attempted>() {
-            Ok(attempted) => (attempted.source, attempted.attempts),
-            Err(err) => (err, 1),
+    /// Maps an error that came out of the tower stack for one request: its
+    /// kind is the one it was raised with (the attempt loop raises every
+    /// final failure with its kind), or else found by [`classify`].
+    pub(crate) fn from_stack(err: BoxError, attempts: u32) -> Self {
+        let mut err = match err.downcast::<Raised>() {
+            Ok(raised) => Error::new(raised.kind, Some(raised.error)),
+            Err(err) => Error::new(classify(&*err), Some(err)),
         };
-        let kind = classify(&*err);
-        let mut err = Error::new(kind, Some(err));
         err.inner.attempts = attempts;
         err
     }
@@ -364,15 +364,6 @@ impl StdError for Raised {
     }
 }
 
-/// The final error of a request that was attempted more than once, so the
-/// attempt count survives the trip out of the attempt loop.
-#[derive(Debug, thiserror::Error)]
-#[error("{source}")]
-pub(crate) struct Attempted {
-    pub(crate) attempts: u32,
-    pub(crate) source: BoxError,
-}
-
 /// Why a batch dropped an unfinished input.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 pub(crate) enum Stopped {
@@ -432,9 +423,6 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     }
     if err.is::<HeadersTooLarge>() {
         return ErrorKind::HeadersTooLarge;
-    }
-    if let Some(e) = err.downcast_ref::<Attempted>() {
-        return classify(&*e.source);
     }
     let mut connect = false;
     for e in chain(Some(err)) {

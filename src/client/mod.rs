@@ -262,7 +262,7 @@ async fn run(
                 trace.remote_addr(),
             ))
         }
-        Err(err) => Err(Error::from_stack(err)
+        Err(err) => Err(Error::from_stack(err, trace.attempts())
             .with_url(trace.url().clone())
             .with_index(index)
             .with_timings(trace.timings())),

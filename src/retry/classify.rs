@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, Stranded};
-use crate::error::{self, BoxError, ErrorKind};
+use crate::error::{self, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
 /// same attempt: the server provably did not process it, or (for a method
@@ -136,47 +136,57 @@ pub(super) enum Verdict {
     Retry { retry_after: Option<Duration> },
 }
 
+/// A failed attempt: its error, and the kind it was classified as (once,
+/// by the policy, for this decision and for what it tells the observer).
+pub(super) struct Failure<'a> {
+    pub(super) error: &'a (dyn StdError + Send + Sync + 'static),
+    pub(super) kind: ErrorKind,
+}
+
 /// The verdict on an attempt of a `method` request that ended with
-/// `result`.
+/// `outcome`.
 pub(super) fn verdict(
     method: &Method,
-    result: &Result<http::Response<bytes::Bytes>, BoxError>,
+    outcome: Result<&http::Response<bytes::Bytes>, Failure<'_>>,
     retry_non_idempotent: bool,
 ) -> Verdict {
     let may_resend = retry_non_idempotent || is_idempotent(method);
-    match result {
-        Ok(res) => match res.status() {
-            StatusCode::TOO_MANY_REQUESTS
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-                if may_resend =>
-            {
-                Verdict::Retry {
-                    retry_after: parse_retry_after(res.headers(), SystemTime::now()),
+    let Failure { error: err, kind } = match outcome {
+        Ok(res) => {
+            return match res.status() {
+                StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                    if may_resend =>
+                {
+                    Verdict::Retry {
+                        retry_after: parse_retry_after(res.headers(), SystemTime::now()),
+                    }
                 }
-            }
-            _ => Verdict::Done,
-        },
-        // The server did not process it (and sending it again at once did
-        // not help): safe for any method.
-        Err(err) if refused_by_server(&**err) || goaway(&**err) => {
+                _ => Verdict::Done,
+            };
+        }
+        Err(failure) => failure,
+    };
+    // The server did not process it (and sending it again at once did not
+    // help): safe for any method.
+    if refused_by_server(err) || goaway(err) {
+        return Verdict::Retry { retry_after: None };
+    }
+    // A proxy that refused the tunnel for good (403, 407...) says so again
+    // to the next try.
+    if proxy_refused_for_good(err) {
+        return Verdict::Done;
+    }
+    match kind {
+        // Nothing was sent, so even a POST can go again.
+        ErrorKind::Connect => Verdict::Retry { retry_after: None },
+        ErrorKind::Timeout if may_resend => Verdict::Retry { retry_after: None },
+        ErrorKind::Protocol | ErrorKind::Cancelled if may_resend && closed_before_response(err) => {
             Verdict::Retry { retry_after: None }
         }
-        // A proxy that refused the tunnel for good (403, 407...) says so
-        // again to the next try.
-        Err(err) if proxy_refused_for_good(&**err) => Verdict::Done,
-        Err(err) => match error::classify(&**err) {
-            // Nothing was sent, so even a POST can go again.
-            ErrorKind::Connect => Verdict::Retry { retry_after: None },
-            ErrorKind::Timeout if may_resend => Verdict::Retry { retry_after: None },
-            ErrorKind::Protocol | ErrorKind::Cancelled
-                if may_resend && closed_before_response(&**err) =>
-            {
-                Verdict::Retry { retry_after: None }
-            }
-            _ => Verdict::Done,
-        },
+        _ => Verdict::Done,
     }
 }
 
@@ -286,6 +296,7 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::BoxError;
     use http::HeaderValue;
 
     fn after(value: &'static str) -> Option<Duration> {
@@ -318,34 +329,34 @@ mod tests {
         );
     }
 
-    fn status(code: u16) -> Result<http::Response<bytes::Bytes>, BoxError> {
+    fn status(code: u16) -> http::Response<bytes::Bytes> {
         let mut res = http::Response::new(bytes::Bytes::new());
         *res.status_mut() = StatusCode::from_u16(code).unwrap();
-        Ok(res)
+        res
     }
 
     #[test]
     fn retried_statuses_for_idempotent_methods_only() {
         for code in [429, 502, 503, 504] {
             assert_ne!(
-                verdict(&Method::GET, &status(code), false),
+                verdict(&Method::GET, Ok(&status(code)), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_eq!(
-                verdict(&Method::POST, &status(code), false),
+                verdict(&Method::POST, Ok(&status(code)), false),
                 Verdict::Done,
                 "{code}"
             );
             assert_ne!(
-                verdict(&Method::POST, &status(code), true),
+                verdict(&Method::POST, Ok(&status(code)), true),
                 Verdict::Done,
                 "{code}"
             );
         }
         for code in [200, 301, 400, 404, 500, 501] {
             assert_eq!(
-                verdict(&Method::GET, &status(code), true),
+                verdict(&Method::GET, Ok(&status(code)), true),
                 Verdict::Done,
                 "{code}"
             );
@@ -354,11 +365,15 @@ mod tests {
 
     #[test]
     fn timeouts_are_retried_for_idempotent_methods() {
-        let err = || -> Result<http::Response<bytes::Bytes>, BoxError> {
-            Err(Box::new(tower::timeout::error::Elapsed::new()))
+        let elapsed = tower::timeout::error::Elapsed::new();
+        let err = || {
+            Err(Failure {
+                error: &elapsed,
+                kind: error::classify(&elapsed),
+            })
         };
-        assert_ne!(verdict(&Method::PUT, &err(), false), Verdict::Done);
-        assert_eq!(verdict(&Method::PATCH, &err(), false), Verdict::Done);
+        assert_ne!(verdict(&Method::PUT, err(), false), Verdict::Done);
+        assert_eq!(verdict(&Method::PATCH, err(), false), Verdict::Done);
     }
 
     /// hyper has no predicate for its "dispatch task is gone", so

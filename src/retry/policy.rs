@@ -17,8 +17,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use super::RetryPolicy;
 use super::backoff::{self, Backoff};
-use super::classify::{Redispatch, Verdict, redispatch, verdict};
-use crate::error::{Attempted, BoxError};
+use super::classify::{Failure, Redispatch, Verdict, redispatch, verdict};
+use crate::error::{self, BoxError, ErrorKind, Raised};
 use crate::observe::Trace;
 
 /// How many times one attempt's request is sent again at once because
@@ -129,15 +129,23 @@ impl Policy {
     }
 
     /// After an attempt sent as `sent` ended with `result`: what follows.
-    /// A final `result` is marked with the number of attempts it took.
+    /// A final failure is raised with its kind, so it is classified once.
     pub(crate) fn after(
         &mut self,
         sent: Sent<'_>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Next {
         let trace = sent.trace;
-        if let Err(err) = result {
-            let budget = match redispatch(sent.method, &**err) {
+        let outcome = match &*result {
+            Ok(res) => Ok(res),
+            Err(err) => Err(Failure {
+                error: &**err,
+                kind: error::classify(&**err),
+            }),
+        };
+        let kind = outcome.as_ref().err().map(|failure| failure.kind);
+        if let Err(failure) = &outcome {
+            let budget = match redispatch(sent.method, failure.error) {
                 Some(Redispatch::Unprocessed) => Some((&mut self.redispatched, MAX_REDISPATCHES)),
                 Some(Redispatch::Recycled) => Some((&mut self.recycled, MAX_RECYCLED)),
                 Some(Redispatch::StaleConnection) => Some((&mut self.stale, 1)),
@@ -147,7 +155,7 @@ impl Policy {
                 *count += 1;
                 self.redispatching = true;
                 if let Some(trace) = trace {
-                    trace.redispatching(sent.uri, crate::error::classify(&**err));
+                    trace.redispatching(sent.uri, failure.kind);
                 }
                 return Next::Redispatch;
             }
@@ -155,7 +163,7 @@ impl Policy {
         let retries_done = self.attempts.saturating_sub(1);
         let retry_after = match self
             .may_retry()
-            .then(|| verdict(sent.method, result, self.settings.retry_non_idempotent))
+            .then(|| verdict(sent.method, outcome, self.settings.retry_non_idempotent))
         {
             Some(Verdict::Retry { retry_after })
                 if retries_done < self.settings.max_retries && self.budget.withdraw() =>
@@ -163,7 +171,7 @@ impl Policy {
                 retry_after
             }
             _ => {
-                self.finish(trace, result);
+                self.finish(trace, result, kind);
                 return Next::Done;
             }
         };
@@ -178,31 +186,29 @@ impl Policy {
             ),
         };
         if let Some(trace) = trace {
-            let (status, error) = match result {
-                Ok(res) => (Some(res.status()), None),
-                Err(err) => (None, Some(crate::error::classify(&**err))),
-            };
-            trace.retrying(sent.uri, wait, status, error);
+            let status = result.as_ref().ok().map(http::Response::status);
+            trace.retrying(sent.uri, wait, status, kind);
         }
         Next::Retry(Backoff::new(wait, trace.and_then(Trace::park)))
     }
 
-    /// Marks the final result of a hop with the number of attempts it
-    /// took: a response's in its input's trace, an error's in the error
-    /// (only past one, which is what an unmarked error means).
-    fn finish(&self, trace: Option<&Trace>, result: &mut Result<http::Response<Bytes>, BoxError>) {
-        let attempts = self.attempts;
-        match result {
-            Ok(_) => {
-                if let Some(trace) = trace {
-                    trace.hop_attempts(attempts);
-                }
+    /// Ends a hop: its attempt count goes to its input's record (where the
+    /// response or the error reads it), and a failure is raised with the
+    /// kind it was classified as.
+    fn finish(
+        &self,
+        trace: Option<&Trace>,
+        result: &mut Result<http::Response<Bytes>, BoxError>,
+        kind: Option<ErrorKind>,
+    ) {
+        if let Some(trace) = trace {
+            trace.hop_attempts(self.attempts);
+        }
+        if let (Err(err), Some(kind)) = (result, kind) {
+            if !err.is::<Raised>() {
+                let error = std::mem::replace(err, Box::new(Placeholder));
+                *err = Raised::boxed(kind, error);
             }
-            Err(err) if attempts > 1 => {
-                let source = std::mem::replace(err, Box::new(Placeholder));
-                *err = Box::new(Attempted { attempts, source });
-            }
-            Err(_) => {}
         }
     }
 }
