@@ -373,22 +373,6 @@ pub(crate) enum Stopped {
     Cancelled,
 }
 
-/// A body larger than `max_body_size`, seen in its `Content-Length` or while
-/// reading it.
-#[derive(Debug, thiserror::Error)]
-#[error("body exceeds the limit of {limit} bytes")]
-pub(crate) struct BodyTooLarge {
-    pub(crate) limit: usize,
-}
-
-/// A response head over `max_response_headers` or
-/// `max_response_header_size`.
-#[derive(Debug, thiserror::Error)]
-#[error("response head has {what}")]
-pub(crate) struct HeadersTooLarge {
-    pub(crate) what: String,
-}
-
 /// A failure while reading the response body, after the head arrived.
 #[derive(Debug, thiserror::Error)]
 #[error("error reading response body")]
@@ -417,12 +401,6 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
     let err: &(dyn StdError + 'static) = err;
     if err.is::<tower::timeout::error::Elapsed>() {
         return ErrorKind::Timeout;
-    }
-    if err.is::<BodyTooLarge>() {
-        return ErrorKind::BodyTooLarge;
-    }
-    if err.is::<HeadersTooLarge>() {
-        return ErrorKind::HeadersTooLarge;
     }
     let mut connect = false;
     for e in chain(Some(err)) {

@@ -28,14 +28,9 @@ mod classify;
 #[allow(dead_code, clippy::duplicate_mod)]
 mod redirect_policy;
 
-#[path = "layers/collect.rs"]
+#[path = "layers/collect/mod.rs"]
 #[allow(dead_code, clippy::duplicate_mod)]
 mod collect;
-
-// What `collect.rs` names as `super::detach`.
-#[path = "layers/detach.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod detach;
 
 /// `parse_retry_after` (`retry/classify.rs`) on a `Retry-After` of `value`
 /// at `now`; `None` also when `value` cannot be a header value at all.
@@ -163,8 +158,7 @@ pub struct CollectLimits {
 }
 
 /// Runs a response with `headers` and `body` through the body-collecting
-/// layer (`layers/collect.rs`: `check_head`, `content_length` and the body
-/// limit), as if the connection had returned it, and gives the collected
+/// layer (`layers/collect/`: `limits::check_head` and the body limit), as if the connection had returned it, and gives the collected
 /// response or the kind of its error.
 pub fn collect(
     headers: HeaderMap,
@@ -180,7 +174,7 @@ pub fn collect(
     });
     let mut svc = collect::CollectBody::new(
         inner,
-        collect::ResponseLimits {
+        crate::response::ResponseLimits {
             max_body_size: limits.max_body_size,
             max_headers: limits.max_headers,
             max_header_bytes: limits.max_header_bytes,

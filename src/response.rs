@@ -144,3 +144,14 @@ impl fmt::Debug for Response {
             .finish()
     }
 }
+
+/// What a response may weigh: the client's `max_body_size`,
+/// `max_response_headers` and `max_response_header_size`. The connection
+/// side gives the header limits to hyper; the body layer makes them exact
+/// and applies the body limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ResponseLimits {
+    pub(crate) max_body_size: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_header_bytes: usize,
+}

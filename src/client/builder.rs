@@ -14,6 +14,7 @@ use crate::dns::{Backend, DnsResolver, Resolve};
 use crate::error::Error;
 use crate::layers::{self, GateConfig, RedirectPolicy, StackConfig};
 use crate::proxy::Proxy;
+use crate::response::ResponseLimits;
 use crate::retry::RetryPolicy;
 
 const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
@@ -57,7 +58,7 @@ pub struct BatchClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
-    max_body_size: usize,
+    limits: ResponseLimits,
     /// Set explicitly; wins over a `User-Agent` in `default_headers`.
     user_agent: Option<String>,
     default_headers: HeaderMap,
@@ -69,8 +70,6 @@ pub struct BatchClientBuilder {
     decompress: bool,
     http1_only: bool,
     http2_prior_knowledge: bool,
-    max_response_headers: usize,
-    max_response_header_size: usize,
     dns_overrides: HashMap<String, Vec<SocketAddr>>,
     dns_resolver: Option<Arc<dyn Resolve>>,
     #[cfg(feature = "hickory-dns")]
@@ -97,7 +96,11 @@ impl Default for BatchClientBuilder {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
-            max_body_size: 32 * 1024 * 1024,
+            limits: ResponseLimits {
+                max_body_size: 32 * 1024 * 1024,
+                max_headers: 100,
+                max_header_bytes: 64 * 1024,
+            },
             user_agent: None,
             default_headers: HeaderMap::new(),
             root_certificates: Vec::new(),
@@ -108,8 +111,6 @@ impl Default for BatchClientBuilder {
             decompress: true,
             http1_only: false,
             http2_prior_knowledge: false,
-            max_response_headers: 100,
-            max_response_header_size: 64 * 1024,
             dns_overrides: HashMap::new(),
             dns_resolver: None,
             #[cfg(feature = "hickory-dns")]
@@ -226,7 +227,7 @@ impl BatchClientBuilder {
     ///
     /// Default is 32 MiB.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body_size = bytes;
+        self.limits.max_body_size = bytes;
         self
     }
 
@@ -338,7 +339,7 @@ impl BatchClientBuilder {
     ///
     /// Default is 100.
     pub fn max_response_headers(mut self, n: usize) -> Self {
-        self.max_response_headers = n;
+        self.limits.max_headers = n;
         self
     }
 
@@ -349,7 +350,7 @@ impl BatchClientBuilder {
     ///
     /// Default is 64 KiB.
     pub fn max_response_header_size(mut self, bytes: usize) -> Self {
-        self.max_response_header_size = bytes;
+        self.limits.max_header_bytes = bytes;
         self
     }
 
@@ -431,11 +432,11 @@ impl BatchClientBuilder {
                 "http1_only and http2_prior_knowledge exclude each other",
             ));
         }
-        if self.max_response_headers == 0 {
+        if self.limits.max_headers == 0 {
             return Err(Error::config("max_response_headers must be at least 1"));
         }
         // hyper's HTTP/1 read buffer cannot be smaller than this.
-        if !(8 * 1024..=u32::MAX as usize).contains(&self.max_response_header_size) {
+        if !(8 * 1024..=u32::MAX as usize).contains(&self.limits.max_header_bytes) {
             return Err(Error::config(
                 "max_response_header_size must be at least 8 KiB and fit in 32 bits",
             ));
@@ -464,9 +465,7 @@ impl BatchClientBuilder {
                 host_rate_spacing: spacing("per_host_rate_limit", self.per_host_rate_limit)?,
             },
             timeout: self.timeout,
-            max_body_size: self.max_body_size,
-            max_response_headers: self.max_response_headers,
-            max_response_header_size: self.max_response_header_size,
+            limits: self.limits,
         })
     }
 
@@ -523,8 +522,7 @@ impl BatchClientBuilder {
             root_certificates: self.root_certificates,
             http1_only: self.http1_only,
             http2_prior_knowledge: self.http2_prior_knowledge,
-            max_response_headers: self.max_response_headers,
-            max_response_header_size: self.max_response_header_size,
+            limits: self.limits,
             resolver: DnsResolver::new(self.dns_overrides, backend),
             proxy,
         })?;
@@ -550,7 +548,7 @@ impl std::fmt::Debug for BatchClientBuilder {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
-            .field("max_body_size", &self.max_body_size)
+            .field("max_body_size", &self.limits.max_body_size)
             .field("user_agent", &self.user_agent)
             .field(
                 "default_headers",

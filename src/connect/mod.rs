@@ -35,6 +35,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::dns::DnsResolver;
 use crate::error::Error;
+use crate::response::ResponseLimits;
 
 /// hyper's limit on HTTP/1 response header fields when none is set
 /// (`DEFAULT_MAX_HEADERS` in hyper's h1 role).
@@ -96,8 +97,9 @@ pub(crate) struct ConnectConfig {
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) http1_only: bool,
     pub(crate) http2_prior_knowledge: bool,
-    pub(crate) max_response_headers: usize,
-    pub(crate) max_response_header_size: usize,
+    /// hyper's own header limits are set from these; the body layer makes
+    /// them exact (see `layers::collect`).
+    pub(crate) limits: ResponseLimits,
     pub(crate) resolver: DnsResolver,
     pub(crate) proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
 }
@@ -137,15 +139,13 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         .pool_idle_timeout(cfg.pool_idle_timeout)
         .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
         .http2_only(cfg.http2_prior_knowledge)
-        .http1_max_buf_size(cfg.max_response_header_size)
-        .http2_max_header_list_size(
-            u32::try_from(cfg.max_response_header_size).unwrap_or(u32::MAX),
-        );
+        .http1_max_buf_size(cfg.limits.max_header_bytes)
+        .http2_max_header_list_size(u32::try_from(cfg.limits.max_header_bytes).unwrap_or(u32::MAX));
     // hyper's own limit is 100 fields, in an array on the stack; naming a
     // limit makes it fill a vector of that size for every response head
     // (about 1,500 instructions), so it is named only when it differs.
-    if cfg.max_response_headers != HYPER_MAX_HEADERS {
-        builder.http1_max_headers(cfg.max_response_headers);
+    if cfg.limits.max_headers != HYPER_MAX_HEADERS {
+        builder.http1_max_headers(cfg.limits.max_headers);
     }
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
     let turnover = Arc::new(Turnover::default());

@@ -1,5 +1,6 @@
 //! The pooled client's response future, watching for a request stranded
-//! on a connection that ended as it was handed over.
+//! on a connection that ended as it was handed over, and noting each
+//! answer in its connection's record.
 //!
 //! hyper-util checks that a pooled HTTP/2 connection is open, then pushes
 //! the request into the channel of the connection's dispatch task. If that
@@ -96,6 +97,13 @@ impl Future for Sent {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Poll::Ready(result) = this.response.poll(cx) {
+            if let Ok(res) = &result {
+                // For the redispatch of a request lost on this connection
+                // later (see `retry::classify`).
+                if let Some(connected) = res.extensions().get::<ConnectedAt>() {
+                    connected.lifecycle().answered();
+                }
+            }
             return Poll::Ready(result.map_err(Into::into));
         }
         loop {

@@ -4,7 +4,6 @@
 mod attempts;
 mod collect;
 mod decompress;
-mod detach;
 mod gate;
 mod payload;
 mod redirect;
@@ -18,6 +17,7 @@ use std::time::Duration;
 use tower::timeout::Timeout;
 
 use crate::connect::HttpsClient;
+use crate::response::ResponseLimits;
 use crate::retry::RetryPolicy;
 use attempts::{Attempts, AttemptsLayer};
 use collect::CollectBody;
@@ -38,9 +38,7 @@ pub(crate) struct StackConfig {
     pub(crate) retry: RetryPolicy,
     pub(crate) gate: GateConfig,
     pub(crate) timeout: Duration,
-    pub(crate) max_body_size: usize,
-    pub(crate) max_response_headers: usize,
-    pub(crate) max_response_header_size: usize,
+    pub(crate) limits: ResponseLimits,
     pub(crate) decompress: bool,
 }
 
@@ -79,10 +77,6 @@ pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
         .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),
-            collect::ResponseLimits {
-                max_body_size: cfg.max_body_size,
-                max_headers: cfg.max_response_headers,
-                max_header_bytes: cfg.max_response_header_size,
-            },
+            cfg.limits,
         ))
 }
