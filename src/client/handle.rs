@@ -9,6 +9,7 @@ use futures_core::Stream;
 use tokio_util::sync::CancellationToken;
 
 use super::BatchClient;
+use super::exec::InBatch;
 use crate::batch::{self, Driver, Mode, Results, Start, StopWhen};
 use crate::error::Error;
 use crate::inputs::IntoInputs;
@@ -209,8 +210,12 @@ impl Batch {
                 drain,
             },
             move |index, input, admission| {
-                let prepared = client.prepare(Some(index), input);
-                client.start(Some(index), prepared, Some(admission), Some(state.clone()))
+                let batch = InBatch {
+                    index,
+                    admission,
+                    state: state.clone(),
+                };
+                client.exec(client.prepare(input), Some(batch))
             },
         )
     }

@@ -2,27 +2,22 @@
 //! with settings of its own).
 
 mod builder;
+mod exec;
 mod handle;
 
 pub use builder::BatchClientBuilder;
 pub use handle::Batch;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_core::Stream;
 use http::HeaderMap;
-use http::header::Entry;
-use tower::ServiceExt;
 
-use crate::admission::Admission;
-use crate::batch::Started;
-use crate::error::{BoxError, Error};
+use crate::error::Error;
 use crate::inputs::IntoInputs;
-use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
-use crate::observe::{BatchState, Trace};
-use crate::request::{self, IntoRequest};
+use crate::layers::Stack;
+use crate::request::IntoRequest;
 use crate::response::Response;
 
 /// A client for fetching many URLs at once.
@@ -102,9 +97,7 @@ impl BatchClient {
     /// failed. A response with any status, `404` or `503` included, is
     /// `Ok`.
     pub async fn fetch(&self, req: impl IntoRequest) -> Result<Response, Error> {
-        self.start(None, self.prepare(None, req), None, None)
-            .future
-            .await
+        self.exec(self.prepare(req), None).future.await
     }
 
     /// A batch with settings of its own (deadline, cancellation, observer)
@@ -191,115 +184,6 @@ impl BatchClient {
     {
         self.batch().fetch_stream_ordered(reqs)
     }
-
-    /// One input, start to end, once [`prepare`](Self::prepare)d: a
-    /// future that owns all it needs (so a stream of them can outlive this
-    /// borrow of the client). Not generic over the input type, so the
-    /// future is not either.
-    pub(crate) fn start(
-        &self,
-        index: Option<usize>,
-        prepared: Result<http::Request<bytes::Bytes>, Error>,
-        admission: Option<Admission>,
-        batch: Option<Arc<BatchState>>,
-    ) -> Started<impl Future<Output = Result<Response, Error>> + Send + 'static + use<>> {
-        let started = Instant::now();
-        let prepared = prepared.map(|req| {
-            let trace = Trace::new(index, req.uri().clone(), admission, batch, started);
-            (self.inner.stack.clone(), req, trace)
-        });
-        let trace = prepared.as_ref().ok().map(|(_, _, trace)| trace.clone());
-        Started {
-            future: run(prepared, index),
-            trace,
-        }
-    }
-
-    /// Converts an input and adds the default headers.
-    pub(crate) fn prepare(
-        &self,
-        index: Option<usize>,
-        input: impl IntoRequest,
-    ) -> Result<http::Request<bytes::Bytes>, Error> {
-        let mut req = input.into_request().map_err(|e| e.with_index(index))?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            // hyper would panic spawning its connection task; say why instead.
-            return Err(Error::config("requests must run inside a Tokio runtime")
-                .with_url(req.uri().clone())
-                .with_index(index));
-        }
-        request::move_credentials(&mut req).map_err(|e| e.with_index(index))?;
-        add_defaults(req.headers_mut(), &self.inner.default_headers);
-        request::mark_sensitive(req.headers_mut());
-        Ok(req)
-    }
-}
-
-/// The part of a request that waits: not generic over the input type, and
-/// borrowing nothing.
-async fn run(
-    prepared: Result<(Stack, http::Request<bytes::Bytes>, Trace), Error>,
-    index: Option<usize>,
-) -> Result<Response, Error> {
-    let (stack, req, trace) = prepared?;
-    let req = req.map(|bytes| Payload {
-        bytes,
-        trace: Some(trace.clone()),
-    });
-    let result = send(stack, req, index).await;
-    match result {
-        Ok(mut res) => {
-            // After redirects, the URL that answered.
-            let url = match res.extensions_mut().remove::<FinalUrl>() {
-                Some(FinalUrl(last)) => last,
-                None => trace.url().clone(),
-            };
-            Ok(Response::new(
-                res,
-                url,
-                trace.attempts(),
-                trace.timings(),
-                trace.remote_addr(),
-            ))
-        }
-        Err(err) => Err(Error::from_stack(err, trace.attempts())
-            .with_url(trace.url().clone())
-            .with_index(index)
-            .with_timings(trace.timings())),
-    }
-}
-
-/// Runs the stack; with the `tracing` feature, in a span of its own, which
-/// the attempts' spans are children of.
-async fn send(
-    stack: Stack,
-    req: StackRequest,
-    index: Option<usize>,
-) -> Result<http::Response<bytes::Bytes>, BoxError> {
-    #[cfg(feature = "tracing")]
-    {
-        use tracing::Instrument;
-
-        let span = tracing::info_span!(
-            "request",
-            index,
-            method = %req.method(),
-            url = %crate::error::Redacted(req.uri()),
-            status = tracing::field::Empty,
-            error = tracing::field::Empty,
-        );
-        let result = stack.oneshot(req).instrument(span.clone()).await;
-        match &result {
-            Ok(res) => span.record("status", res.status().as_u16()),
-            Err(err) => span.record("error", tracing::field::display(err)),
-        };
-        result
-    }
-    #[cfg(not(feature = "tracing"))]
-    {
-        let _ = index;
-        stack.oneshot(req).await
-    }
 }
 
 impl Default for BatchClient {
@@ -313,31 +197,5 @@ impl std::fmt::Debug for BatchClient {
         f.debug_struct("BatchClient")
             .field("concurrency", &self.inner.concurrency)
             .finish_non_exhaustive()
-    }
-}
-
-/// Adds each default header the request does not set itself.
-fn add_defaults(headers: &mut HeaderMap, defaults: &HeaderMap) {
-    if headers.is_empty() {
-        // Most inputs are bare URLs: no lookups, and room for the headers
-        // the layers below add (`Accept-Encoding`, `Host`), so that adding
-        // them does not grow the map again.
-        let mut all = HeaderMap::with_capacity(defaults.len() + 3);
-        for (name, value) in defaults {
-            all.append(name.clone(), value.clone());
-        }
-        *headers = all;
-        return;
-    }
-    for name in defaults.keys() {
-        if let Entry::Vacant(slot) = headers.entry(name) {
-            let mut values = defaults.get_all(name).iter();
-            if let Some(first) = values.next() {
-                let mut added = slot.insert_entry(first.clone());
-                for value in values {
-                    added.append(value.clone());
-                }
-            }
-        }
     }
 }
