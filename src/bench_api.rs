@@ -30,7 +30,7 @@ use crate::error::{BoxError, Error};
 use crate::inputs::IntoInputs;
 use crate::layers::{self, Payload, StackOver};
 use crate::observe::BatchState;
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 use crate::response::Response;
 use crate::retry::RetryPolicy;
 use crate::timings::Timings;
@@ -91,7 +91,7 @@ impl ReadyStack {
     }
 
     /// Sends `req` through the stack as the client does for one request:
-    /// a clone of the stack, a fresh trace beside the request's body
+    /// a clone of the stack, a fresh record beside the request's body
     /// (of a request outside any batch, as `BatchClient::fetch` sends),
     /// and `oneshot`. Must be called inside a Tokio runtime with its timer
     /// enabled (the timeout layer needs it).
@@ -101,10 +101,10 @@ impl ReadyStack {
     /// Whatever the stack fails with; over the canned service, nothing
     /// unless a layer is broken.
     pub async fn call(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, BoxError> {
-        let trace = Trace::new(None, req.uri().clone(), None, None, Instant::now());
+        let record = RequestRecord::new(None, req.uri().clone(), None, None, Instant::now());
         let req = req.map(|bytes| Payload {
             bytes,
-            trace: Some(trace),
+            record: Some(record),
         });
         self.stack.clone().oneshot(req).await
     }
@@ -146,7 +146,7 @@ pub async fn gather_ready(n: usize, concurrency: usize) -> usize {
             let res = Response::new(res, url.clone(), 1, Timings::default(), None);
             Started {
                 future: ready(Ok::<_, Error>(res)),
-                trace: None,
+                record: None,
             }
         },
     );

@@ -128,7 +128,7 @@ pub use error::{BoxError, Error, ErrorKind};
 pub use inputs::{FromStream, IntoInputs, from_stream};
 pub use observe::{BatchStats, Event, Observer, Progress, Timings};
 pub use proxy::Proxy;
-pub use request::builder::Request;
+pub use request::chained::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;

@@ -19,7 +19,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::admission::Admission;
 use crate::error::{Error, Stopped};
 use crate::observe::BatchState;
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 use crate::request::IntoRequest;
 use crate::response::Response;
 
@@ -44,11 +44,11 @@ const START_CHUNK: usize = 64;
 
 pub(crate) type Outcome = (usize, Result<Response, Error>);
 
-/// A request the driver started: its future, and its trace (to say what
+/// A request the driver started: its future, and its record (to say what
 /// it was and how long it ran, should the batch be stopped under it).
 pub(crate) struct Started<F> {
     pub(crate) future: F,
-    pub(crate) trace: Option<Trace>,
+    pub(crate) record: Option<RequestRecord>,
 }
 
 /// Starts one input: what the driver calls to turn an input into a
@@ -109,7 +109,7 @@ pin_project! {
         cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
         // Once stopped: why, and the dropped requests still to report.
         stopped: Option<Stopped>,
-        dropped: VecDeque<(usize, Option<Trace>)>,
+        dropped: VecDeque<(usize, Option<RequestRecord>)>,
     }
 }
 
@@ -219,7 +219,7 @@ where
                         let started = this.start.start(index, input, this.admission.clone());
                         this.running.push(Indexed {
                             index,
-                            trace: started.trace,
+                            record: started.record,
                             future: started.future,
                         });
                     }
@@ -295,11 +295,11 @@ where
     fn stop(self: Pin<&mut Self>, why: Stopped) {
         let this = self.project();
         *this.stopped = Some(why);
-        let mut dropped: Vec<(usize, Option<Trace>)> = Pin::new(&*this.running)
+        let mut dropped: Vec<(usize, Option<RequestRecord>)> = Pin::new(&*this.running)
             .iter_pin_ref()
             .map(|request| {
                 let request = request.project_ref();
-                (*request.index, request.trace.clone())
+                (*request.index, request.record.clone())
             })
             .collect();
         dropped.sort_unstable_by_key(|(index, _)| *index);
@@ -316,12 +316,12 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Outcome>> {
         let this = self.project();
-        let outcome = if let Some((index, trace)) = this.dropped.pop_front() {
+        let outcome = if let Some((index, record)) = this.dropped.pop_front() {
             let mut err = Error::cancelled(why).with_index(Some(index));
-            if let Some(trace) = trace {
+            if let Some(record) = record {
                 err = err
-                    .with_url(trace.url().clone())
-                    .with_timings(trace.timings());
+                    .with_url(record.url().clone())
+                    .with_timings(record.timings());
             }
             (index, Err(err))
         } else if this.stop_when.drain {
@@ -350,7 +350,7 @@ pin_project! {
     /// A request future that knows its input.
     struct Indexed<F> {
         index: usize,
-        trace: Option<Trace>,
+        record: Option<RequestRecord>,
         #[pin]
         future: F,
     }

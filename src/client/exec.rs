@@ -1,6 +1,6 @@
 //! One input, start to end: the path that [`BatchClient::fetch`] and every
 //! batch's driver take alike. The input is turned into a request with the
-//! client's defaults, given its [`Trace`] (the record the layers write its
+//! client's defaults, given its [`RequestRecord`] (the record the layers write its
 //! attempts, timings and peer into, and the batch's counters), run through
 //! the stack, and its outcome read back from that record into a
 //! [`Response`] or an [`Error`].
@@ -19,7 +19,7 @@ use crate::admission::Admission;
 use crate::batch::Started;
 use crate::error::{BoxError, Error};
 use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
-use crate::observe::{BatchState, Trace};
+use crate::observe::{BatchState, RequestRecord};
 use crate::request::{self, IntoRequest};
 use crate::response::Response;
 
@@ -49,15 +49,16 @@ impl BatchClient {
                     }) => (Some(admission), Some(state)),
                     None => (None, None),
                 };
-                let trace = Trace::new(index, req.uri().clone(), admission, state, Instant::now());
-                Ok((self.inner.stack.clone(), req, trace))
+                let record =
+                    RequestRecord::new(index, req.uri().clone(), admission, state, Instant::now());
+                Ok((self.inner.stack.clone(), req, record))
             }
             Err(err) => Err(err.with_index(index)),
         };
-        let trace = prepared.as_ref().ok().map(|(_, _, trace)| trace.clone());
+        let record = prepared.as_ref().ok().map(|(_, _, record)| record.clone());
         Started {
             future: run(prepared, index),
-            trace,
+            record,
         }
     }
 
@@ -79,13 +80,13 @@ impl BatchClient {
 /// The part of a request that waits: not generic over the input type, and
 /// borrowing nothing.
 async fn run(
-    prepared: Result<(Stack, http::Request<Bytes>, Trace), Error>,
+    prepared: Result<(Stack, http::Request<Bytes>, RequestRecord), Error>,
     index: Option<usize>,
 ) -> Result<Response, Error> {
-    let (stack, req, trace) = prepared?;
+    let (stack, req, record) = prepared?;
     let req = req.map(|bytes| Payload {
         bytes,
-        trace: Some(trace.clone()),
+        record: Some(record.clone()),
     });
     let result = send(stack, req, index).await;
     match result {
@@ -93,20 +94,20 @@ async fn run(
             // After redirects, the URL that answered.
             let url = match res.extensions_mut().remove::<FinalUrl>() {
                 Some(FinalUrl(last)) => last,
-                None => trace.url().clone(),
+                None => record.url().clone(),
             };
             Ok(Response::new(
                 res,
                 url,
-                trace.attempts(),
-                trace.timings(),
-                trace.remote_addr(),
+                record.attempts(),
+                record.timings(),
+                record.remote_addr(),
             ))
         }
-        Err(err) => Err(Error::from_stack(err, trace.attempts())
-            .with_url(trace.url().clone())
+        Err(err) => Err(Error::from_stack(err, record.attempts())
+            .with_url(record.url().clone())
             .with_index(index)
-            .with_timings(trace.timings())),
+            .with_timings(record.timings())),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a request carries through the stack besides its head: its body,
 //! and the record of its input.
 //!
-//! The record (a [`Trace`]) rides beside the body rather than in the
+//! The record (a [`RequestRecord`]) rides beside the body rather than in the
 //! request's extensions: `http::Extensions` is a boxed map, so putting the
 //! record there allocates twice, and each copy of the request (for the next
 //! hop or attempt) copies the map and boxes the record again. Beside the
@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 
 /// The body of a request in the stack, with its input's record.
 #[derive(Clone, Debug, Default)]
@@ -18,7 +18,7 @@ pub(crate) struct Payload {
     pub(crate) bytes: Bytes,
     /// `None` only for requests made outside the client (benchmarks, the
     /// fuzzer).
-    pub(crate) trace: Option<Trace>,
+    pub(crate) record: Option<RequestRecord>,
 }
 
 /// A request as the stack's layers see it.

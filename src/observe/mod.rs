@@ -4,8 +4,8 @@
 
 mod batch_state;
 mod progress;
+mod request_record;
 mod stats;
-mod trace;
 
 pub use crate::timings::Timings;
 pub use progress::Progress;
@@ -13,7 +13,7 @@ pub use stats::BatchStats;
 
 pub(crate) use batch_state::BatchState;
 pub(crate) use progress::Counters;
-pub(crate) use trace::{AttemptGuard, Trace};
+pub(crate) use request_record::{AttemptGuard, RequestRecord};
 
 use std::time::Duration;
 

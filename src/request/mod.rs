@@ -3,7 +3,7 @@
 //! Bodies become [`Bytes`] so that a retry can resend a request by cloning
 //! it, which costs a reference count rather than a copy.
 
-pub(crate) mod builder;
+pub(crate) mod chained;
 
 use bytes::Bytes;
 use http::{Request, Uri};

@@ -19,7 +19,7 @@ use super::RetryPolicy;
 use super::backoff::{self, Backoff};
 use super::classify::{Failure, Redispatch, Verdict, redispatch, verdict};
 use crate::error::{self, BoxError, ErrorKind, Raised};
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 
 /// How many times one attempt's request is sent again at once because
 /// the server did not process it (see [`Next::Redispatch`]); past that,
@@ -81,7 +81,7 @@ pub(crate) struct Sent<'a> {
     pub(crate) method: &'a Method,
     pub(crate) uri: &'a Uri,
     /// Its input's record (`None` outside the client).
-    pub(crate) trace: Option<&'a Trace>,
+    pub(crate) record: Option<&'a RequestRecord>,
 }
 
 impl Policy {
@@ -135,7 +135,7 @@ impl Policy {
         sent: Sent<'_>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
     ) -> Next {
-        let trace = sent.trace;
+        let record = sent.record;
         let outcome = match &*result {
             Ok(res) => Ok(res),
             Err(err) => Err(Failure {
@@ -154,8 +154,8 @@ impl Policy {
             if let Some((count, _)) = budget.filter(|(count, limit)| **count < *limit) {
                 *count += 1;
                 self.redispatching = true;
-                if let Some(trace) = trace {
-                    trace.redispatching(sent.uri, failure.kind);
+                if let Some(record) = record {
+                    record.redispatching(sent.uri, failure.kind);
                 }
                 return Next::Redispatch;
             }
@@ -171,7 +171,7 @@ impl Policy {
                 retry_after
             }
             _ => {
-                self.finish(trace, result, kind);
+                self.finish(record, result, kind);
                 return Next::Done;
             }
         };
@@ -185,11 +185,11 @@ impl Policy {
                 settings.jitter,
             ),
         };
-        if let Some(trace) = trace {
+        if let Some(record) = record {
             let status = result.as_ref().ok().map(http::Response::status);
-            trace.retrying(sent.uri, wait, status, kind);
+            record.retrying(sent.uri, wait, status, kind);
         }
-        Next::Retry(Backoff::new(wait, trace.and_then(Trace::park)))
+        Next::Retry(Backoff::new(wait, record.and_then(RequestRecord::park)))
     }
 
     /// Ends a hop: its attempt count goes to its input's record (where the
@@ -197,12 +197,12 @@ impl Policy {
     /// kind it was classified as.
     fn finish(
         &self,
-        trace: Option<&Trace>,
+        record: Option<&RequestRecord>,
         result: &mut Result<http::Response<Bytes>, BoxError>,
         kind: Option<ErrorKind>,
     ) {
-        if let Some(trace) = trace {
-            trace.hop_attempts(self.attempts);
+        if let Some(record) = record {
+            record.hop_attempts(self.attempts);
         }
         if let (Err(err), Some(kind)) = (result, kind) {
             if !err.is::<Raised>() {

@@ -82,7 +82,7 @@ where
                     let sent = Sent {
                         method: hops.method(),
                         uri: hops.uri(),
-                        trace: hops.body().trace.as_ref(),
+                        record: hops.body().record.as_ref(),
                     };
                     match retry.after(sent, &mut result) {
                         Next::Done => {}

@@ -25,7 +25,7 @@ use pin_project_lite::pin_project;
 use crate::connect::ConnectedAt;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 use crate::response::ResponseLimits;
 use phases::Stopwatch;
 
@@ -58,7 +58,7 @@ where
 
     fn call(&mut self, req: StackRequest) -> Self::Future {
         let (head, payload) = req.into_parts();
-        let trace = payload.trace;
+        let record = payload.record;
         CollectFuture {
             state: State::Head {
                 send: self
@@ -66,7 +66,7 @@ where
                     .call(http::Request::from_parts(head, Full::new(payload.bytes))),
             },
             limits: self.limits,
-            trace,
+            record,
             stopwatch: Stopwatch::start(),
         }
     }
@@ -83,7 +83,7 @@ pin_project! {
         state: State<F, B>,
         limits: ResponseLimits,
         // Where the attempt's phases are written down.
-        trace: Option<Trace>,
+        record: Option<RequestRecord>,
         stopwatch: Stopwatch,
     }
 }
@@ -130,8 +130,8 @@ where
                 }
                 StateProj::Body { collect, head } => {
                     let collected = ready!(collect.poll(cx));
-                    if let Some(trace) = this.trace {
-                        this.stopwatch.body_done(trace);
+                    if let Some(record) = this.record {
+                        this.stopwatch.body_done(record);
                     }
                     let body = match collected {
                         Ok(collected) => detach::body(collected),

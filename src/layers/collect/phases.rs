@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::connect::ConnectedAt;
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 
 /// Started when the attempt is handed to the connection side.
 pub(super) struct Stopwatch {
@@ -40,14 +40,14 @@ impl Stopwatch {
         });
     }
 
-    /// The body ended (or failed): the phases go to `trace`.
-    pub(super) fn body_done(&self, trace: &Trace) {
+    /// The body ended (or failed): the phases go to `record`.
+    pub(super) fn body_done(&self, record: &RequestRecord) {
         if let Some(head) = &self.head {
             let ttfb = head
                 .at
                 .duration_since(self.sent)
                 .saturating_sub(head.connect);
-            trace.phases(head.connect, ttfb, head.at.elapsed(), head.remote);
+            record.phases(head.connect, ttfb, head.at.elapsed(), head.remote);
         }
     }
 }

@@ -36,7 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::BoxError;
 use crate::layers::StackRequest;
-use crate::observe::Trace;
+use crate::observe::RequestRecord;
 use hosts::Hosts;
 use rate::{Full, HostRate, Rate};
 
@@ -104,7 +104,7 @@ struct Permits {
 
 impl Limits {
     /// Waits until the attempt may go: permits held, rate slots taken.
-    async fn admit(&self, origin: Option<&String>, trace: Option<&Trace>) -> Permits {
+    async fn admit(&self, origin: Option<&String>, record: Option<&RequestRecord>) -> Permits {
         // Our place in the line of a rate limit that had no slot for us.
         let mut place: Option<(Arc<Semaphore>, OwnedSemaphorePermit)> = None;
         loop {
@@ -114,7 +114,7 @@ impl Limits {
                     Some(match semaphore.clone().try_acquire_owned() {
                         Ok(permit) => permit,
                         Err(_) => {
-                            let _parked = trace.and_then(Trace::park);
+                            let _parked = record.and_then(RequestRecord::park);
                             acquire(semaphore).await
                         }
                     })
@@ -133,7 +133,7 @@ impl Limits {
                 Err(full) => full,
             };
             drop((host, global));
-            let _parked = trace.and_then(Trace::park);
+            let _parked = record.and_then(RequestRecord::park);
             match &place {
                 // At the head of this limit's line: sleep until its slot.
                 Some((line, _)) if Arc::ptr_eq(line, &full.line) => {
@@ -197,7 +197,7 @@ where
             if let Ok(permit) = limits.global.clone().try_acquire_owned() {
                 let attempt = req
                     .body()
-                    .trace
+                    .record
                     .as_ref()
                     .map(|t| t.sending(req.uri(), Instant::now()));
                 let permits = Permits {
@@ -214,13 +214,13 @@ where
         ResponseFuture::Waiting {
             future: Box::pin(async move {
                 let arrived = Instant::now();
-                let trace = req.body().trace.clone();
+                let record = req.body().record.clone();
                 let origin = (limits.hosts.is_some() || limits.host_rate.is_some())
                     .then(|| crate::origin::key(req.uri()));
-                let permits = limits.admit(origin.as_ref(), trace.as_ref()).await;
+                let permits = limits.admit(origin.as_ref(), record.as_ref()).await;
                 // In flight from here until the attempt ends, however it
                 // ends.
-                let attempt = trace.as_ref().map(|t| t.sending(req.uri(), arrived));
+                let attempt = record.as_ref().map(|t| t.sending(req.uri(), arrived));
                 Admitted::new(inner, req, permits, attempt).await
             }),
         }

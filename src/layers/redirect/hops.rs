@@ -54,7 +54,7 @@ impl Hops {
         &self.uri
     }
 
-    /// The current hop's body, with its input's trace.
+    /// The current hop's body, with its input's record.
     pub(crate) fn body(&self) -> &Payload {
         &self.body
     }

@@ -16,7 +16,7 @@ use crate::error::ErrorKind;
 /// Cheap to clone: the attempt loop copies the request (and so this) for
 /// each hop and attempt, and every copy must update the same record.
 #[derive(Clone, Debug)]
-pub(crate) struct Trace {
+pub(crate) struct RequestRecord {
     inner: Arc<Inner>,
 }
 
@@ -44,7 +44,7 @@ struct State {
     remote: Option<SocketAddr>,
 }
 
-impl Trace {
+impl RequestRecord {
     pub(crate) fn new(
         index: Option<usize>,
         url: Uri,
@@ -52,7 +52,7 @@ impl Trace {
         batch: Option<Arc<BatchState>>,
         started: Instant,
     ) -> Self {
-        Trace {
+        RequestRecord {
             inner: Arc::new(Inner {
                 index,
                 url,
