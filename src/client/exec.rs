@@ -122,8 +122,8 @@ async fn send(
     {
         use tracing::Instrument;
 
-        // The target the span had before this module was split off, kept
-        // for filters that name it.
+        // The client's target, not this file's module path, so that
+        // filters naming `batch_fetch::client` see it.
         let span = tracing::info_span!(
             target: "batch_fetch::client",
             "request",

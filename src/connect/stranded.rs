@@ -8,8 +8,7 @@
 //! channel's receiver has already been drained, and the request stays in
 //! the channel unanswered: the channel lives on because the request's own
 //! hold on the pooled connection keeps its sender alive. Without a watch
-//! the request waits out its whole attempt timeout (30 s by default), as
-//! a GOAWAY now and then at high concurrency showed against nginx.
+//! the request would wait out its whole attempt timeout.
 //!
 //! So a request learns which connection the pool gave it (hyper-util's
 //! connection capture), and once that connection has ended and a grace
@@ -17,9 +16,9 @@
 //! connection ends, hyper has already failed every request it took (their
 //! answers only wait for their tasks to run), so a request still waiting
 //! after the grace period was never taken: it is sent again at once (see
-//! `retry::classify`). The capture costs a few thousand instructions a
-//! request, so a client pays it only once one of its HTTP/2 connections
-//! has gone away (see `record::Turnover`).
+//! `retry::classify`). The capture has a cost on every request, so a
+//! client pays it only once one of its HTTP/2 connections has gone away
+//! (see `record::Turnover`).
 
 use std::future::Future;
 use std::pin::Pin;

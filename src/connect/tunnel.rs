@@ -3,8 +3,8 @@
 //!
 //! Our own rather than hyper-util's `Tunnel`: that one reports any refusal
 //! but 407 as "tunnel unsuccessful", without the status, so a proxy's 403
-//! (a blocked site) and its 502 (the site is down) read alike and were
-//! retried alike. Here the status is kept, a refusal the proxy will repeat
+//! (a blocked site) and its 502 (the site is down) would read alike and
+//! be retried alike. Here the status is kept, a refusal the proxy will repeat
 //! (a 4xx but 408 and 429) is not retried, and every failure says which
 //! proxy it was.
 

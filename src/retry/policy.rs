@@ -1,10 +1,10 @@
 //! The retry decisions of one request behind [`RetryPolicy`]: whether a
-//! finished attempt is repeated, after how long, and how its final result
-//! is marked.
+//! finished attempt is repeated, after how long, and what its final result
+//! records.
 //!
 //! This is not a tower [`Policy`](tower::retry::Policy): tower's `Retry`
-//! keeps a copy of each request for the next attempt, and the redirect
-//! loop around it kept another for the next hop. The attempt loop
+//! keeps a copy of each request for the next attempt, and a redirect loop
+//! around it would keep another for the next hop. The attempt loop
 //! (`layers::attempts`) keeps one copy for both jobs and asks this type
 //! what to do after each attempt.
 

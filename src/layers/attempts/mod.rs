@@ -8,9 +8,9 @@
 //!
 //! Both jobs are in one layer because both need a copy of the request
 //! kept from before it was sent (the pooled client consumes the one it
-//! sends). As two layers, tower's `Retry` under a redirect layer, they
-//! kept two copies, and each cloned the services below it for each
-//! request; here one copy serves both, and the service below is cloned
+//! sends). As two layers (tower's `Retry` under a redirect layer) they
+//! would keep two copies, and each would clone the services below it for
+//! each request; here one copy serves both, and the service below is cloned
 //! once. The same copy serves a third job: an attempt whose request the
 //! server did not process (an HTTP/2 stream refused or cut off by a
 //! GOAWAY, a connection that closed first) is sent again at once, as the

@@ -2,8 +2,8 @@
 //!
 //! hyper and h2 hand out header values and body chunks as `Bytes` slices of
 //! the buffer a connection reads into, so one 100-byte response kept in a
-//! gathered batch keeps that whole buffer (8 KiB or more) alive: 20,000
-//! results of `fetch_all` held about 120 MiB. Copying what a response keeps
+//! gathered batch keeps that whole buffer (8 KiB or more) alive, and a
+//! large batch's results hold many times their own size. Copying what a response keeps
 //! into allocations of its own size costs one copy of the head and of a
 //! single-chunk body (a body of several chunks is copied once anyway when
 //! it is joined), and the buffer goes back to the connection.

@@ -2,10 +2,9 @@
 //! made from ([`hops`]). The attempt loop (`layers::attempts`) follows
 //! them.
 //!
-//! tower-http's `FollowRedirect` was the first choice, but it rebuilds each
-//! hop's request without the original's extensions (which carry the
-//! caller's own extensions) and can only stop, not fail, on a loop or too
-//! many hops. It is also a layer of its own, which keeps a copy of the
+//! Not tower-http's `FollowRedirect`: it rebuilds each hop's request
+//! without the original's extensions (which carry the caller's own
+//! extensions) and can only stop, not fail, on a loop or too many hops. It is also a layer of its own, which keeps a copy of the
 //! request beside the copy the retries keep; one loop for both keeps one.
 
 mod hops;
