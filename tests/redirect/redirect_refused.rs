@@ -176,3 +176,42 @@ async fn http_to_https_is_followed() {
     assert_eq!(resp.text().unwrap(), "9");
     assert_eq!(resp.url().to_string(), secure.url("/id/9"));
 }
+
+/// A refusal reports the attempts of the hop whose response it refused,
+/// read from the input's record like a response's: here the second hop,
+/// which took two (a `503`, then the redirect past the limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_counts_the_attempts_of_its_hop() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let flaky_hits = Arc::new(AtomicUsize::new(0));
+    let hits = flaky_hits.clone();
+    let server = FnServer::start(move |seen| {
+        let hits = hits.clone();
+        async move {
+            match seen.uri.path() {
+                "/start" => redirect(302, "/flaky"),
+                "/flaky" if hits.fetch_add(1, Ordering::SeqCst) == 0 => reply(503, "busy"),
+                "/flaky" => redirect(302, "/next"),
+                _ => reply(404, "no such route"),
+            }
+        }
+    })
+    .await;
+    let client = builder()
+        .redirect_limit(1)
+        .retry(crate::support::clients::quick(2))
+        .build()
+        .unwrap();
+
+    let e = expect_err(
+        bounded("refused", client.fetch(server.url("/start"))).await,
+        "a chain past the limit",
+    );
+
+    assert_eq!(e.kind(), ErrorKind::Redirect, "{e}");
+    assert_eq!(flaky_hits.load(Ordering::SeqCst), 2, "{:?}", server.log());
+    assert_eq!(e.attempts(), 2, "{e}");
+    assert!(e.to_string().contains("after 2 attempts"), "{e}");
+}
