@@ -332,10 +332,13 @@ impl fmt::Debug for Redacted<'_> {
 }
 
 /// A failure raised in the crate by the module that knows what it is (a
-/// refused redirect, a proxy's refusal), with its kind: [`classify`] takes
-/// the kind from it, so this module need not know the error types of the
-/// modules above it. It shows as the error it carries, which is its source
-/// (so the chain still holds the carried error, for a downcast).
+/// refused redirect, a proxy's refusal, a response over its limits), with
+/// its kind: [`classify`] takes the kind from it, so this module need not
+/// know the error types of the modules above it. The attempt loop raises
+/// each request's final failure this way too, with the kind it found, so
+/// that [`Error::from_stack`] does not classify it again. It shows as the
+/// error it carries, which is its source (so the chain still holds the
+/// carried error, for a downcast).
 #[derive(Debug)]
 pub(crate) struct Raised {
     kind: ErrorKind,
