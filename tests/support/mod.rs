@@ -2,14 +2,15 @@
 //!
 //! * [`server::TestServer`]: a well-behaved hyper server (HTTP/1.1 + h2c, or
 //!   TLS with ALPN h2/http1.1) with instrumented routes and counters.
-//! * [`raw::RawServer`]: small raw TCP servers that misbehave on purpose.
+//! * [`raw::RawServer`]: raw TCP servers that misbehave on purpose: a
+//!   canned [`raw::Behavior`], a test's script per connection, or a
+//!   listener that never accepts.
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
 //! * [`listen::Listening`]: the accept loop all of these servers share.
 //! * [`clients`]: the client builders and retry policies the tests share.
 //! * [`json`]: the JSON payloads of the `json` feature's tests.
 //! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
-//! * [`script::ScriptServer`]: raw TCP connections handled by a test's closure.
 //! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
 //! * [`faults::FaultServer`]: servers told by the request path which fault to act out.
@@ -27,7 +28,6 @@ pub mod listen;
 pub mod nginx;
 pub mod proxy;
 pub mod raw;
-pub mod script;
 pub mod server;
 pub mod tls;
 
@@ -43,7 +43,6 @@ pub use tls::TestPki;
 pub use fn_server::{FnServer, Seen};
 pub use h2srv::{H2Mode, H2Server};
 pub use proxy::ProxyServer;
-pub use script::ScriptServer;
 
 /// Generous bound for one batch: a bug must fail the test, not hang it.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);

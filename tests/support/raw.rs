@@ -1,9 +1,15 @@
-//! Raw TCP servers that misbehave on purpose (no hyper on the server side).
+//! Raw TCP servers that misbehave on purpose (no HTTP library on the
+//! server side): [`RawServer`].
 //!
-//! Every connection first reads one request head (and its Content-Length
-//! body, if any), then acts out its [`Behavior`]. All loops are bounded in
-//! count and time; dropping the [`RawServer`] closes the listener and every
-//! connection.
+//! A [`RawServer::start`] connection first reads one request head (and its
+//! Content-Length or chunked body), then acts out its [`Behavior`]. A
+//! [`RawServer::script`] connection is handed to a closure of the test
+//! instead, for answers no HTTP library would write (or no HTTP at all).
+//! A [`RawServer::blackhole`] never accepts: connecting to it hangs.
+//!
+//! All loops are bounded in count and time; dropping the [`RawServer`]
+//! closes the listener and every connection.
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,11 +18,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use super::listen::{LOOPBACK, Listening};
-use super::{Gauge, GaugeGuard};
+use super::listen::{ConnCounts, Listening};
 
 /// How long any raw connection may live at most.
-const CONN_LIFETIME_CAP: Duration = Duration::from_secs(60);
+pub const CONN_CAP: Duration = Duration::from_secs(30);
 /// How long a connection waits for the first request head.
 const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(10);
 
@@ -47,25 +52,31 @@ pub enum Behavior {
 /// What a raw server saw.
 #[derive(Debug, Default)]
 pub struct RawStats {
-    accepted: AtomicUsize,
+    conns: Arc<ConnCounts>,
     requests: AtomicUsize,
-    pub connections: Arc<Gauge>,
     /// `"METHOD target"` of each request head read, in order.
     request_lines: Mutex<Vec<String>>,
 }
 
 impl RawStats {
+    /// TCP connections accepted.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.conns.accepted()
     }
 
-    /// Request heads fully read.
+    /// Request heads read (none for scripted connections, which read for
+    /// themselves).
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.current()
+        self.conns.open()
+    }
+
+    /// Connection tasks that panicked.
+    pub fn panics(&self) -> usize {
+        self.conns.panics()
     }
 
     pub fn request_lines(&self) -> Vec<String> {
@@ -75,29 +86,87 @@ impl RawStats {
 
 /// Guard of a running raw TCP server on 127.0.0.1:0.
 pub struct RawServer {
-    listening: Listening,
+    addr: SocketAddr,
     stats: Arc<RawStats>,
+    /// What keeps it running; dropped with the server.
+    _running: Running,
+}
+
+enum Running {
+    Accepting(Listening),
+    /// A listener never accepted from, and the connections that fill its
+    /// accept queue.
+    Blackhole(TcpListener, Vec<TcpStream>),
 }
 
 impl RawServer {
+    /// Every connection acts out `behavior`.
     pub async fn start(behavior: Behavior) -> RawServer {
+        RawServer::serve(move |stream, conn, stats| async move {
+            handle(stream, behavior, &stats, conn).await
+        })
+        .await
+    }
+
+    /// Runs `script(stream, conn_id)` for every accepted connection
+    /// (`conn_id` from 1), with nothing read from it before.
+    pub async fn script<F, Fut>(script: F) -> RawServer
+    where
+        F: Fn(TcpStream, usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        RawServer::serve(move |stream, conn, _| script(stream, conn)).await
+    }
+
+    /// A listener whose accept queue is full and never drained: new
+    /// connection attempts to it hang in SYN-SENT (the kernel drops their
+    /// SYNs), which makes a real connect timeout on loopback. Its stats
+    /// stay at zero.
+    pub async fn blackhole() -> RawServer {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+        let listener = socket.listen(1).expect("listen");
+        let addr = listener.local_addr().expect("local_addr");
+        let mut fillers = Vec::new();
+        // Fill the accept queue until a connect attempt no longer completes.
+        for _ in 0..64 {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => fillers.push(s),
+                Ok(Err(e)) => panic!("blackhole filler connect failed: {e}"),
+                Err(_) => {
+                    return RawServer {
+                        addr,
+                        stats: Arc::default(),
+                        _running: Running::Blackhole(listener, fillers),
+                    };
+                }
+            }
+        }
+        panic!("could not fill the accept queue of the blackhole listener");
+    }
+
+    /// The accept loop every connection of which runs `serve(stream,
+    /// conn_id, stats)`.
+    async fn serve<F, Fut>(serve: F) -> RawServer
+    where
+        F: Fn(TcpStream, usize, Arc<RawStats>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let stats = Arc::new(RawStats::default());
         let st = stats.clone();
-        let listening = Listening::start(LOOPBACK, Some(CONN_LIFETIME_CAP), move |stream| {
-            let conn_id = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-            let open = GaugeGuard::new(vec![st.connections.clone()]);
-            let stats = st.clone();
-            async move {
-                let _open = open;
-                handle(stream, behavior, &stats, conn_id).await;
-            }
+        let listening = Listening::counted(CONN_CAP, stats.conns.clone(), move |stream, conn| {
+            serve(stream, conn, st.clone())
         })
         .await;
-        RawServer { listening, stats }
+        RawServer {
+            addr: listening.addr(),
+            stats,
+            _running: Running::Accepting(listening),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.listening.addr()
+        self.addr
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -308,46 +377,4 @@ async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, con
 async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
     let _ = stream.write_all(answer).await;
     let _ = stream.shutdown().await;
-}
-
-/// A listener whose accept queue is full and never drained: new connection
-/// attempts to it hang in SYN-SENT (the kernel drops their SYNs), which
-/// makes a real connect timeout on loopback.
-pub struct Blackhole {
-    addr: SocketAddr,
-    _listener: TcpListener,
-    _fillers: Vec<TcpStream>,
-}
-
-impl Blackhole {
-    pub async fn start() -> Blackhole {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
-        let listener = socket.listen(1).expect("listen");
-        let addr = listener.local_addr().expect("local_addr");
-        let mut fillers = Vec::new();
-        // Fill the accept queue until a connect attempt no longer completes.
-        for _ in 0..64 {
-            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => fillers.push(s),
-                Ok(Err(e)) => panic!("blackhole filler connect failed: {e}"),
-                Err(_) => {
-                    return Blackhole {
-                        addr,
-                        _listener: listener,
-                        _fillers: fillers,
-                    };
-                }
-            }
-        }
-        panic!("could not fill the accept queue of the blackhole listener");
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
 }
