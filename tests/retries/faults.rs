@@ -1,5 +1,5 @@
 //! Fault injection: one loopback server told per request which fault to act
-//! out (`crate::support::faults`). Each fault in [`FAULTS`] ends in its expected
+//! out (`crate::support::raw::by_path`, `crate::support::faults`). Each fault in [`FAULTS`] ends in its expected
 //! error kind (or response) after the expected number of attempts, without
 //! hanging, alone and all together in one settled batch mixed with good
 //! requests. `Retry-After` in every form stays within `max_delay`; random
@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::clients::h2c_builder;
-use crate::support::faults::{ENDLESS_CAP, FaultServer, H2FaultServer};
+use crate::support::faults::H2FaultServer;
+use crate::support::raw::{Behavior, ENDLESS_CAP, RawServer};
 use crate::support::{bounded, eventually, within};
 use batch_fetch::{BatchClient, Error, ErrorKind, Response, RetryPolicy};
 use futures_util::future::join_all;
@@ -35,7 +36,7 @@ enum Want {
 use ErrorKind::{BodyTooLarge, HeadersTooLarge, Protocol, Timeout};
 use Want::{Body, Kind, Status};
 
-/// Every fault tried: (path on [`FaultServer`], outcome, attempts the
+/// Every fault tried: (path on a [`Behavior::ByPath`] server, outcome, attempts the
 /// server sees) with [`client`]'s limits and [`policy`] (2 retries).
 const FAULTS: &[(&str, Want, usize)] = &[
     // Closed before the response head was whole: retried (a GET).
@@ -134,7 +135,7 @@ fn check(what: &str, result: &Result<Response, Error>, want: Want, attempts: usi
 
 /// The server saw each fault as often as the client attempted it, and no
 /// connection task panicked.
-fn check_server(server: &FaultServer) {
+fn check_server(server: &RawServer) {
     for (path, _, attempts) in FAULTS {
         assert_eq!(server.hits(path).len(), *attempts, "{path}: server hits");
     }
@@ -143,7 +144,7 @@ fn check_server(server: &FaultServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_alone_ends_in_its_expected_outcome() {
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     // Each fault on its own client (own pool), all at the same time.
     let runs = FAULTS.iter().map(|(path, want, attempts)| {
         let url = server.url(path);
@@ -168,7 +169,7 @@ async fn each_fault_alone_ends_in_its_expected_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_faults_in_one_settled_batch_with_good_requests() {
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     // A good request before each fault, and one at the end: `None` for a
     // good one, whose body is its tag.
     let mut inputs: Vec<(String, Option<(Want, usize)>)> = Vec::new();
@@ -215,7 +216,7 @@ async fn all_faults_in_one_settled_batch_with_good_requests() {
 }
 
 /// Gaps between the successive hits of `target`.
-fn gaps(server: &FaultServer, target: &str) -> Vec<Duration> {
+fn gaps(server: &RawServer, target: &str) -> Vec<Duration> {
     let hits = server.hits(target);
     hits.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
@@ -224,7 +225,7 @@ fn gaps(server: &FaultServer, target: &str) -> Vec<Duration> {
 async fn every_form_of_retry_after_ends_within_max_delay() {
     const BASE: Duration = Duration::from_millis(300);
     const MAX_DELAY: Duration = Duration::from_millis(1500);
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     let client = BatchClient::builder()
         .retry(
             RetryPolicy::default()
@@ -286,7 +287,7 @@ async fn random_keep_alive_closes_lose_no_get() {
     let mut retried = 0;
     let mut total = 0;
     for seed in [0x5EED_u64, 0xFA17] {
-        let server = FaultServer::with_random_closes(seed, 15).await;
+        let server = RawServer::start(Behavior::ByPathClosingAtRandom { seed, percent: 15 }).await;
         // One batch that keeps every connection busy (closes race the
         // next request), then waves with pauses (closes of idle pooled
         // connections).

@@ -2,9 +2,10 @@
 //!
 //! * [`server::TestServer`]: a well-behaved hyper server (HTTP/1.1 + h2c, or
 //!   TLS with ALPN h2/http1.1) with instrumented routes and counters.
-//! * [`raw::RawServer`]: raw TCP servers that misbehave on purpose: a
-//!   canned [`raw::Behavior`], a test's script per connection, or a
-//!   listener that never accepts.
+//! * [`raw::RawServer`]: raw TCP servers that misbehave on purpose: the
+//!   same [`raw::Behavior`] for every request or the fault each request
+//!   path names, a test's script per connection, or a listener that never
+//!   accepts.
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
 //! * [`listen::Listening`]: the accept loop all of these servers share.
@@ -13,7 +14,7 @@
 //! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
 //! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
-//! * [`faults::FaultServer`]: servers told by the request path which fault to act out.
+//! * [`faults::H2FaultServer`]: an HTTP/2 server told by the request path which fault to act out.
 //! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.

@@ -2,28 +2,38 @@
 //! server side): [`RawServer`].
 //!
 //! A [`RawServer::start`] connection first reads one request head (and its
-//! Content-Length or chunked body), then acts out its [`Behavior`]. A
+//! Content-Length or chunked body), then acts out its [`Behavior`]: the
+//! same misbehaviour for every request, or ([`Behavior::ByPath`]) the
+//! fault the request path names, see [`by_path`]. A
 //! [`RawServer::script`] connection is handed to a closure of the test
 //! instead, for answers no HTTP library would write (or no HTTP at all).
 //! A [`RawServer::blackhole`] never accepts: connecting to it hangs.
 //!
 //! All loops are bounded in count and time; dropping the [`RawServer`]
 //! closes the listener and every connection.
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+use super::Rng;
 use super::listen::{ConnCounts, Listening};
+
+pub mod by_path;
+
+pub use by_path::ENDLESS_CAP;
 
 /// How long any raw connection may live at most.
 pub const CONN_CAP: Duration = Duration::from_secs(30);
 /// How long a connection waits for the first request head.
 const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(10);
+/// How long a [`Behavior::ByPath`] connection waits for its next request.
+const BY_PATH_IDLE_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
@@ -47,15 +57,39 @@ pub enum Behavior {
     /// request, and closes a connection left idle for `idle_close` (also a
     /// fresh one on which no request arrives).
     KeepAlive { idle_close: Duration },
+    /// Acts out, request by request, the fault the request path names (see
+    /// [`by_path`] for the paths): one server and one batch can mix
+    /// well-behaved keep-alive answers with every fault.
+    ByPath,
+    /// [`Behavior::ByPath`], and closes keep-alive connections at random:
+    /// after each answer, with `percent` % chance (from a generator seeded
+    /// by `seed` and the connection number), half the time at once (just
+    /// used) and half the time after an idle wait of 0–30 ms (closed
+    /// without answering a request that arrives meanwhile, as a real server
+    /// does when its idle close races the client's next request).
+    ByPathClosingAtRandom { seed: u64, percent: u64 },
+}
+
+/// One request head a raw server read.
+#[derive(Debug, Clone)]
+pub struct RawHit {
+    /// Server-side number of the connection (from 1).
+    pub conn: usize,
+    pub method: String,
+    /// The request target, e.g. `/fault/garbage`.
+    pub target: String,
+    pub at: Instant,
 }
 
 /// What a raw server saw.
 #[derive(Debug, Default)]
 pub struct RawStats {
     conns: Arc<ConnCounts>,
-    requests: AtomicUsize,
-    /// `"METHOD target"` of each request head read, in order.
-    request_lines: Mutex<Vec<String>>,
+    log: Mutex<Vec<RawHit>>,
+    /// Keep-alive connections closed by [`Behavior::ByPathClosingAtRandom`].
+    random_closes: AtomicUsize,
+    /// Bytes an endless fault pushed before the client left, by target.
+    pushed: Mutex<HashMap<String, u64>>,
 }
 
 impl RawStats {
@@ -67,7 +101,7 @@ impl RawStats {
     /// Request heads read (none for scripted connections, which read for
     /// themselves).
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.log.lock().unwrap().len()
     }
 
     pub fn open_connections(&self) -> usize {
@@ -79,8 +113,49 @@ impl RawStats {
         self.conns.panics()
     }
 
+    /// Keep-alive connections closed by [`Behavior::ByPathClosingAtRandom`].
+    pub fn random_closes(&self) -> usize {
+        self.random_closes.load(Ordering::SeqCst)
+    }
+
+    /// Every request head read, in arrival order.
+    pub fn log(&self) -> Vec<RawHit> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// `"METHOD target"` of each request head read, in order.
     pub fn request_lines(&self) -> Vec<String> {
-        self.request_lines.lock().unwrap().clone()
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .map(|h| format!("{} {}", h.method, h.target))
+            .collect()
+    }
+
+    /// Requests whose target was exactly `target`.
+    pub fn hits(&self, target: &str) -> Vec<RawHit> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|h| h.target == target).cloned().collect()
+    }
+
+    /// Bytes the endless fault at `target` pushed, once it has ended.
+    pub fn pushed(&self, target: &str) -> Option<u64> {
+        self.pushed.lock().unwrap().get(target).copied()
+    }
+
+    /// Records the request `line` (`"METHOD target"`) of connection
+    /// `conn`; returns its target and how many times that target was seen
+    /// before.
+    fn record(&self, conn: usize, line: &str) -> (String, usize) {
+        let (method, target) = line.split_once(' ').unwrap_or((line, ""));
+        let mut log = self.log.lock().unwrap();
+        let before = log.iter().filter(|h| h.target == target).count();
+        log.push(RawHit {
+            conn,
+            method: method.to_string(),
+            target: target.to_string(),
+            at: Instant::now(),
+        });
+        (target.to_string(), before)
     }
 }
 
@@ -176,17 +251,13 @@ impl RawServer {
     pub fn stats(&self) -> &Arc<RawStats> {
         &self.stats
     }
+}
 
-    pub fn accepted(&self) -> usize {
-        self.stats.accepted()
-    }
+impl std::ops::Deref for RawServer {
+    type Target = RawStats;
 
-    pub fn requests(&self) -> usize {
-        self.stats.requests()
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.stats.open_connections()
+    fn deref(&self) -> &RawStats {
+        &self.stats
     }
 }
 
@@ -295,86 +366,145 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, conn_id: usize) {
+async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, conn: usize) {
+    let mut closer = match behavior {
+        Behavior::ByPathClosingAtRandom { seed, percent } => Some((
+            Rng::new(seed ^ (conn as u64).wrapping_mul(0x9E37_79B9)),
+            percent,
+        )),
+        _ => None,
+    };
     let mut buf = Vec::new();
     let mut served = 0usize;
+    // Bounded: each turn reads a request, and the connection lives at most
+    // CONN_CAP.
     loop {
         let wait = match behavior {
             // Idle includes a fresh connection that has not sent anything yet.
             Behavior::KeepAlive { idle_close } => idle_close,
+            Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => BY_PATH_IDLE_WAIT,
             _ => FIRST_REQUEST_WAIT,
         };
         let Some(line) = read_request(&mut stream, &mut buf, wait).await else {
-            // EOF, error, or (keep-alive) idle too long: drop = FIN.
+            // EOF, error, or idle too long: drop = FIN.
             return;
         };
-        stats.requests.fetch_add(1, Ordering::SeqCst);
-        stats.request_lines.lock().unwrap().push(line);
+        let (target, seen_before) = stats.record(conn, &line);
         served += 1;
-        match behavior {
-            Behavior::Garbage => {
-                let answer = b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n";
-                return answer_and_close(stream, answer).await;
+        let next = match behavior {
+            Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => {
+                by_path::act_out(&mut stream, &target, seen_before, stats, conn).await
             }
-            Behavior::TruncatedLength => {
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::TruncatedChunked => {
-                let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::CloseAfterHeaders => {
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::DripHeaders { every } => {
-                let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
-                resp.extend(std::iter::repeat_n(b'a', 200));
-                resp.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
-                for b in resp {
-                    if stream.write_all(&[b]).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(every).await;
-                }
-                return;
-            }
-            Behavior::NeverAnswer => {
-                // Wait for the client to leave (EOF/error); bounded by CONN_LIFETIME_CAP.
-                let mut tmp = [0u8; 1024];
-                while let Ok(n) = stream.read(&mut tmp).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                return;
-            }
-            Behavior::ResetBeforeResponse => {
-                let _ = stream.set_zero_linger();
-                drop(stream);
-                return;
-            }
-            Behavior::CloseBeforeResponse => {
-                let _ = stream.shutdown().await;
-                return;
-            }
-            Behavior::KeepAlive { .. } => {
-                let body = format!("ok {conn_id}/{served}");
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn_id}\r\n\r\n{body}",
-                    body.len()
-                );
-                if stream.write_all(resp.as_bytes()).await.is_err() {
-                    return;
-                }
-            }
+            fixed => act(&mut stream, fixed, conn, served).await,
+        };
+        if let Next::Close = next {
+            return;
+        }
+        let Some((rng, percent)) = closer.as_mut() else {
+            continue;
+        };
+        if rng.below(100) >= *percent {
+            continue;
+        }
+        stats.random_closes.fetch_add(1, Ordering::SeqCst);
+        if rng.below(2) == 1 {
+            let idle = Duration::from_millis(rng.below(31));
+            tokio::time::sleep(idle).await;
+        }
+        // Dropped: FIN, or RST if a request arrived unread meanwhile.
+        return;
+    }
+}
+
+/// What the connection does after an answer.
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Acts out a fixed `behavior` (not `ByPath`) for the `served`th request
+/// of connection `conn`.
+async fn act(stream: &mut TcpStream, behavior: Behavior, conn: usize, served: usize) -> Next {
+    match behavior {
+        Behavior::Garbage => {
+            let answer = b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::TruncatedLength => {
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
+            send_and_close(stream, answer).await
+        }
+        Behavior::TruncatedChunked => {
+            let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::CloseAfterHeaders => {
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::DripHeaders { every } => {
+            let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+            resp.extend(std::iter::repeat_n(b'a', 200));
+            resp.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+            drip(stream, &resp, every).await;
+            Next::Close
+        }
+        Behavior::NeverAnswer => {
+            // Wait for the client to leave (EOF/error); bounded by CONN_CAP.
+            let mut tmp = [0u8; 1024];
+            while let Ok(1..) = stream.read(&mut tmp).await {}
+            Next::Close
+        }
+        Behavior::ResetBeforeResponse => reset(stream),
+        Behavior::CloseBeforeResponse => {
+            let _ = stream.shutdown().await;
+            Next::Close
+        }
+        Behavior::KeepAlive { .. } => {
+            let body = format!("ok {conn}/{served}");
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn}\r\n\r\n{body}",
+                body.len()
+            );
+            keep_alive_if(send(stream, resp.as_bytes()).await)
+        }
+        Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => {
+            unreachable!("by-path behaviours are acted out by by_path::act_out")
         }
     }
 }
 
-/// Writes `answer`, then closes (FIN).
-async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
-    let _ = stream.write_all(answer).await;
-    let _ = stream.shutdown().await;
+/// Resets the connection: SO_LINGER 0, then (when the caller drops the
+/// stream) close.
+fn reset(stream: &mut TcpStream) -> Next {
+    let _ = stream.set_zero_linger();
+    Next::Close
+}
+
+/// Writes `bytes`; `false` if the client is gone.
+async fn send(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    stream.write_all(bytes).await.is_ok()
+}
+
+/// Writes `bytes`, then closes (FIN).
+async fn send_and_close(stream: &mut TcpStream, bytes: &[u8]) -> Next {
+    if send(stream, bytes).await {
+        let _ = stream.shutdown().await;
+    }
+    Next::Close
+}
+
+/// Writes `bytes` one byte every `every`; `false` if the client left.
+async fn drip(stream: &mut TcpStream, bytes: &[u8], every: Duration) -> bool {
+    for b in bytes {
+        if !send(stream, &[*b]).await {
+            return false;
+        }
+        tokio::time::sleep(every).await;
+    }
+    true
+}
+
+fn keep_alive_if(sent: bool) -> Next {
+    if sent { Next::KeepAlive } else { Next::Close }
 }
