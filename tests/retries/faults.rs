@@ -1,5 +1,5 @@
 //! Fault injection: one loopback server told per request which fault to act
-//! out (`crate::support::raw::by_path`, `crate::support::faults`). Each fault in [`FAULTS`] ends in its expected
+//! out (`crate::support::raw::by_path`, and `H2Mode::ByPath` for HTTP/2). Each fault in [`FAULTS`] ends in its expected
 //! error kind (or response) after the expected number of attempts, without
 //! hanging, alone and all together in one settled batch mixed with good
 //! requests. `Retry-After` in every form stays within `max_delay`; random
@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::clients::h2c_builder;
-use crate::support::faults::H2FaultServer;
+use crate::support::h2srv::{H2Mode, H2Server};
 use crate::support::raw::{Behavior, ENDLESS_CAP, RawServer};
 use crate::support::{bounded, eventually, within};
 use batch_fetch::{BatchClient, Error, ErrorKind, Response, RetryPolicy};
@@ -325,7 +325,7 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
     // codes, and a reset after the response head. A reset before the head
     // is the HTTP/2 form of a connection closed before the response: a GET
     // is retried (3 retries here), a reset mid-body is not.
-    let server = H2FaultServer::start().await;
+    let server = H2Server::start(H2Mode::ByPath).await;
     let client = h2c_builder().build().unwrap();
     // (input, path, the error kind and attempts, or None for Ok)
     type Case = (usize, &'static str, Option<(ErrorKind, u32)>);
@@ -364,7 +364,11 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
             other => {
                 let res = r.as_ref().unwrap_or_else(|e| panic!("input {i}: {e}"));
                 assert_eq!(res.status(), 200);
-                assert!(res.text().unwrap().ends_with(&format!("path={}", paths[i])));
+                assert!(
+                    res.text()
+                        .unwrap()
+                        .ends_with(&format!("path={} body=", paths[i]))
+                );
                 let attempts = match other {
                     Some((_, path, _)) if !path.ends_with("/refused") => 2,
                     _ => 1,
@@ -386,7 +390,7 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
 async fn h2_goaway_with_an_error_code_mid_batch_loses_no_get() {
     // tests/h2_goaway.rs covers GOAWAY(NO_ERROR); this one is abrupt, with
     // INTERNAL_ERROR, while the other streams are still being answered.
-    let server = H2FaultServer::start().await;
+    let server = H2Server::start(H2Mode::ByPath).await;
     let client = h2c_builder().build().unwrap();
     let mut paths: Vec<String> = (0..20).map(|i| format!("/h2/ok/{i}?delay=300")).collect();
     paths[10] = "/h2/goaway/2".into();
@@ -397,7 +401,11 @@ async fn h2_goaway_with_an_error_code_mid_batch_loses_no_get() {
     for (i, r) in results.iter().enumerate() {
         let res = r.as_ref().unwrap_or_else(|e| panic!("input {i}: {e}"));
         assert_eq!(res.status(), 200);
-        assert!(res.text().unwrap().ends_with(&format!("path={}", paths[i])));
+        assert!(
+            res.text()
+                .unwrap()
+                .ends_with(&format!("path={} body=", paths[i]))
+        );
     }
     assert!(
         server.accepted() >= 2,

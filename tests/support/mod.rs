@@ -12,16 +12,15 @@
 //! * [`clients`]: the client builders and retry policies the tests share.
 //! * [`json`]: the JSON payloads of the `json` feature's tests.
 //! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
-//! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
+//! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams, reset them or
+//!   go away, on every connection the same way or as each request path names.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
-//! * [`faults::H2FaultServer`]: an HTTP/2 server told by the request path which fault to act out.
 //! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
-pub mod faults;
 pub mod fn_server;
 pub mod h2srv;
 pub mod json;
