@@ -1,21 +1,27 @@
 //! Shared test infrastructure: real servers on loopback, no HTTP mocks.
 //!
-//! * [`server::TestServer`]: a well-behaved hyper server (HTTP/1.1 + h2c, or
-//!   TLS with ALPN h2/http1.1) with instrumented routes and counters.
-//! * [`raw::RawServer`]: raw TCP servers that misbehave on purpose: the
-//!   same [`raw::Behavior`] for every request or the fault each request
-//!   path names, a test's script per connection, or a listener that never
-//!   accepts.
-//! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
-//!   ([`TestPki::for_names`] for a leaf of other names).
-//! * [`listen::Listening`]: the accept loop all of these servers share.
-//! * [`clients`]: the client builders and retry policies the tests share.
-//! * [`json`]: the JSON payloads of the `json` feature's tests.
+//! The servers, one per kind:
+//!
+//! * [`server::TestServer`]: the well-behaved hyper server (HTTP/1.1 + h2c,
+//!   or TLS with ALPN h2/http1.1) with instrumented routes and counters.
 //! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
-//! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams, reset them or
-//!   go away, on every connection the same way or as each request path names.
+//! * [`raw::RawServer`]: raw TCP that misbehaves on purpose: one
+//!   [`raw::Behavior`] for every request or the fault each request path
+//!   names, a test's script per connection, or a listener that never
+//!   accepts.
+//! * [`h2srv::H2Server`]: HTTP/2 that misbehaves on purpose: refused or
+//!   reset streams and GOAWAYs, the same on every connection or as each
+//!   request path names.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
 //! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
+//!
+//! And what they and the tests share:
+//!
+//! * [`listen::Listening`]: the accept loop of all these servers but nginx.
+//! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
+//!   ([`TestPki::for_names`] for a leaf of other names).
+//! * [`clients`]: the client builders and retry policies the tests share.
+//! * [`json`]: the JSON payloads of the `json` feature's tests.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
