@@ -1,11 +1,11 @@
 //! Fault injection: one loopback server told per request which fault to act
-//! out (`crate::support::raw::by_path`, and `H2Mode::ByPath` for HTTP/2). Each fault in [`FAULTS`] ends in its expected
-//! error kind (or response) after the expected number of attempts, without
-//! hanging, alone and all together in one settled batch mixed with good
-//! requests. `Retry-After` in every form stays within `max_delay`; random
-//! keep-alive closes over hundreds of GETs lose no request; HTTP/2 stream
-//! resets other than `REFUSED_STREAM` fail only their own input, and a
-//! GOAWAY with an error code loses no GET.
+//! out (`crate::support::raw::by_path`; `H2Mode::ByPath` for HTTP/2). Each
+//! fault in [`FAULTS`] ends in its expected error kind (or response) after
+//! the expected number of attempts, without hanging, alone and all together
+//! in one settled batch mixed with good requests. `Retry-After` in every
+//! form stays within `max_delay`; random keep-alive closes over hundreds of
+//! GETs lose no request; HTTP/2 stream resets other than `REFUSED_STREAM`
+//! fail only their own input, and a GOAWAY with an error code loses no GET.
 
 use std::time::{Duration, Instant};
 
