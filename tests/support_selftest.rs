@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use support::raw::{Blackhole, exchange as raw_exchange};
+use support::raw::exchange as raw_exchange;
 use support::{Behavior, Echo, RawServer, TestPki, TestServer, bounded, eventually, http_date};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -317,7 +317,7 @@ async fn keep_alive_server_closes_idle_connections() {
 
 #[tokio::test]
 async fn blackhole_connects_hang() {
-    let b = Blackhole::start().await;
+    let b = RawServer::blackhole().await;
     let r = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(b.addr())).await;
     assert!(r.is_err(), "connect should hang, got {r:?}");
 }

@@ -34,8 +34,8 @@ use crate::support::clients::{builder, client, trusting};
 use crate::support::fn_server::{echo, redirect, reply, with_header};
 use crate::support::listen::{LOOPBACK, Listening};
 use crate::support::{
-    Behavior, FnServer, ProxyServer, RawServer, ScriptServer, TestPki, TestServer, bounded,
-    closed_port, expect_err,
+    Behavior, FnServer, ProxyServer, RawServer, TestPki, TestServer, bounded, closed_port,
+    expect_err,
 };
 use batch_fetch::{BatchClient, Error, ErrorKind, Proxy, Request};
 use http::{HeaderMap, HeaderValue};
@@ -511,7 +511,7 @@ async fn tracing_output_hides_url_credentials() {
 async fn url_credentials_are_not_sent_as_written() {
     let heads = Arc::new(Mutex::new(Vec::<String>::new()));
     let keep = heads.clone();
-    let server = ScriptServer::start(move |mut tcp, _| {
+    let server = RawServer::script(move |mut tcp, _| {
         let keep = keep.clone();
         async move {
             let mut buf = Vec::new();
@@ -680,7 +680,7 @@ async fn servers_limited_to_tls12_or_tls13_both_work() {
 async fn client_hello_offers_nothing_below_tls12() {
     let hello = Arc::new(Mutex::new(None::<Vec<u8>>));
     let keep = hello.clone();
-    let server = ScriptServer::start(move |mut tcp, _| {
+    let server = RawServer::script(move |mut tcp, _| {
         let keep = keep.clone();
         async move {
             let mut buf = Vec::new();

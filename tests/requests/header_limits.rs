@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use crate::support::clients::builder;
 use crate::support::raw::read_request;
-use crate::support::{ScriptServer, bounded, expect_err, within};
+use crate::support::{RawServer, bounded, expect_err, within};
 use batch_fetch::{BatchClient, ErrorKind};
 use tokio::io::AsyncWriteExt;
 
 /// Answers every request with `head` (status line and headers, without the
 /// blank line) and a 2-byte body.
-async fn answering(head: String) -> ScriptServer {
+async fn answering(head: String) -> RawServer {
     let head = Arc::new(head);
-    ScriptServer::start(move |mut stream, _| {
+    RawServer::script(move |mut stream, _| {
         let head = head.clone();
         async move {
             let mut buf = Vec::new();
@@ -117,7 +117,7 @@ async fn lowered_limits_refuse_smaller_answers() {
 async fn endless_header_lines_end_in_headers_too_large() {
     let sent = Arc::new(AtomicU64::new(0));
     let counter = sent.clone();
-    let server = ScriptServer::start(move |mut stream, _| {
+    let server = RawServer::script(move |mut stream, _| {
         let sent = counter.clone();
         async move {
             let mut buf = Vec::new();

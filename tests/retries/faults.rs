@@ -1,16 +1,17 @@
 //! Fault injection: one loopback server told per request which fault to act
-//! out (`crate::support::faults`). Each fault in [`FAULTS`] ends in its expected
-//! error kind (or response) after the expected number of attempts, without
-//! hanging, alone and all together in one settled batch mixed with good
-//! requests. `Retry-After` in every form stays within `max_delay`; random
-//! keep-alive closes over hundreds of GETs lose no request; HTTP/2 stream
-//! resets other than `REFUSED_STREAM` fail only their own input, and a
-//! GOAWAY with an error code loses no GET.
+//! out (`crate::support::raw::by_path`; `H2Mode::ByPath` for HTTP/2). Each
+//! fault in [`FAULTS`] ends in its expected error kind (or response) after
+//! the expected number of attempts, without hanging, alone and all together
+//! in one settled batch mixed with good requests. `Retry-After` in every
+//! form stays within `max_delay`; random keep-alive closes over hundreds of
+//! GETs lose no request; HTTP/2 stream resets other than `REFUSED_STREAM`
+//! fail only their own input, and a GOAWAY with an error code loses no GET.
 
 use std::time::{Duration, Instant};
 
 use crate::support::clients::h2c_builder;
-use crate::support::faults::{ENDLESS_CAP, FaultServer, H2FaultServer};
+use crate::support::h2srv::{H2Mode, H2Server};
+use crate::support::raw::{Behavior, ENDLESS_CAP, RawServer};
 use crate::support::{bounded, eventually, within};
 use batch_fetch::{BatchClient, Error, ErrorKind, Response, RetryPolicy};
 use futures_util::future::join_all;
@@ -35,7 +36,7 @@ enum Want {
 use ErrorKind::{BodyTooLarge, HeadersTooLarge, Protocol, Timeout};
 use Want::{Body, Kind, Status};
 
-/// Every fault tried: (path on [`FaultServer`], outcome, attempts the
+/// Every fault tried: (path on a [`Behavior::ByPath`] server, outcome, attempts the
 /// server sees) with [`client`]'s limits and [`policy`] (2 retries).
 const FAULTS: &[(&str, Want, usize)] = &[
     // Closed before the response head was whole: retried (a GET).
@@ -134,7 +135,7 @@ fn check(what: &str, result: &Result<Response, Error>, want: Want, attempts: usi
 
 /// The server saw each fault as often as the client attempted it, and no
 /// connection task panicked.
-fn check_server(server: &FaultServer) {
+fn check_server(server: &RawServer) {
     for (path, _, attempts) in FAULTS {
         assert_eq!(server.hits(path).len(), *attempts, "{path}: server hits");
     }
@@ -143,7 +144,7 @@ fn check_server(server: &FaultServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_alone_ends_in_its_expected_outcome() {
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     // Each fault on its own client (own pool), all at the same time.
     let runs = FAULTS.iter().map(|(path, want, attempts)| {
         let url = server.url(path);
@@ -168,7 +169,7 @@ async fn each_fault_alone_ends_in_its_expected_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_faults_in_one_settled_batch_with_good_requests() {
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     // A good request before each fault, and one at the end: `None` for a
     // good one, whose body is its tag.
     let mut inputs: Vec<(String, Option<(Want, usize)>)> = Vec::new();
@@ -215,7 +216,7 @@ async fn all_faults_in_one_settled_batch_with_good_requests() {
 }
 
 /// Gaps between the successive hits of `target`.
-fn gaps(server: &FaultServer, target: &str) -> Vec<Duration> {
+fn gaps(server: &RawServer, target: &str) -> Vec<Duration> {
     let hits = server.hits(target);
     hits.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
@@ -224,7 +225,7 @@ fn gaps(server: &FaultServer, target: &str) -> Vec<Duration> {
 async fn every_form_of_retry_after_ends_within_max_delay() {
     const BASE: Duration = Duration::from_millis(300);
     const MAX_DELAY: Duration = Duration::from_millis(1500);
-    let server = FaultServer::start().await;
+    let server = RawServer::start(Behavior::ByPath).await;
     let client = BatchClient::builder()
         .retry(
             RetryPolicy::default()
@@ -286,7 +287,7 @@ async fn random_keep_alive_closes_lose_no_get() {
     let mut retried = 0;
     let mut total = 0;
     for seed in [0x5EED_u64, 0xFA17] {
-        let server = FaultServer::with_random_closes(seed, 15).await;
+        let server = RawServer::start(Behavior::ByPathClosingAtRandom { seed, percent: 15 }).await;
         // One batch that keeps every connection busy (closes race the
         // next request), then waves with pauses (closes of idle pooled
         // connections).
@@ -324,7 +325,7 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
     // codes, and a reset after the response head. A reset before the head
     // is the HTTP/2 form of a connection closed before the response: a GET
     // is retried (3 retries here), a reset mid-body is not.
-    let server = H2FaultServer::start().await;
+    let server = H2Server::start(H2Mode::ByPath).await;
     let client = h2c_builder().build().unwrap();
     // (input, path, the error kind and attempts, or None for Ok)
     type Case = (usize, &'static str, Option<(ErrorKind, u32)>);
@@ -363,7 +364,11 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
             other => {
                 let res = r.as_ref().unwrap_or_else(|e| panic!("input {i}: {e}"));
                 assert_eq!(res.status(), 200);
-                assert!(res.text().unwrap().ends_with(&format!("path={}", paths[i])));
+                assert!(
+                    res.text()
+                        .unwrap()
+                        .ends_with(&format!("path={} body=", paths[i]))
+                );
                 let attempts = match other {
                     Some((_, path, _)) if !path.ends_with("/refused") => 2,
                     _ => 1,
@@ -385,7 +390,7 @@ async fn h2_stream_resets_mid_batch_fail_only_their_input() {
 async fn h2_goaway_with_an_error_code_mid_batch_loses_no_get() {
     // tests/h2_goaway.rs covers GOAWAY(NO_ERROR); this one is abrupt, with
     // INTERNAL_ERROR, while the other streams are still being answered.
-    let server = H2FaultServer::start().await;
+    let server = H2Server::start(H2Mode::ByPath).await;
     let client = h2c_builder().build().unwrap();
     let mut paths: Vec<String> = (0..20).map(|i| format!("/h2/ok/{i}?delay=300")).collect();
     paths[10] = "/h2/goaway/2".into();
@@ -396,7 +401,11 @@ async fn h2_goaway_with_an_error_code_mid_batch_loses_no_get() {
     for (i, r) in results.iter().enumerate() {
         let res = r.as_ref().unwrap_or_else(|e| panic!("input {i}: {e}"));
         assert_eq!(res.status(), 200);
-        assert!(res.text().unwrap().ends_with(&format!("path={}", paths[i])));
+        assert!(
+            res.text()
+                .unwrap()
+                .ends_with(&format!("path={} body=", paths[i]))
+        );
     }
     assert!(
         server.accepted() >= 2,

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use crate::support::clients::builder;
-use crate::support::raw::Blackhole;
 use crate::support::{
     Behavior, RawServer, TestServer, bounded, closed_port, eventually, expect_err,
 };
@@ -131,7 +130,7 @@ async fn connection_refused_is_a_connect_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_timeout_is_honored() {
     // A listener whose accept queue is full: SYNs are dropped, connect hangs.
-    let hole = Blackhole::start().await;
+    let hole = RawServer::blackhole().await;
     let client = builder()
         .connect_timeout(Duration::from_millis(300))
         .build()

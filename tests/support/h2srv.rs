@@ -1,9 +1,15 @@
-//! HTTP/2 (h2c, prior knowledge) servers that refuse streams or go away,
-//! written with the `h2` crate's server side, and one written frame by
-//! frame for a GOAWAY whose last stream id is known in advance.
+//! HTTP/2 (h2c, prior knowledge) servers that misbehave on purpose:
+//! [`H2Server`]. They refuse streams, reset them, or go away, as their
+//! [`H2Mode`] says: the same way for every connection, or ([`H2Mode::ByPath`])
+//! as each request path names. All are written with the `h2` crate's server
+//! side but one, written frame by frame for a GOAWAY whose last stream id
+//! is known in advance.
 //!
 //! Answers are `200` with body `conn={c} method={m} path={p} body={b}`.
 //! A `?delay=MS` query delays the answer.
+//!
+//! Every loop is bounded in count or time; dropping a server ends its
+//! listener and its connections.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +21,7 @@ use http::{Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::listen::{LOOPBACK, Listening};
+use super::listen::{ConnCounts, Listening};
 
 /// How long any connection may live at most.
 const CONN_CAP: Duration = Duration::from_secs(30);
@@ -40,9 +46,19 @@ pub enum H2Mode {
     /// shuts down gracefully: a server that recycles its connections after
     /// `n` requests.
     RecycleAfter(usize),
+    /// Acts out, stream by stream, the fault the request path names, so
+    /// that one batch can mix them with well-behaved answers:
+    ///
+    /// | path | answer |
+    /// |---|---|
+    /// | `/h2/rst/{code}/{times}/...` | the first `{times}` requests to this exact target: `RST_STREAM({code})` before any response; later answered |
+    /// | `/h2/rst-body/{code}` | response headers and 5 body bytes, then `RST_STREAM({code})` |
+    /// | `/h2/goaway/{code}` | the first request to it: `GOAWAY({code})` (abrupt: last stream id = the last one accepted) on its connection; later answered |
+    /// | anything else | answered |
+    ByPath,
 }
 
-/// One request a connection served.
+/// One request a connection answered.
 #[derive(Debug, Clone)]
 pub struct H2Hit {
     pub conn: usize,
@@ -53,18 +69,26 @@ pub struct H2Hit {
 
 #[derive(Debug, Default)]
 pub struct H2Stats {
-    accepted: AtomicUsize,
+    conns: Arc<ConnCounts>,
     streams: AtomicUsize,
     refused: AtomicUsize,
+    resets: AtomicUsize,
     /// HEADERS frames the raw first connection received (RawGoAwayAfterTwo).
     raw_headers: AtomicUsize,
+    /// (connection, target) of every stream accepted, in order.
+    received: Mutex<Vec<(usize, String)>>,
     log: Mutex<Vec<H2Hit>>,
 }
 
 impl H2Stats {
     /// TCP connections accepted.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.conns.accepted()
+    }
+
+    /// Connection tasks that panicked.
+    pub fn panics(&self) -> usize {
+        self.conns.panics()
     }
 
     /// Streams accepted by the `h2` crate servers (refused ones included).
@@ -77,14 +101,49 @@ impl H2Stats {
         self.refused.load(Ordering::SeqCst)
     }
 
+    /// Streams reset, whatever the code (REFUSED_STREAM included).
+    pub fn resets(&self) -> usize {
+        self.resets.load(Ordering::SeqCst)
+    }
+
     /// Request HEADERS frames the raw connection read before going away.
     pub fn raw_headers(&self) -> usize {
         self.raw_headers.load(Ordering::SeqCst)
     }
 
+    /// The connection of each stream accepted (by the `h2` crate servers)
+    /// whose target was exactly `target`, answered or not, in order.
+    pub fn hits(&self, target: &str) -> Vec<usize> {
+        let received = self.received.lock().unwrap();
+        received
+            .iter()
+            .filter(|(_, t)| t == target)
+            .map(|(conn, _)| *conn)
+            .collect()
+    }
+
     /// Requests answered (by `h2` crate servers), in order.
     pub fn log(&self) -> Vec<H2Hit> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Records a stream accepted on `conn`; returns its number over all
+    /// connections (from 1) and how many streams to `target` were accepted
+    /// before it.
+    fn record(&self, conn: usize, target: &str) -> (usize, usize) {
+        let n = self.streams.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut received = self.received.lock().unwrap();
+        let before = received.iter().filter(|(_, t)| t == target).count();
+        received.push((conn, target.to_string()));
+        (n, before)
+    }
+
+    /// Counts a stream reset with `reason`.
+    fn count_reset(&self, reason: Reason) {
+        self.resets.fetch_add(1, Ordering::SeqCst);
+        if reason == Reason::REFUSED_STREAM {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -98,8 +157,7 @@ impl H2Server {
     pub async fn start(mode: H2Mode) -> H2Server {
         let stats = Arc::new(H2Stats::default());
         let st = stats.clone();
-        let listening = Listening::start(LOOPBACK, Some(CONN_CAP), move |stream| {
-            let conn = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+        let listening = Listening::counted(CONN_CAP, stats.conns.clone(), move |stream, conn| {
             let st = st.clone();
             async move {
                 match mode {
@@ -139,18 +197,25 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
     };
     let mut accepted_here = 0usize;
     let mut going_away = false;
+    // Streams held open (unanswered) once the connection went away (ByPath).
+    let mut held = Vec::new();
+    // Bounded by the client's streams and CONN_CAP.
     while let Some(Ok((req, mut respond))) = connection.accept().await {
         accepted_here += 1;
-        let n = stats.streams.fetch_add(1, Ordering::SeqCst) + 1;
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let (n, seen_before) = stats.record(conn, &target);
         let mut delay_ms = 0;
         match mode {
             H2Mode::RefuseFirst(k) if n <= k => {
-                stats.refused.fetch_add(1, Ordering::SeqCst);
+                stats.count_reset(Reason::REFUSED_STREAM);
                 respond.send_reset(Reason::REFUSED_STREAM);
                 continue;
             }
             H2Mode::RecycleAfter(k) if accepted_here > k => {
-                stats.refused.fetch_add(1, Ordering::SeqCst);
+                stats.count_reset(Reason::REFUSED_STREAM);
                 respond.send_reset(Reason::REFUSED_STREAM);
                 if !going_away {
                     going_away = true;
@@ -163,6 +228,44 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
                 if accepted_here >= after && !going_away {
                     going_away = true;
                     connection.graceful_shutdown();
+                }
+            }
+            H2Mode::ByPath => {
+                let path = target.split('?').next().unwrap_or_default();
+                let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                let code = |i: usize| {
+                    parts
+                        .get(i)
+                        .and_then(|c| c.parse::<u32>().ok())
+                        .map_or(Reason::INTERNAL_ERROR, Reason::from)
+                };
+                match parts.as_slice() {
+                    ["h2", "rst", _, times, ..] if seen_before < times.parse().unwrap_or(1) => {
+                        stats.count_reset(code(2));
+                        respond.send_reset(code(2));
+                        continue;
+                    }
+                    ["h2", "rst-body", _] => {
+                        let reason = code(2);
+                        let stats = stats.clone();
+                        tokio::spawn(async move {
+                            let head = Response::builder().status(200).body(()).unwrap();
+                            if let Ok(mut send) = respond.send_response(head, false) {
+                                let _ = send.send_data(Bytes::from_static(b"hello"), false);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                stats.count_reset(reason);
+                                send.send_reset(reason);
+                            }
+                        });
+                        continue;
+                    }
+                    ["h2", "goaway", _] if seen_before == 0 => {
+                        connection.abrupt_shutdown(code(2));
+                        // Held unanswered: the connection ends once the GOAWAY is out.
+                        held.push((req, respond));
+                        continue;
+                    }
+                    _ => {}
                 }
             }
             _ => {}

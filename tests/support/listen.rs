@@ -1,13 +1,20 @@
 //! What every server here shares: a loopback listener, an accept loop in
-//! the background, one task per connection, and a stop on drop.
+//! the background, one task per connection, and a stop on drop
+//! ([`Listening`]); for the raw and HTTP/2 servers, also what that loop
+//! counts ([`ConnCounts`]).
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use super::{Gauge, GaugeGuard};
 
 /// 127.0.0.1, where the servers listen unless told otherwise.
 pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -81,6 +88,30 @@ impl Listening {
         }
     }
 
+    /// [`Listening::start`] on 127.0.0.1 whose connections run
+    /// `serve(stream, conn_id)` (`conn_id` from 1), counted in `counts`:
+    /// accepted, open now, and panics caught (a panicking connection task
+    /// ends that connection only).
+    pub async fn counted<F, Fut>(cap: Duration, counts: Arc<ConnCounts>, serve: F) -> Listening
+    where
+        F: Fn(TcpStream, usize) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Listening::start(LOOPBACK, Some(cap), move |stream| {
+            let conn = counts.accepted.fetch_add(1, Ordering::SeqCst) + 1;
+            let open = GaugeGuard::new(vec![counts.open.clone()]);
+            let counts = counts.clone();
+            let fut = serve(stream, conn);
+            async move {
+                let _open = open;
+                if AssertUnwindSafe(fut).catch_unwind().await.is_err() {
+                    counts.panics.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .await
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -106,5 +137,30 @@ impl Listening {
 impl Drop for Listening {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// What a [`Listening::counted`] accept loop counted.
+#[derive(Debug, Default)]
+pub struct ConnCounts {
+    accepted: AtomicUsize,
+    open: Arc<Gauge>,
+    panics: AtomicUsize,
+}
+
+impl ConnCounts {
+    /// TCP connections accepted.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.current()
+    }
+
+    /// Connection tasks that panicked.
+    pub fn panics(&self) -> usize {
+        self.panics.load(Ordering::SeqCst)
     }
 }

@@ -1,25 +1,32 @@
 //! Shared test infrastructure: real servers on loopback, no HTTP mocks.
 //!
-//! * [`server::TestServer`]: a well-behaved hyper server (HTTP/1.1 + h2c, or
-//!   TLS with ALPN h2/http1.1) with instrumented routes and counters.
-//! * [`raw::RawServer`]: small raw TCP servers that misbehave on purpose.
+//! The servers, one per kind:
+//!
+//! * [`server::TestServer`]: the well-behaved hyper server (HTTP/1.1 + h2c,
+//!   or TLS with ALPN h2/http1.1) with instrumented routes and counters.
+//! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
+//! * [`raw::RawServer`]: raw TCP that misbehaves on purpose: one
+//!   [`raw::Behavior`] for every request or the fault each request path
+//!   names, a test's script per connection, or a listener that never
+//!   accepts.
+//! * [`h2srv::H2Server`]: HTTP/2 that misbehaves on purpose: refused or
+//!   reset streams and GOAWAYs, the same on every connection or as each
+//!   request path names.
+//! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
+//! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
+//!
+//! And what they and the tests share:
+//!
+//! * [`listen::Listening`]: the accept loop of all these servers but nginx.
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
-//! * [`listen::Listening`]: the accept loop all of these servers share.
 //! * [`clients`]: the client builders and retry policies the tests share.
 //! * [`json`]: the JSON payloads of the `json` feature's tests.
-//! * [`fn_server::FnServer`]: a hyper server answering with a test's closure.
-//! * [`script::ScriptServer`]: raw TCP connections handled by a test's closure.
-//! * [`h2srv::H2Server`]: HTTP/2 servers that refuse streams or go away.
-//! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
-//! * [`faults::FaultServer`]: servers told by the request path which fault to act out.
-//! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
-pub mod faults;
 pub mod fn_server;
 pub mod h2srv;
 pub mod json;
@@ -27,7 +34,6 @@ pub mod listen;
 pub mod nginx;
 pub mod proxy;
 pub mod raw;
-pub mod script;
 pub mod server;
 pub mod tls;
 
@@ -43,7 +49,6 @@ pub use tls::TestPki;
 pub use fn_server::{FnServer, Seen};
 pub use h2srv::{H2Mode, H2Server};
 pub use proxy::ProxyServer;
-pub use script::ScriptServer;
 
 /// Generous bound for one batch: a bug must fail the test, not hang it.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(20);

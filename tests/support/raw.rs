@@ -1,24 +1,39 @@
-//! Raw TCP servers that misbehave on purpose (no hyper on the server side).
+//! Raw TCP servers that misbehave on purpose (no HTTP library on the
+//! server side): [`RawServer`].
 //!
-//! Every connection first reads one request head (and its Content-Length
-//! body, if any), then acts out its [`Behavior`]. All loops are bounded in
-//! count and time; dropping the [`RawServer`] closes the listener and every
-//! connection.
+//! A [`RawServer::start`] connection first reads one request head (and its
+//! Content-Length or chunked body), then acts out its [`Behavior`]: the
+//! same misbehaviour for every request, or ([`Behavior::ByPath`]) the
+//! fault the request path names, see [`by_path`]. A
+//! [`RawServer::script`] connection is handed to a closure of the test
+//! instead, for answers no HTTP library would write (or no HTTP at all).
+//! A [`RawServer::blackhole`] never accepts: connecting to it hangs.
+//!
+//! All loops are bounded in count and time; dropping the [`RawServer`]
+//! closes the listener and every connection.
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use super::listen::{LOOPBACK, Listening};
-use super::{Gauge, GaugeGuard};
+use super::Rng;
+use super::listen::{ConnCounts, Listening};
+
+pub mod by_path;
+
+pub use by_path::ENDLESS_CAP;
 
 /// How long any raw connection may live at most.
-const CONN_LIFETIME_CAP: Duration = Duration::from_secs(60);
+pub const CONN_CAP: Duration = Duration::from_secs(30);
 /// How long a connection waits for the first request head.
 const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(10);
+/// How long a [`Behavior::ByPath`] connection waits for its next request.
+const BY_PATH_IDLE_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
@@ -42,62 +57,191 @@ pub enum Behavior {
     /// request, and closes a connection left idle for `idle_close` (also a
     /// fresh one on which no request arrives).
     KeepAlive { idle_close: Duration },
+    /// Acts out, request by request, the fault the request path names (see
+    /// [`by_path`] for the paths): one server and one batch can mix
+    /// well-behaved keep-alive answers with every fault.
+    ByPath,
+    /// [`Behavior::ByPath`], and closes keep-alive connections at random:
+    /// after each answer, with `percent` % chance (from a generator seeded
+    /// by `seed` and the connection number), half the time at once (just
+    /// used) and half the time after an idle wait of 0–30 ms (closed
+    /// without answering a request that arrives meanwhile, as a real server
+    /// does when its idle close races the client's next request).
+    ByPathClosingAtRandom { seed: u64, percent: u64 },
+}
+
+/// One request head a raw server read.
+#[derive(Debug, Clone)]
+pub struct RawHit {
+    /// Server-side number of the connection (from 1).
+    pub conn: usize,
+    pub method: String,
+    /// The request target, e.g. `/fault/garbage`.
+    pub target: String,
+    pub at: Instant,
 }
 
 /// What a raw server saw.
 #[derive(Debug, Default)]
 pub struct RawStats {
-    accepted: AtomicUsize,
-    requests: AtomicUsize,
-    pub connections: Arc<Gauge>,
-    /// `"METHOD target"` of each request head read, in order.
-    request_lines: Mutex<Vec<String>>,
+    conns: Arc<ConnCounts>,
+    log: Mutex<Vec<RawHit>>,
+    /// Keep-alive connections closed by [`Behavior::ByPathClosingAtRandom`].
+    random_closes: AtomicUsize,
+    /// Bytes an endless fault pushed before the client left, by target.
+    pushed: Mutex<HashMap<String, u64>>,
 }
 
 impl RawStats {
+    /// TCP connections accepted.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.conns.accepted()
     }
 
-    /// Request heads fully read.
+    /// Request heads read (none for scripted connections, which read for
+    /// themselves).
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.log.lock().unwrap().len()
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.current()
+        self.conns.open()
     }
 
+    /// Connection tasks that panicked.
+    pub fn panics(&self) -> usize {
+        self.conns.panics()
+    }
+
+    /// Keep-alive connections closed by [`Behavior::ByPathClosingAtRandom`].
+    pub fn random_closes(&self) -> usize {
+        self.random_closes.load(Ordering::SeqCst)
+    }
+
+    /// Every request head read, in arrival order.
+    pub fn log(&self) -> Vec<RawHit> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// `"METHOD target"` of each request head read, in order.
     pub fn request_lines(&self) -> Vec<String> {
-        self.request_lines.lock().unwrap().clone()
+        let log = self.log.lock().unwrap();
+        log.iter()
+            .map(|h| format!("{} {}", h.method, h.target))
+            .collect()
+    }
+
+    /// Requests whose target was exactly `target`.
+    pub fn hits(&self, target: &str) -> Vec<RawHit> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|h| h.target == target).cloned().collect()
+    }
+
+    /// Bytes the endless fault at `target` pushed, once it has ended.
+    pub fn pushed(&self, target: &str) -> Option<u64> {
+        self.pushed.lock().unwrap().get(target).copied()
+    }
+
+    /// Records the request `line` (`"METHOD target"`) of connection
+    /// `conn`; returns its target and how many times that target was seen
+    /// before.
+    fn record(&self, conn: usize, line: &str) -> (String, usize) {
+        let (method, target) = line.split_once(' ').unwrap_or((line, ""));
+        let mut log = self.log.lock().unwrap();
+        let before = log.iter().filter(|h| h.target == target).count();
+        log.push(RawHit {
+            conn,
+            method: method.to_string(),
+            target: target.to_string(),
+            at: Instant::now(),
+        });
+        (target.to_string(), before)
     }
 }
 
 /// Guard of a running raw TCP server on 127.0.0.1:0.
 pub struct RawServer {
-    listening: Listening,
+    addr: SocketAddr,
     stats: Arc<RawStats>,
+    /// What keeps it running; dropped with the server.
+    _running: Running,
+}
+
+enum Running {
+    Accepting(Listening),
+    /// A listener never accepted from, and the connections that fill its
+    /// accept queue.
+    Blackhole(TcpListener, Vec<TcpStream>),
 }
 
 impl RawServer {
+    /// Every connection acts out `behavior`.
     pub async fn start(behavior: Behavior) -> RawServer {
+        RawServer::serve(move |stream, conn, stats| async move {
+            handle(stream, behavior, &stats, conn).await
+        })
+        .await
+    }
+
+    /// Runs `script(stream, conn_id)` for every accepted connection
+    /// (`conn_id` from 1), with nothing read from it before.
+    pub async fn script<F, Fut>(script: F) -> RawServer
+    where
+        F: Fn(TcpStream, usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        RawServer::serve(move |stream, conn, _| script(stream, conn)).await
+    }
+
+    /// A listener whose accept queue is full and never drained: new
+    /// connection attempts to it hang in SYN-SENT (the kernel drops their
+    /// SYNs), which makes a real connect timeout on loopback. Its stats
+    /// stay at zero.
+    pub async fn blackhole() -> RawServer {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+        let listener = socket.listen(1).expect("listen");
+        let addr = listener.local_addr().expect("local_addr");
+        let mut fillers = Vec::new();
+        // Fill the accept queue until a connect attempt no longer completes.
+        for _ in 0..64 {
+            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => fillers.push(s),
+                Ok(Err(e)) => panic!("blackhole filler connect failed: {e}"),
+                Err(_) => {
+                    return RawServer {
+                        addr,
+                        stats: Arc::default(),
+                        _running: Running::Blackhole(listener, fillers),
+                    };
+                }
+            }
+        }
+        panic!("could not fill the accept queue of the blackhole listener");
+    }
+
+    /// The accept loop every connection of which runs `serve(stream,
+    /// conn_id, stats)`.
+    async fn serve<F, Fut>(serve: F) -> RawServer
+    where
+        F: Fn(TcpStream, usize, Arc<RawStats>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let stats = Arc::new(RawStats::default());
         let st = stats.clone();
-        let listening = Listening::start(LOOPBACK, Some(CONN_LIFETIME_CAP), move |stream| {
-            let conn_id = st.accepted.fetch_add(1, Ordering::SeqCst) + 1;
-            let open = GaugeGuard::new(vec![st.connections.clone()]);
-            let stats = st.clone();
-            async move {
-                let _open = open;
-                handle(stream, behavior, &stats, conn_id).await;
-            }
+        let listening = Listening::counted(CONN_CAP, stats.conns.clone(), move |stream, conn| {
+            serve(stream, conn, st.clone())
         })
         .await;
-        RawServer { listening, stats }
+        RawServer {
+            addr: listening.addr(),
+            stats,
+            _running: Running::Accepting(listening),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.listening.addr()
+        self.addr
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -107,17 +251,13 @@ impl RawServer {
     pub fn stats(&self) -> &Arc<RawStats> {
         &self.stats
     }
+}
 
-    pub fn accepted(&self) -> usize {
-        self.stats.accepted()
-    }
+impl std::ops::Deref for RawServer {
+    type Target = RawStats;
 
-    pub fn requests(&self) -> usize {
-        self.stats.requests()
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.stats.open_connections()
+    fn deref(&self) -> &RawStats {
+        &self.stats
     }
 }
 
@@ -226,128 +366,145 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, conn_id: usize) {
+async fn handle(mut stream: TcpStream, behavior: Behavior, stats: &RawStats, conn: usize) {
+    let mut closer = match behavior {
+        Behavior::ByPathClosingAtRandom { seed, percent } => Some((
+            Rng::new(seed ^ (conn as u64).wrapping_mul(0x9E37_79B9)),
+            percent,
+        )),
+        _ => None,
+    };
     let mut buf = Vec::new();
     let mut served = 0usize;
+    // Bounded: each turn reads a request, and the connection lives at most
+    // CONN_CAP.
     loop {
         let wait = match behavior {
             // Idle includes a fresh connection that has not sent anything yet.
             Behavior::KeepAlive { idle_close } => idle_close,
+            Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => BY_PATH_IDLE_WAIT,
             _ => FIRST_REQUEST_WAIT,
         };
         let Some(line) = read_request(&mut stream, &mut buf, wait).await else {
-            // EOF, error, or (keep-alive) idle too long: drop = FIN.
+            // EOF, error, or idle too long: drop = FIN.
             return;
         };
-        stats.requests.fetch_add(1, Ordering::SeqCst);
-        stats.request_lines.lock().unwrap().push(line);
+        let (target, seen_before) = stats.record(conn, &line);
         served += 1;
-        match behavior {
-            Behavior::Garbage => {
-                let answer = b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n";
-                return answer_and_close(stream, answer).await;
+        let next = match behavior {
+            Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => {
+                by_path::act_out(&mut stream, &target, seen_before, stats, conn).await
             }
-            Behavior::TruncatedLength => {
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::TruncatedChunked => {
-                let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::CloseAfterHeaders => {
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-                return answer_and_close(stream, answer).await;
-            }
-            Behavior::DripHeaders { every } => {
-                let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
-                resp.extend(std::iter::repeat_n(b'a', 200));
-                resp.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
-                for b in resp {
-                    if stream.write_all(&[b]).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(every).await;
-                }
-                return;
-            }
-            Behavior::NeverAnswer => {
-                // Wait for the client to leave (EOF/error); bounded by CONN_LIFETIME_CAP.
-                let mut tmp = [0u8; 1024];
-                while let Ok(n) = stream.read(&mut tmp).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                return;
-            }
-            Behavior::ResetBeforeResponse => {
-                let _ = stream.set_zero_linger();
-                drop(stream);
-                return;
-            }
-            Behavior::CloseBeforeResponse => {
-                let _ = stream.shutdown().await;
-                return;
-            }
-            Behavior::KeepAlive { .. } => {
-                let body = format!("ok {conn_id}/{served}");
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn_id}\r\n\r\n{body}",
-                    body.len()
-                );
-                if stream.write_all(resp.as_bytes()).await.is_err() {
-                    return;
-                }
-            }
+            fixed => act(&mut stream, fixed, conn, served).await,
+        };
+        if let Next::Close = next {
+            return;
+        }
+        let Some((rng, percent)) = closer.as_mut() else {
+            continue;
+        };
+        if rng.below(100) >= *percent {
+            continue;
+        }
+        stats.random_closes.fetch_add(1, Ordering::SeqCst);
+        if rng.below(2) == 1 {
+            let idle = Duration::from_millis(rng.below(31));
+            tokio::time::sleep(idle).await;
+        }
+        // Dropped: FIN, or RST if a request arrived unread meanwhile.
+        return;
+    }
+}
+
+/// What the connection does after an answer.
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Acts out a fixed `behavior` (not `ByPath`) for the `served`th request
+/// of connection `conn`.
+async fn act(stream: &mut TcpStream, behavior: Behavior, conn: usize, served: usize) -> Next {
+    match behavior {
+        Behavior::Garbage => {
+            let answer = b"SPLORK 999 not http at all\r\n\x00\x01\x02garbage\r\n\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::TruncatedLength => {
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
+            send_and_close(stream, answer).await
+        }
+        Behavior::TruncatedChunked => {
+            let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::CloseAfterHeaders => {
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+            send_and_close(stream, answer).await
+        }
+        Behavior::DripHeaders { every } => {
+            let mut resp = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+            resp.extend(std::iter::repeat_n(b'a', 200));
+            resp.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+            drip(stream, &resp, every).await;
+            Next::Close
+        }
+        Behavior::NeverAnswer => {
+            // Wait for the client to leave (EOF/error); bounded by CONN_CAP.
+            let mut tmp = [0u8; 1024];
+            while let Ok(1..) = stream.read(&mut tmp).await {}
+            Next::Close
+        }
+        Behavior::ResetBeforeResponse => reset(stream),
+        Behavior::CloseBeforeResponse => {
+            let _ = stream.shutdown().await;
+            Next::Close
+        }
+        Behavior::KeepAlive { .. } => {
+            let body = format!("ok {conn}/{served}");
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn}\r\n\r\n{body}",
+                body.len()
+            );
+            keep_alive_if(send(stream, resp.as_bytes()).await)
+        }
+        Behavior::ByPath | Behavior::ByPathClosingAtRandom { .. } => {
+            unreachable!("by-path behaviours are acted out by by_path::act_out")
         }
     }
 }
 
-/// Writes `answer`, then closes (FIN).
-async fn answer_and_close(mut stream: TcpStream, answer: &[u8]) {
-    let _ = stream.write_all(answer).await;
-    let _ = stream.shutdown().await;
+/// Resets the connection: SO_LINGER 0, then (when the caller drops the
+/// stream) close.
+fn reset(stream: &mut TcpStream) -> Next {
+    let _ = stream.set_zero_linger();
+    Next::Close
 }
 
-/// A listener whose accept queue is full and never drained: new connection
-/// attempts to it hang in SYN-SENT (the kernel drops their SYNs), which
-/// makes a real connect timeout on loopback.
-pub struct Blackhole {
-    addr: SocketAddr,
-    _listener: TcpListener,
-    _fillers: Vec<TcpStream>,
+/// Writes `bytes`; `false` if the client is gone.
+async fn send(stream: &mut TcpStream, bytes: &[u8]) -> bool {
+    stream.write_all(bytes).await.is_ok()
 }
 
-impl Blackhole {
-    pub async fn start() -> Blackhole {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
-        let listener = socket.listen(1).expect("listen");
-        let addr = listener.local_addr().expect("local_addr");
-        let mut fillers = Vec::new();
-        // Fill the accept queue until a connect attempt no longer completes.
-        for _ in 0..64 {
-            match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => fillers.push(s),
-                Ok(Err(e)) => panic!("blackhole filler connect failed: {e}"),
-                Err(_) => {
-                    return Blackhole {
-                        addr,
-                        _listener: listener,
-                        _fillers: fillers,
-                    };
-                }
-            }
+/// Writes `bytes`, then closes (FIN).
+async fn send_and_close(stream: &mut TcpStream, bytes: &[u8]) -> Next {
+    if send(stream, bytes).await {
+        let _ = stream.shutdown().await;
+    }
+    Next::Close
+}
+
+/// Writes `bytes` one byte every `every`; `false` if the client left.
+async fn drip(stream: &mut TcpStream, bytes: &[u8], every: Duration) -> bool {
+    for b in bytes {
+        if !send(stream, &[*b]).await {
+            return false;
         }
-        panic!("could not fill the accept queue of the blackhole listener");
+        tokio::time::sleep(every).await;
     }
+    true
+}
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
+fn keep_alive_if(sent: bool) -> Next {
+    if sent { Next::KeepAlive } else { Next::Close }
 }
