@@ -92,21 +92,52 @@ impl Proxy {
     /// The proxies named by the environment, as curl reads them. A CGI
     /// program (one with `REQUEST_METHOD` set) ignores them, since a
     /// client's `Proxy:` header would arrive there as `HTTP_PROXY`.
+    ///
+    /// A value the client cannot use (`https://`, `socks4://`, a typo) is
+    /// skipped with a warning (with the `tracing` feature), as hyper-util
+    /// skips what it cannot read: the environment is not this program's
+    /// to fix, and [`BatchClient::new`](crate::BatchClient::new) must not
+    /// fail over it. A proxy given to the builder is checked strictly.
     pub(crate) fn from_env() -> Self {
         if std::env::var_os("REQUEST_METHOD").is_some() {
             return Proxy::default();
         }
-        let var = |names: [&str; 2]| {
+        Proxy::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over `var`, which reads one variable.
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |names: [&'static str; 2]| {
             names
-                .iter()
-                .find_map(|n| std::env::var(n).ok())
-                .filter(|v| !v.trim().is_empty())
+                .into_iter()
+                .find_map(|n| var(n).map(|v| (n, v)))
+                .filter(|(_, v)| !v.trim().is_empty())
         };
-        let all = var(["ALL_PROXY", "all_proxy"]);
+        let usable = |found: Option<(&'static str, String)>| {
+            let (name, url) = found?;
+            match check_url(&url) {
+                Ok(_) => Some(url),
+                Err(err) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!("{name} is ignored: {err}");
+                    let _ = (name, err);
+                    None
+                }
+            }
+        };
+        let all = usable(set(["ALL_PROXY", "all_proxy"]));
+        let http = set(["HTTP_PROXY", "http_proxy"]);
+        let https = set(["HTTPS_PROXY", "https_proxy"]);
         Proxy {
-            http: var(["HTTP_PROXY", "http_proxy"]).or_else(|| all.clone()),
-            https: var(["HTTPS_PROXY", "https_proxy"]).or(all),
-            no_proxy: var(["NO_PROXY", "no_proxy"]),
+            // A variable that is set but unusable is skipped, not replaced
+            // by ALL_PROXY: it was meant for these requests.
+            http: if http.is_some() {
+                usable(http)
+            } else {
+                all.clone()
+            },
+            https: if https.is_some() { usable(https) } else { all },
+            no_proxy: set(["NO_PROXY", "no_proxy"]).map(|(_, v)| v),
         }
     }
 
@@ -287,5 +318,47 @@ mod tests {
             m.intercept(&"http://www.skip.test/".parse().unwrap())
                 .is_none()
         );
+    }
+
+    fn from_vars(vars: &[(&str, &str)]) -> Proxy {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Proxy::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn unusable_environment_values_are_skipped() {
+        for bad in [
+            "https://127.0.0.1:9",
+            "socks4://127.0.0.1:1080",
+            "http://us@er:pw@127.0.0.1:3128",
+            "http://",
+        ] {
+            let proxy = from_vars(&[("HTTPS_PROXY", bad), ("HTTP_PROXY", "127.0.0.1:3128")]);
+            assert_eq!(proxy.https, None, "{bad}");
+            assert_eq!(proxy.http.as_deref(), Some("127.0.0.1:3128"), "{bad}");
+            let matcher = proxy.matcher().expect("usable").expect("http set");
+            assert!(
+                matcher
+                    .intercept(&"https://a.test/".parse().unwrap())
+                    .is_none()
+            );
+            assert!(
+                matcher
+                    .intercept(&"http://a.test/".parse().unwrap())
+                    .is_some()
+            );
+        }
+        // Unusable, it is not replaced by ALL_PROXY either.
+        let proxy = from_vars(&[
+            ("https_proxy", "https://p.test:1"),
+            ("ALL_PROXY", "http://all.test:1"),
+        ]);
+        assert_eq!(proxy.https, None);
+        assert_eq!(proxy.http.as_deref(), Some("http://all.test:1"));
+        let proxy = from_vars(&[("ALL_PROXY", "socks4://all.test:1")]);
+        assert!(proxy.matcher().unwrap().is_none());
     }
 }

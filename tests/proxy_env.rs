@@ -118,6 +118,33 @@ fn environment_proxies_are_read_at_build() {
 
     assert_eq!(secure.total_hits(), 10);
     assert_eq!(plain.total_hits(), 10);
+
+    // A value the client cannot use is skipped, not fatal: `new()` must
+    // not panic whatever the environment holds (it did, on `expect`).
+    for bad in [
+        "https://127.0.0.1:9",
+        "socks4://127.0.0.1:9",
+        "http://us@er:pw@127.0.0.1:9",
+    ] {
+        for var in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"] {
+            clear_env();
+            // SAFETY: as in `clear_env`.
+            unsafe { std::env::set_var(var, bad) };
+            drop(BatchClient::new());
+            drop(BatchClient::default());
+        }
+        // The usable variable still applies; the unusable one's requests
+        // go direct.
+        let client = build_with(&[("HTTP_PROXY", &p), ("HTTPS_PROXY", bad)], base());
+        assert_eq!(run(&client, bad), (1, 0), "{bad}");
+        // Given to the builder, it stays an error.
+        let err = base()
+            .proxy(Proxy::https(bad))
+            .build()
+            .expect_err("an unusable explicit proxy");
+        assert_eq!(err.kind(), batch_fetch::ErrorKind::Config, "{bad}: {err}");
+    }
+    clear_env();
     clear_env();
     drop((secure, plain, proxy, other));
 }
