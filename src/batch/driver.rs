@@ -107,8 +107,10 @@ pin_project! {
         // Armed on the first poll.
         deadline: Option<Pin<Box<Sleep>>>,
         cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-        // Once stopped: why, and the dropped requests still to report.
+        // Once stopped: why, the requests that had finished by then, and
+        // the dropped ones, still to report.
         stopped: Option<Stopped>,
+        finished: VecDeque<Outcome>,
         dropped: VecDeque<(usize, Option<RequestRecord>)>,
     }
 }
@@ -141,6 +143,7 @@ where
             deadline: None,
             cancelled: None,
             stopped: None,
+            finished: VecDeque::new(),
             dropped: VecDeque::new(),
         }
     }
@@ -183,7 +186,7 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
         if self.stopped.is_none() {
             if let Some(why) = self.as_mut().poll_stop(cx) {
-                self.as_mut().stop(why);
+                self.as_mut().stop(why, cx);
             }
         }
         if let Some(why) = self.stopped {
@@ -290,11 +293,19 @@ where
         None
     }
 
-    /// Drops every request under way; each will be reported `Cancelled`,
-    /// in input order.
-    fn stop(self: Pin<&mut Self>, why: Stopped) {
+    /// Keeps the results of the requests that are done, then drops every
+    /// request still under way; each will be reported `Cancelled`, in
+    /// input order.
+    fn stop(self: Pin<&mut Self>, why: Stopped, cx: &mut Context<'_>) {
         let this = self.project();
         *this.stopped = Some(why);
+        // A request whose response came before the stop was seen (the
+        // consumer polled late) finished: its result stands, even though
+        // the batch stops. One poll each tells; none waits.
+        while let Poll::Ready(Some(outcome)) = this.running.poll_next_unpin(cx) {
+            this.admission.leave();
+            this.finished.push_back(outcome);
+        }
         let mut dropped: Vec<(usize, Option<RequestRecord>)> = Pin::new(&*this.running)
             .iter_pin_ref()
             .map(|request| {
@@ -308,15 +319,18 @@ where
         *this.deadline = None;
     }
 
-    /// After a stop: the dropped requests, then (when draining) the inputs
-    /// never started, each with its `Cancelled` error.
+    /// After a stop: the requests that had finished, then the dropped
+    /// ones and (when draining) the inputs never started, each with its
+    /// `Cancelled` error.
     fn poll_stopped(
         self: Pin<&mut Self>,
         why: Stopped,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Outcome>> {
         let this = self.project();
-        let outcome = if let Some((index, record)) = this.dropped.pop_front() {
+        let outcome = if let Some(outcome) = this.finished.pop_front() {
+            outcome
+        } else if let Some((index, record)) = this.dropped.pop_front() {
             let mut err = Error::cancelled(why).with_index(Some(index));
             if let Some(record) = record {
                 err = err

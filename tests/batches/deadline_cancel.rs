@@ -240,6 +240,43 @@ async fn stream_yields_completed_then_cancelled_then_ends() {
     assert_eq!(server.hits(&hang_path(6)), 0);
 }
 
+// A response that came before the deadline is a result, even when the
+// consumer polls only after the deadline: the stop keeps what is done
+// (before, input 1 was reported `Cancelled`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_in_before_the_stop_is_kept_when_polled_late() {
+    let server = TestServer::start().await;
+    let urls = vec![
+        fast(&server, 0),
+        server.url("/id/1?delay=100"),
+        hang(&server, 2),
+    ];
+    let deadline = Duration::from_millis(500);
+    let batch = client(3).batch().deadline(deadline);
+
+    let seen = within(PROMPT, "stream", async {
+        let mut stream = pin!(batch.fetch_stream(urls.clone()));
+        let mut seen = vec![stream.next().await.expect("input 0")];
+        // Not polled while input 1's response arrives and the deadline
+        // passes.
+        tokio::time::sleep(deadline * 2).await;
+        for _ in 0..urls.len() {
+            match stream.next().await {
+                Some(item) => seen.push(item),
+                None => return seen,
+            }
+        }
+        panic!("the stream yielded more items than there are inputs");
+    })
+    .await;
+
+    let order: Vec<(usize, bool)> = seen.iter().map(|(i, r)| (*i, r.is_ok())).collect();
+    assert_eq!(order, [(0, true), (1, true), (2, false)], "{order:?}");
+    ok_body(&seen[1].1, "1");
+    cancelled(&seen[2].1, 2, &urls[2], "deadline");
+    assert_eq!(batch.stats().count(), 3);
+}
+
 // Concurrency 4: 0-3 start, 0 and 2 complete, 4 starts and completes; 1 and
 // 3 hang. In input order, 2 and 4 wait behind the cancelled 1 and 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
