@@ -9,7 +9,7 @@ use http::HeaderMap;
 use http::header::{HeaderValue, USER_AGENT};
 
 use super::{BatchClient, Inner};
-use crate::connect::{self, ConnectConfig};
+use crate::connect::{self, ConnectConfig, KeepAlive};
 use crate::dns::{Backend, DnsResolver, Resolve};
 use crate::error::Error;
 use crate::layers::{self, GateConfig, RedirectPolicy, StackConfig};
@@ -39,6 +39,8 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`add_root_certificate`](Self::add_root_certificate) | web PKI roots only |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 30 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
+/// | [`tcp_keepalive`](Self::tcp_keepalive) | 15 s |
+/// | [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) / [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) | 10 s / 10 s, while requests are open |
 /// | [`redirect_limit`](Self::redirect_limit) | 10 hops |
 /// | [`redirect_https_downgrade`](Self::redirect_https_downgrade) | refused |
 /// | [`decompress`](Self::decompress) | on (gzip, deflate, br, zstd: as features allow) |
@@ -65,6 +67,7 @@ pub struct BatchClientBuilder {
     root_certificates: Vec<Vec<u8>>,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
+    keep_alive: KeepAlive,
     redirect_limit: usize,
     redirect_https_downgrade: bool,
     decompress: bool,
@@ -106,6 +109,12 @@ impl Default for BatchClientBuilder {
             root_certificates: Vec::new(),
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: usize::MAX,
+            keep_alive: KeepAlive {
+                tcp: Some(Duration::from_secs(15)),
+                http2_interval: Some(Duration::from_secs(10)),
+                http2_timeout: Duration::from_secs(10),
+                http2_while_idle: false,
+            },
             redirect_limit: 10,
             redirect_https_downgrade: false,
             decompress: true,
@@ -201,9 +210,12 @@ impl BatchClientBuilder {
         self
     }
 
-    /// Sets the timeout for establishing a connection: the TCP connect
-    /// (each address tried), a proxy's handshake and the TLS handshake,
-    /// as a whole.
+    /// Sets the timeout for establishing a connection: the name lookup,
+    /// the TCP connect (each address tried), a proxy's handshake and the
+    /// TLS handshake, as a whole. A connect that runs out of it fails with
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect) (and
+    /// [`Error::is_timeout`](crate::Error::is_timeout)), which the retry
+    /// policy retries.
     ///
     /// Default is 10 seconds.
     pub fn connect_timeout(mut self, dur: Duration) -> Self {
@@ -270,6 +282,51 @@ impl BatchClientBuilder {
     /// Default is unlimited.
     pub fn pool_max_idle_per_host(mut self, n: usize) -> Self {
         self.pool_max_idle_per_host = n;
+        self
+    }
+
+    /// Sets how long a connection may be idle before TCP keep-alive probes
+    /// start (then one every same period, 3 unanswered ending it), or
+    /// `None` for no probes.
+    ///
+    /// Default is 15 seconds, as reqwest: it keeps NAT and firewall
+    /// mappings of long quiet responses alive, and finds a peer that went
+    /// away without a word.
+    pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.keep_alive.tcp = idle;
+        self
+    }
+
+    /// Sets how long an HTTP/2 connection may go without receiving a frame
+    /// before the client sends a PING to check it, or `None` for no PINGs.
+    /// A PING unanswered within
+    /// [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) closes
+    /// the connection, and its requests fail (and are retried by the retry
+    /// policy) instead of waiting out their attempt timeout on a dead
+    /// connection that the pool would hand to the retries too.
+    ///
+    /// Default is 10 seconds, only while the connection has requests open
+    /// (see [`http2_keep_alive_while_idle`](Self::http2_keep_alive_while_idle)),
+    /// so that a silent connection is found dead within 20 s, inside the
+    /// default 30 s attempt timeout. A server that answers is never pinged
+    /// while it sends.
+    pub fn http2_keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.keep_alive.http2_interval = interval;
+        self
+    }
+
+    /// Sets how long the client waits for the answer to an HTTP/2 keep-alive
+    /// PING before it closes the connection. Default is 10 seconds.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.keep_alive.http2_timeout = timeout;
+        self
+    }
+
+    /// Sends the HTTP/2 keep-alive PINGs on idle pooled connections too, so
+    /// that a dead one is found before a request is handed to it. Default
+    /// is off: PINGs only while requests are open.
+    pub fn http2_keep_alive_while_idle(mut self, enabled: bool) -> Self {
+        self.keep_alive.http2_while_idle = enabled;
         self
     }
 
@@ -441,6 +498,15 @@ impl BatchClientBuilder {
                 "max_response_header_size must be at least 8 KiB and fit in 32 bits",
             ));
         }
+        let keep_alive = &self.keep_alive;
+        if keep_alive.tcp.is_some_and(|d| d.is_zero())
+            || keep_alive.http2_interval.is_some_and(|d| d.is_zero())
+            || keep_alive.http2_timeout.is_zero()
+        {
+            return Err(Error::config(
+                "keep-alive periods must be longer than zero (None turns one off)",
+            ));
+        }
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::config("timeouts must be longer than zero"));
         }
@@ -519,6 +585,7 @@ impl BatchClientBuilder {
             connect_timeout: self.connect_timeout,
             pool_idle_timeout: self.pool_idle_timeout,
             pool_max_idle_per_host: self.pool_max_idle_per_host,
+            keep_alive: self.keep_alive,
             root_certificates: self.root_certificates,
             http1_only: self.http1_only,
             http2_prior_knowledge: self.http2_prior_knowledge,

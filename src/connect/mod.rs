@@ -89,11 +89,22 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
     }
 }
 
+/// How connections are kept alive, and found dead: TCP keep-alive probes,
+/// and HTTP/2 PINGs (see the builder's settings of these names).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeepAlive {
+    pub(crate) tcp: Option<Duration>,
+    pub(crate) http2_interval: Option<Duration>,
+    pub(crate) http2_timeout: Duration,
+    pub(crate) http2_while_idle: bool,
+}
+
 /// Connection and pool settings.
 pub(crate) struct ConnectConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) keep_alive: KeepAlive,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) http1_only: bool,
     pub(crate) http2_prior_knowledge: bool,
@@ -109,6 +120,9 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // The TLS wrapper below handles https; let it through.
     http.enforce_http(false);
     http.set_nodelay(true);
+    http.set_keepalive(cfg.keep_alive.tcp);
+    http.set_keepalive_interval(cfg.keep_alive.tcp);
+    http.set_keepalive_retries(cfg.keep_alive.tcp.map(|_| 3));
     http.set_connect_timeout(Some(cfg.connect_timeout));
     // Happy eyeballs stays at hyper-util's default (300 ms to the next
     // address family).
@@ -139,6 +153,9 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         .pool_idle_timeout(cfg.pool_idle_timeout)
         .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
         .http2_only(cfg.http2_prior_knowledge)
+        .http2_keep_alive_interval(cfg.keep_alive.http2_interval)
+        .http2_keep_alive_timeout(cfg.keep_alive.http2_timeout)
+        .http2_keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
         .http1_max_buf_size(cfg.limits.max_header_bytes)
         .http2_max_header_list_size(u32::try_from(cfg.limits.max_header_bytes).unwrap_or(u32::MAX));
     // hyper's own limit is 100 fields, in an array on the stack; naming a

@@ -7,6 +7,7 @@ mod support;
 mod dns_hickory;
 mod dns_resolver;
 mod http_versions;
+mod keep_alive;
 mod resolve_overrides;
 mod security;
 mod tls;

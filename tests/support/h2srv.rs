@@ -46,6 +46,11 @@ pub enum H2Mode {
     /// shuts down gracefully: a server that recycles its connections after
     /// `n` requests.
     RecycleAfter(usize),
+    /// The first connection answers its first `n` streams, then goes
+    /// silent: it reads nothing more (no stream answered, no PING
+    /// acknowledged) but keeps its socket open, as a server or a middlebox
+    /// that died without closing. Later connections serve normally.
+    SilentAfter(usize),
     /// Acts out, stream by stream, the fault the request path names, so
     /// that one batch can mix them with well-behaved answers:
     ///
@@ -214,6 +219,13 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
                 respond.send_reset(Reason::REFUSED_STREAM);
                 continue;
             }
+            H2Mode::SilentAfter(k) if conn == 1 && accepted_here > k => {
+                // Held, with the connection, unpolled: the socket stays
+                // open and nothing is read from it any more.
+                tokio::time::sleep(CONN_CAP).await;
+                drop((req, respond, connection));
+                return;
+            }
             H2Mode::RecycleAfter(k) if accepted_here > k => {
                 stats.count_reset(Reason::REFUSED_STREAM);
                 respond.send_reset(Reason::REFUSED_STREAM);
@@ -271,7 +283,7 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
             _ => {}
         }
         let stats = stats.clone();
-        if matches!(mode, H2Mode::RecycleAfter(_)) {
+        if matches!(mode, H2Mode::RecycleAfter(_) | H2Mode::SilentAfter(_)) {
             // In order, as nginx does: the answers go out before the
             // refusals of the streams after them.
             answer(req, respond, stats, conn, delay_ms).await;
