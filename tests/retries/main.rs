@@ -7,6 +7,7 @@ mod support;
 
 mod backoff;
 mod backoff_permit;
+mod connect_faults;
 mod faults;
 mod h2_goaway;
 mod h2_load;

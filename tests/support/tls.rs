@@ -36,6 +36,17 @@ impl TestPki {
     /// A fresh CA and a leaf whose SANs are exactly `names` (DNS names or
     /// IP addresses); the first is also its common name.
     pub fn for_names(names: &[&str]) -> TestPki {
+        Self::build(names, None)
+    }
+
+    /// A fresh CA and a leaf for `localhost` and `127.0.0.1` that is valid
+    /// only from January 1st of `from` to January 1st of `to` (years in
+    /// the past for an expired one, in the future for one not yet valid).
+    pub fn valid_between(from: i32, to: i32) -> TestPki {
+        Self::build(&["localhost", "127.0.0.1"], Some((from, to)))
+    }
+
+    fn build(names: &[&str], years: Option<(i32, i32)>) -> TestPki {
         let ca_key = KeyPair::generate().expect("ca key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -58,6 +69,10 @@ impl TestPki {
         leaf_params.use_authority_key_identifier_extension = true;
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if let Some((from, to)) = years {
+            leaf_params.not_before = rcgen::date_time_ymd(from, 1, 1);
+            leaf_params.not_after = rcgen::date_time_ymd(to, 1, 1);
+        }
         let leaf = leaf_params
             .signed_by(&leaf_key, &ca, &ca_key)
             .expect("sign leaf");
