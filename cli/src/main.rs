@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod command_line;
 mod files;
 mod input;
 mod output;
+mod redact;
 mod report;
 mod summary;
 
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
 
 /// Status 2, with one line on stderr.
 fn usage_error(reason: &str) -> ExitCode {
-    eprintln!("batch-fetch: {reason}");
+    eprintln!("batch-fetch: {}", redact::userinfo(reason));
     ExitCode::from(2)
 }
 
@@ -216,7 +218,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     // Inputs left unsent did not succeed either.
     let unsent = cut_short.is_some() && !all_taken.load(Ordering::Relaxed);
     if let Some((file, path, report)) = report {
-        let page = report.render(&stats, &command_line(), cut_short.as_deref());
+        let page = report.render(&stats, &command_line::shown(), cut_short.as_deref());
         let mut file = std::io::BufWriter::new(file);
         if let Err(e) = file.write_all(page.as_bytes()).and_then(|()| file.flush()) {
             eprintln!(
@@ -266,24 +268,6 @@ fn stop_on_ctrl_c(batch: Batch) -> Arc<AtomicBool> {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// The command line as typed, near enough: arguments with spaces or
-/// quotes are quoted.
-fn command_line() -> String {
-    let mut line = String::from("batch-fetch");
-    for arg in std::env::args_os().skip(1) {
-        let arg = arg.to_string_lossy();
-        line.push(' ');
-        if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
-            line.push('\'');
-            line.push_str(&arg.replace('\'', "'\\''"));
-            line.push('\'');
-        } else {
-            line.push_str(&arg);
-        }
-    }
-    line
 }
 
 /// The input, and its size when it is a plain file (none for stdin or a

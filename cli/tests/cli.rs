@@ -12,6 +12,9 @@ use serde_json::Value;
 use support::TestServer;
 use support::fn_server::{FnServer, reply, with_header};
 
+#[path = "cli/secrets.rs"]
+mod secrets;
+
 /// Every run is bounded; a hung tool fails the test instead of the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
