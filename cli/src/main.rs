@@ -143,7 +143,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let out = writer::Stdout::new();
     let stopping = signals::listen(batch.clone(), {
         let out = out.clone();
-        move || out.flush_if_idle()
+        let unfinished = report
+            .as_ref()
+            .map(|(file, ..)| file.temporary().to_owned());
+        move || {
+            out.flush_if_idle();
+            // The old report stays; the half-written new one goes.
+            if let Some(path) = &unfinished {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     })
     .map_err(|e| format!("cannot handle signals: {e}"))?;
     let mut results: Results = if args.ordered {
@@ -181,11 +190,15 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             Err(_) => true,
         };
         let origin = origins.take(index);
-        writer.send(Finished {
+        let sent = writer.send(Finished {
             index,
             origin,
             result,
         });
+        if !sent {
+            stopped_early = true;
+            break;
+        }
         if failure && args.fail_fast {
             stopped_early = true;
             break;

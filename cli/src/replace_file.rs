@@ -38,6 +38,12 @@ impl Replacement {
         })
     }
 
+    /// The temporary file's path: for a process ending without
+    /// unwinding, to remove it.
+    pub(crate) fn temporary(&self) -> &Path {
+        &self.temporary
+    }
+
     /// Writes `content` and puts it in the file's place.
     ///
     /// # Errors

@@ -19,8 +19,11 @@ const GRACE: Duration = Duration::from_secs(2);
 /// A signal that stops the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
+    /// SIGINT: Ctrl-C.
     Interrupt,
+    /// SIGTERM: `kill`, a service manager, a container stopping.
     Terminate,
+    /// SIGHUP: the terminal went away.
     HangUp,
 }
 

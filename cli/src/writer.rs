@@ -32,9 +32,13 @@ pub(crate) struct Finished {
 
 /// What is written besides the line.
 pub(crate) struct Settings {
+    /// Where each body goes (`--output-dir`).
     pub(crate) output_dir: Option<PathBuf>,
+    /// Whether the body goes into the line (`--body`).
     pub(crate) with_body: bool,
+    /// Whether to stop at the first failed input (`--fail-fast`).
     pub(crate) fail_fast: bool,
+    /// The report that gets each input's row.
     pub(crate) report: Option<Report>,
 }
 
@@ -44,6 +48,7 @@ pub(crate) struct Written {
     /// Inputs failed by the tool's measure (an error, a status of 400 or
     /// more, a body it could not write), and outputs it could not write.
     pub(crate) failed: u64,
+    /// Inputs whose request was cancelled (a signal, the deadline).
     pub(crate) cancelled: u64,
     /// Lines left unwritten because a second signal asked for haste.
     pub(crate) unwritten: u64,
@@ -72,6 +77,7 @@ impl Intake {
         }
     }
 
+    /// Gives back the room of one input, now written.
     fn release(&self) {
         self.0.add_permits(1);
     }
@@ -82,6 +88,7 @@ impl Intake {
 pub(crate) struct Stdout(Arc<Mutex<BufWriter<io::Stdout>>>);
 
 impl Stdout {
+    /// The process's stdout, behind a buffer.
     pub(crate) fn new() -> Self {
         Stdout(Arc::new(Mutex::new(BufWriter::with_capacity(
             64 << 10,
@@ -134,10 +141,11 @@ impl Writer {
         }
     }
 
-    /// Hands a result over, without waiting.
-    pub(crate) fn send(&self, finished: Finished) {
-        // Gone only if the thread panicked, which `finish` reports.
-        let _ = self.queue.send(finished);
+    /// Hands a result over, without waiting; false when the writer is
+    /// gone (it panicked, which [`Writer::finish`] reports).
+    #[must_use]
+    pub(crate) fn send(&self, finished: Finished) -> bool {
+        self.queue.send(finished).is_ok()
     }
 
     /// Resolves when the writer stops writing before the results end
@@ -169,6 +177,13 @@ fn write_all(
     while let Some(finished) = results.blocking_recv() {
         if !written.stopped_early {
             write_one(finished, settings, out, stopping, &mut written);
+            // Lines go out as soon as nothing more is waiting, so a
+            // reader sees each result when it comes, not a buffer later.
+            if !written.stopped_early && results.is_empty() {
+                if let Err(e) = out.lock().flush() {
+                    cannot_write(&e, &mut written);
+                }
+            }
             if written.stopped_early {
                 stopped.notify_one();
             }
@@ -176,12 +191,19 @@ fn write_all(
         intake.release();
     }
     if let Err(e) = out.lock().flush() {
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("batch-fetch: cannot write the output: {e}");
-            written.failed += 1;
-        }
+        cannot_write(&e, &mut written);
     }
     written
+}
+
+/// Stdout cannot take more: the run stops, and says why unless the
+/// reader simply left (a closed pipe, as with `| head`).
+fn cannot_write(e: &io::Error, written: &mut Written) {
+    if !written.stopped_early && e.kind() != io::ErrorKind::BrokenPipe {
+        eprintln!("batch-fetch: cannot write the output: {e}");
+        written.failed += 1;
+    }
+    written.stopped_early = true;
 }
 
 /// One result: its body file, its row in the report, its line.
@@ -229,11 +251,7 @@ fn write_one(
         .map_err(io::Error::from)
         .and_then(|line| out.lock().write_all(&line))
     {
-        written.stopped_early = true;
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("batch-fetch: cannot write the output: {e}");
-            written.failed += 1;
-        }
+        cannot_write(&e, written);
     }
     if failure && settings.fail_fast {
         written.stopped_early = true;
