@@ -83,9 +83,10 @@ pub(crate) struct Args {
     pub(crate) max_redirects: usize,
 
     /// A header sent with every request, as "Name: value" (repeatable).
-    /// An input's own header of that name wins.
-    /// Kept as text until the client is built: clap would repeat a value
-    /// it cannot parse, secrets and all, in its error.
+    /// An input's own header of that name wins. The values of secret
+    /// headers (Authorization, Cookie, *token*, *key*, ...) are never shown.
+    // Kept as text until the client is built: clap would repeat a value
+    // it cannot parse, secrets and all, in its error.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub(crate) headers: Vec<String>,
 
