@@ -83,9 +83,12 @@ pub(crate) struct Args {
     pub(crate) max_redirects: usize,
 
     /// A header sent with every request, as "Name: value" (repeatable).
-    /// An input's own header of that name wins.
-    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// An input's own header of that name wins. The values of secret
+    /// headers (Authorization, Cookie, *token*, *key*, ...) are never shown.
+    // Kept as text until the client is built: clap would repeat a value
+    // it cannot parse, secrets and all, in its error.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
 
     /// The User-Agent header.
     #[arg(short = 'A', long, value_name = "AGENT")]
@@ -184,8 +187,9 @@ impl Args {
         }
         if !self.headers.is_empty() {
             let mut headers = HeaderMap::new();
-            for (name, value) in &self.headers {
-                headers.append(name.clone(), value.clone());
+            for header in &self.headers {
+                let (name, value) = parse_header(header)?;
+                headers.append(name, value);
             }
             builder = builder.default_headers(headers);
         }
@@ -265,13 +269,15 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {text:?} (use e.g. 512K, 32M, 1G)"))
 }
 
-/// `Name: value`.
+/// `Name: value`. The errors name the header at most, never its value
+/// (it may be a secret).
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = text
         .split_once(':')
-        .ok_or_else(|| format!("not a header: {text:?} (use \"Name: value\")"))?;
-    let name = HeaderName::try_from(name.trim()).map_err(|e| format!("header name: {e}"))?;
-    let value = HeaderValue::try_from(value.trim()).map_err(|e| format!("header value: {e}"))?;
+        .ok_or("-H: not a header (use \"Name: value\")")?;
+    let name = HeaderName::try_from(name.trim()).map_err(|_| "-H: not a valid header name")?;
+    let value = HeaderValue::try_from(value.trim())
+        .map_err(|_| format!("-H {name}: not a valid header value"))?;
     Ok((name, value))
 }
 

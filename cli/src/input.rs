@@ -15,6 +15,8 @@ use serde::Deserialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::mpsc;
 
+use crate::redact;
+
 /// How many parsed inputs wait ahead of the batch.
 const READ_AHEAD: usize = 1024;
 
@@ -32,7 +34,7 @@ pub(crate) struct Origins {
     inner: Arc<Mutex<HashMap<usize, Origin>>>,
 }
 
-/// An input's line and its URL as written.
+/// An input's line and its URL as written, credentials masked.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Origin {
     pub(crate) line: u64,
@@ -106,6 +108,8 @@ where
             let Some((input, url)) = parsed else {
                 continue;
             };
+            // Masked once, here: every output shows the URL from this.
+            let url = url.map(|url| redact::userinfo(&url).into_owned());
             origins.insert(index, Origin { line: line_no, url });
             index += 1;
             if tx.send((input, std::mem::take(&mut bytes))).await.is_err() {

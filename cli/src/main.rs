@@ -8,28 +8,34 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod command_line;
 mod files;
 mod input;
 mod output;
+mod redact;
+mod replace_file;
 mod report;
+mod signals;
 mod summary;
+mod writer;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use batch_fetch::{Batch, Error, ErrorKind, Response};
+use batch_fetch::{Error, Response};
 use clap::Parser;
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
 
 use args::Args;
 use input::Origins;
-use output::Record;
+use replace_file::Replacement;
 use report::Report;
+use writer::{Finished, Intake, Writer};
 
 /// How often the progress bar is redrawn.
 const TICK: Duration = Duration::from_millis(100);
@@ -57,7 +63,7 @@ fn main() -> ExitCode {
 
 /// Status 2, with one line on stderr.
 fn usage_error(reason: &str) -> ExitCode {
-    eprintln!("batch-fetch: {reason}");
+    eprintln!("batch-fetch: {}", redact::userinfo(reason));
     ExitCode::from(2)
 }
 
@@ -75,11 +81,12 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot make the output directory {}: {e}", dir.display()))?;
     }
 
-    // Made before the first request, so a path that cannot be written is
-    // a usage error, not the loss of a finished run.
+    // Started before the first request, so a path that cannot be written
+    // is a usage error, not the loss of a finished run; the old report
+    // stays in place until the new one is whole.
     let report = match &args.report {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            let file = Replacement::start(path)
                 .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
             Some((file, path, Report::new(args.report_rows as usize)))
         }
@@ -88,30 +95,42 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 
     let origins = Origins::default();
     let read = Arc::new(AtomicU64::new(0));
-    let mut lines = input::spawn_reader(reader, origins.clone());
+    let lines = input::spawn_reader(reader, origins.clone());
+    // Each input taken waits for room between the batch and the output
+    // (see `writer`): the batch's own concurrency, and as many again.
+    let intake = Intake::new(args.concurrency.saturating_mul(2).max(16));
     // Counted as the batch takes them, so the progress bar follows the
     // inputs started, not the reader's read-ahead; and whether it took
     // them all, so a run stopped early can say so.
     let taken = read.clone();
     let started = Arc::new(AtomicUsize::new(0));
     let all_taken = Arc::new(AtomicBool::new(false));
-    let inputs = futures_util::stream::poll_fn({
-        let (started, all_taken) = (started.clone(), all_taken.clone());
-        move |cx| {
-            lines.poll_recv(cx).map(|next| match next {
-                Some((input, bytes)) => {
-                    taken.fetch_add(bytes, Ordering::Relaxed);
-                    started.fetch_add(1, Ordering::Relaxed);
-                    Some(input)
+    let inputs = futures_util::stream::unfold(lines, {
+        let (started, all_taken, intake) = (started.clone(), all_taken.clone(), intake.clone());
+        move |mut lines| {
+            let (taken, started, all_taken, intake) = (
+                taken.clone(),
+                started.clone(),
+                all_taken.clone(),
+                intake.clone(),
+            );
+            async move {
+                intake.admit().await;
+                match lines.recv().await {
+                    Some((input, bytes)) => {
+                        taken.fetch_add(bytes, Ordering::Relaxed);
+                        started.fetch_add(1, Ordering::Relaxed);
+                        Some((input, lines))
+                    }
+                    None => {
+                        all_taken.store(true, Ordering::Relaxed);
+                        None
+                    }
                 }
-                None => {
-                    all_taken.store(true, Ordering::Relaxed);
-                    None
-                }
-            })
+            }
         }
     });
-    let inputs = batch_fetch::from_stream(inputs);
+    let inputs = batch_fetch::from_stream(Box::pin(inputs));
 
     let mut batch = match args.deadline {
         Some(deadline) => client.batch().deadline(deadline),
@@ -121,7 +140,21 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         batch = batch.observer(report.observer());
     }
     let began = Instant::now();
-    let interrupted = stop_on_ctrl_c(batch.clone());
+    let out = writer::Stdout::new();
+    let stopping = signals::listen(batch.clone(), {
+        let out = out.clone();
+        let unfinished = report
+            .as_ref()
+            .map(|(file, ..)| file.temporary().to_owned());
+        move || {
+            out.flush_if_idle();
+            // The old report stays; the half-written new one goes.
+            if let Some(path) = &unfinished {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    })
+    .map_err(|e| format!("cannot handle signals: {e}"))?;
     let mut results: Results = if args.ordered {
         Box::pin(batch.fetch_stream_ordered(inputs))
     } else {
@@ -131,42 +164,39 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let progress = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| summary::ProgressLine::start(batch.clone(), TICK, read, input_size));
 
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut failed = 0u64;
-    let mut cancelled = 0u64;
+    let settings = writer::Settings {
+        output_dir: args.output_dir.clone(),
+        with_body: args.body,
+        fail_fast: args.fail_fast,
+        report: report.as_ref().map(|(_, _, report)| report.clone()),
+    };
+    let writer = Writer::start(settings, out, intake, stopping.clone());
     let mut stopped_early = false;
-    while let Some((index, result)) = results.next().await {
-        let origin = origins.take(index);
-        let mut failure = match &result {
+    loop {
+        // Never waits on the writer: this loop drives the requests under way.
+        let (index, result) = tokio::select! {
+            biased;
+            () = writer.stopped() => {
+                stopped_early = true;
+                break;
+            }
+            next = results.next() => match next {
+                Some(next) => next,
+                None => break,
+            },
+        };
+        let failure = match &result {
             Ok(res) => res.status().as_u16() >= 400,
             Err(_) => true,
         };
-        let mut record = Record::new(index, &origin, &result, args.body);
-        if let (Some(dir), Ok(res)) = (&args.output_dir, &result) {
-            let name = files::file_name(index, res.url());
-            match files::write_body(dir, &name, res.body()) {
-                Ok(path) => record.file = Some(path.display().to_string()),
-                Err(e) => {
-                    record.file_error = Some(e.to_string());
-                    failure = true;
-                }
-            }
-        }
-        failed += u64::from(failure);
-        cancelled += u64::from(matches!(&result, Err(e) if e.kind() == ErrorKind::Cancelled));
-        if let Some((_, _, report)) = &report {
-            report.finish(index, &origin, &result, failure.then(|| record.failure()));
-        }
-        let written = serde_json::to_writer(&mut out, &record)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"));
-        if let Err(e) = written {
+        let origin = origins.take(index);
+        let sent = writer.send(Finished {
+            index,
+            origin,
+            result,
+        });
+        if !sent {
             stopped_early = true;
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("batch-fetch: cannot write the output: {e}");
-                failed += 1;
-            }
             break;
         }
         if failure && args.fail_fast {
@@ -176,23 +206,20 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     }
     // Dropping the stream cancels what is still in flight.
     drop(results);
-    if let Err(e) = out.flush() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("batch-fetch: cannot write the output: {e}");
-            failed += 1;
-        }
-    }
-    drop(out);
+    let written = writer.finish().await;
+    let stopped_early = stopped_early || written.stopped_early;
+    let (mut failed, cancelled) = (written.failed, written.cancelled);
     if let Some(progress) = progress {
         progress.finish();
     }
     let stats = batch.stats();
+    let stopped_by = stopping.stopped_by();
     // Why inputs were left unsent, when they were.
     let cut_short = if stopped_early || all_taken.load(Ordering::Relaxed) && cancelled == 0 {
         None
     } else {
-        let why = if interrupted.load(Ordering::Relaxed) {
-            "interrupted (Ctrl-C)".to_string()
+        let why = if let Some(stop) = stopped_by {
+            stop.why().to_string()
         } else if let Some(deadline) = args.deadline.filter(|d| began.elapsed() >= *d) {
             format!("stopped at the --deadline of {deadline:?}")
         } else {
@@ -216,9 +243,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     // Inputs left unsent did not succeed either.
     let unsent = cut_short.is_some() && !all_taken.load(Ordering::Relaxed);
     if let Some((file, path, report)) = report {
-        let page = report.render(&stats, &command_line(), cut_short.as_deref());
-        let mut file = std::io::BufWriter::new(file);
-        if let Err(e) = file.write_all(page.as_bytes()).and_then(|()| file.flush()) {
+        let page = report.render(&stats, &command_line::shown(), cut_short.as_deref());
+        if let Err(e) = file.commit(page.as_bytes()) {
             eprintln!(
                 "batch-fetch: cannot write the report {}: {e}",
                 path.display()
@@ -234,10 +260,16 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         if let Some(cut_short) = &cut_short {
             eprintln!("{cut_short}");
         }
+        if stopping.hurried() {
+            let n = written.unwritten;
+            eprintln!(
+                "stopped again: {n} line{} left unwritten",
+                plural(n as usize)
+            );
+        }
     }
-    Ok(if interrupted.load(Ordering::Relaxed) {
-        // What a shell expects of a program stopped by SIGINT.
-        ExitCode::from(130)
+    Ok(if let Some(stop) = stopped_by {
+        ExitCode::from(stop.exit_status())
     } else if (failed > 0 || unsent) && !args.allow_failures {
         ExitCode::from(1)
     } else {
@@ -245,45 +277,8 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     })
 }
 
-/// On the first Ctrl-C, cancels the batch (what is under way gets its
-/// line, the summary and the report are written); on the second, quits at
-/// once. The flag says whether the first came.
-fn stop_on_ctrl_c(batch: Batch) -> Arc<AtomicBool> {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return; // no handler: Ctrl-C keeps its default, ending at once
-        }
-        flag.store(true, Ordering::Relaxed);
-        batch.cancel();
-        eprintln!("batch-fetch: interrupted, finishing up (Ctrl-C again to quit at once)");
-        let _ = tokio::signal::ctrl_c().await;
-        std::process::exit(130);
-    });
-    interrupted
-}
-
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
-}
-
-/// The command line as typed, near enough: arguments with spaces or
-/// quotes are quoted.
-fn command_line() -> String {
-    let mut line = String::from("batch-fetch");
-    for arg in std::env::args_os().skip(1) {
-        let arg = arg.to_string_lossy();
-        line.push(' ');
-        if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
-            line.push('\'');
-            line.push_str(&arg.replace('\'', "'\\''"));
-            line.push('\'');
-        } else {
-            line.push_str(&arg);
-        }
-    }
-    line
 }
 
 /// The input, and its size when it is a plain file (none for stdin or a

@@ -6,6 +6,7 @@ use batch_fetch::{Error, ErrorKind, Response, Timings};
 use serde::Serialize;
 
 use crate::input::Origin;
+use crate::redact;
 
 /// What one input's line says.
 #[derive(Serialize)]
@@ -15,9 +16,10 @@ pub(crate) struct Record<'a> {
     index: usize,
     /// Its line in the file, from 1.
     line: u64,
-    /// The URL as written (none for a line that did not parse).
+    /// The URL as written (none for a line that did not parse), its
+    /// credentials masked.
     url: Option<&'a str>,
-    /// The URL that answered, after redirects.
+    /// The URL that answered, after redirects, its credentials masked.
     final_url: Option<String>,
     status: Option<u16>,
     /// Body bytes (decoded).
@@ -78,7 +80,7 @@ impl<'a> Record<'a> {
         };
         match result {
             Ok(res) => {
-                record.final_url = Some(res.url().to_string());
+                record.final_url = Some(redact::userinfo(&res.url().to_string()).into_owned());
                 record.status = Some(res.status().as_u16());
                 record.bytes = Some(res.body().len());
                 record.attempts = res.attempts();
@@ -94,7 +96,7 @@ impl<'a> Record<'a> {
                 record.timings = err.timings().map(TimingsMs::from);
                 record.error = Some(ErrorRecord {
                     kind: kind_name(err.kind()),
-                    message: err.to_string(),
+                    message: redact::userinfo(&err.to_string()).into_owned(),
                 });
             }
         }

@@ -12,8 +12,31 @@ use serde_json::Value;
 use support::TestServer;
 use support::fn_server::{FnServer, reply, with_header};
 
+#[path = "cli/back_pressure.rs"]
+mod back_pressure;
+#[path = "cli/exit_paths.rs"]
+mod exit_paths;
+#[path = "cli/secrets.rs"]
+mod secrets;
+
 /// Every run is bounded; a hung tool fails the test instead of the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// The built tool, with no proxy from the environment.
+fn tool() -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("batch-fetch"));
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
 
 /// What one run of the tool did.
 struct Run {

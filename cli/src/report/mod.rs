@@ -21,6 +21,7 @@ use batch_fetch::{BatchStats, Error, Event, Observer, Response, Timings};
 
 use crate::input::Origin;
 use crate::output::kind_name;
+use crate::redact;
 use histogram::{Class, Histogram};
 use sample::Reservoir;
 use timeline::Timeline;
@@ -180,7 +181,7 @@ impl Report {
         };
         let url = match (&origin.url, result) {
             (Some(url), _) => url.clone(),
-            (None, Ok(res)) => res.url().to_string(),
+            (None, Ok(res)) => redact::userinfo(&res.url().to_string()).into_owned(),
             (None, Err(_)) => format!("(line {})", origin.line),
         };
 
