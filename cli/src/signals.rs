@@ -86,8 +86,12 @@ pub(crate) fn listen(
         let first = signals.next().await;
         let _ = state.first.set(first);
         batch.cancel();
+        let again = match first {
+            Stop::Interrupt => "Ctrl-C again",
+            Stop::Terminate | Stop::HangUp => "a second signal",
+        };
         eprintln!(
-            "batch-fetch: {}, finishing up (Ctrl-C again to quit at once)",
+            "batch-fetch: {}, finishing up ({again} to quit at once)",
             first.why()
         );
         signals.next().await;
