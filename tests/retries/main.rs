@@ -8,6 +8,7 @@ mod support;
 mod backoff;
 mod backoff_permit;
 mod faults;
+mod framing;
 mod h2_goaway;
 mod h2_load;
 mod h2_refused_stream;
