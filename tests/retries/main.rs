@@ -9,6 +9,7 @@ mod backoff;
 mod backoff_permit;
 mod faults;
 mod framing;
+mod h2_faults;
 mod h2_goaway;
 mod h2_load;
 mod h2_refused_stream;
