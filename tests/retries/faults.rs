@@ -6,6 +6,8 @@
 //! form stays within `max_delay`; random keep-alive closes over hundreds of
 //! GETs lose no request; HTTP/2 stream resets other than `REFUSED_STREAM`
 //! fail only their own input, and a GOAWAY with an error code loses no GET.
+//! Faults that need a sequence of requests or a request body are in
+//! `framing.rs` (HTTP/1.1) and `h2_faults.rs` (HTTP/2).
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +82,21 @@ const FAULTS: &[(&str, Want, usize)] = &[
     ("/fault/http10/length", Body("hello 1.0"), 1),
     ("/fault/http10/close", Body("hello 1.0"), 1),
     ("/fault/http10/keep-alive", Body("hello 1.0"), 1),
+    // A body longer than its Content-Length: the rest (a whole stray
+    // response) is not taken for the next answer (see `framing.rs`).
+    ("/fault/overlong/response", Body("hello"), 1),
+    ("/fault/overlong/garbage", Body("hello"), 1),
+    // Two Content-Length values: refused if they differ (RFC 9112 §6.3),
+    // read if they agree.
+    ("/fault/content-length/differ", Kind(Protocol), 1),
+    ("/fault/content-length/same", Body("hello"), 1),
+    ("/fault/content-length/list", Body("hello"), 1),
+    // Content-Length and chunked: chunked wins (RFC 9112 §6.3).
+    ("/fault/cl-te/3", Body("hello"), 1),
+    // Informational answers before the final one are skipped.
+    ("/fault/informational/100", Body("hello"), 1),
+    ("/fault/informational/103", Body("hello"), 1),
+    ("/fault/informational/many", Body("hello"), 1),
 ];
 
 /// 2 retries, 20 ms doubling, at most 300 ms, no jitter.

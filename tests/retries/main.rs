@@ -9,6 +9,8 @@ mod backoff;
 mod backoff_permit;
 mod connect_faults;
 mod faults;
+mod framing;
+mod h2_faults;
 mod h2_goaway;
 mod h2_load;
 mod h2_refused_stream;

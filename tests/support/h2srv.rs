@@ -2,8 +2,8 @@
 //! [`H2Server`]. They refuse streams, reset them, or go away, as their
 //! [`H2Mode`] says: the same way for every connection, or ([`H2Mode::ByPath`])
 //! as each request path names. All are written with the `h2` crate's server
-//! side but one, written frame by frame for a GOAWAY whose last stream id
-//! is known in advance.
+//! side but two, written frame by frame: a GOAWAY whose last stream id is
+//! known in advance, and a header block that never ends.
 //!
 //! Answers are `200` with body `conn={c} method={m} path={p} body={b}`.
 //! A `?delay=MS` query delays the answer.
@@ -59,9 +59,24 @@ pub enum H2Mode {
     /// | `/h2/rst/{code}/{times}/...` | the first `{times}` requests to this exact target: `RST_STREAM({code})` before any response; later answered |
     /// | `/h2/rst-body/{code}` | response headers and 5 body bytes, then `RST_STREAM({code})` |
     /// | `/h2/goaway/{code}` | the first request to it: `GOAWAY({code})` (abrupt: last stream id = the last one accepted) on its connection; later answered |
+    /// | `/h2/huge-header/{bytes}` | `200` with one `x-huge` field of `{bytes}` bytes, body `ok` |
     /// | anything else | answered |
     ByPath,
+    /// Every connection's initial stream window is 0 and never raised (no
+    /// capacity is ever released): a request without a body is answered,
+    /// one with a body is held unanswered and unread for as long as the
+    /// connection lives, so the client can never send it.
+    ZeroWindow,
+    /// Every connection is served frame by frame: to its first request
+    /// HEADERS it answers a HEADERS frame without END_HEADERS
+    /// (`:status: 200`), then CONTINUATION frames of `x-flood` fields, none
+    /// with END_HEADERS, until the client leaves, [`FLOOD_CAP`] bytes went
+    /// out, or 10 s passed ([`H2Stats::floods`]).
+    ContinuationFlood,
 }
+
+/// What a [`H2Mode::ContinuationFlood`] connection pushes at most.
+pub const FLOOD_CAP: u64 = 64 << 20;
 
 /// One request a connection answered.
 #[derive(Debug, Clone)]
@@ -80,6 +95,8 @@ pub struct H2Stats {
     resets: AtomicUsize,
     /// HEADERS frames the raw first connection received (RawGoAwayAfterTwo).
     raw_headers: AtomicUsize,
+    /// Bytes of CONTINUATION frames each flooding connection pushed.
+    floods: Mutex<Vec<u64>>,
     /// (connection, target) of every stream accepted, in order.
     received: Mutex<Vec<(usize, String)>>,
     log: Mutex<Vec<H2Hit>>,
@@ -114,6 +131,12 @@ impl H2Stats {
     /// Request HEADERS frames the raw connection read before going away.
     pub fn raw_headers(&self) -> usize {
         self.raw_headers.load(Ordering::SeqCst)
+    }
+
+    /// Bytes of CONTINUATION frames pushed by each
+    /// [`H2Mode::ContinuationFlood`] connection whose flood has ended.
+    pub fn floods(&self) -> Vec<u64> {
+        self.floods.lock().unwrap().clone()
     }
 
     /// The connection of each stream accepted (by the `h2` crate servers)
@@ -169,6 +192,7 @@ impl H2Server {
                     H2Mode::RawGoAwayAfterTwo { wait } if conn == 1 => {
                         raw_go_away(stream, wait, &st).await
                     }
+                    H2Mode::ContinuationFlood => continuation_flood(stream, &st).await,
                     _ => serve(stream, mode, st, conn).await,
                 }
             }
@@ -197,12 +221,16 @@ impl std::ops::Deref for H2Server {
 async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize) {
     let mut builder = h2::server::Builder::new();
     builder.max_concurrent_streams(100);
+    if mode == H2Mode::ZeroWindow {
+        builder.initial_window_size(0);
+    }
     let Ok(mut connection) = builder.handshake::<_, Bytes>(stream).await else {
         return;
     };
     let mut accepted_here = 0usize;
     let mut going_away = false;
-    // Streams held open (unanswered) once the connection went away (ByPath).
+    // Streams held open (unanswered): once the connection went away
+    // (ByPath), or with a body that cannot be sent (ZeroWindow).
     let mut held = Vec::new();
     // Bounded by the client's streams and CONN_CAP.
     while let Some(Ok((req, mut respond))) = connection.accept().await {
@@ -271,6 +299,18 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
                         });
                         continue;
                     }
+                    ["h2", "huge-header", bytes] => {
+                        let value = "v".repeat(bytes.parse().unwrap_or(100_000));
+                        let head = Response::builder()
+                            .status(200)
+                            .header("x-huge", value)
+                            .body(())
+                            .unwrap();
+                        if let Ok(mut send) = respond.send_response(head, false) {
+                            let _ = send.send_data(Bytes::from_static(b"ok"), true);
+                        }
+                        continue;
+                    }
                     ["h2", "goaway", _] if seen_before == 0 => {
                         connection.abrupt_shutdown(code(2));
                         // Held unanswered: the connection ends once the GOAWAY is out.
@@ -279,6 +319,10 @@ async fn serve(stream: TcpStream, mode: H2Mode, stats: Arc<H2Stats>, conn: usize
                     }
                     _ => {}
                 }
+            }
+            H2Mode::ZeroWindow if !req.body().is_end_stream() => {
+                held.push((req, respond));
+                continue;
             }
             _ => {}
         }
@@ -352,6 +396,7 @@ const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
 const SETTINGS: u8 = 0x4;
 const GOAWAY: u8 = 0x7;
+const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
@@ -439,4 +484,65 @@ async fn raw_go_away(mut stream: TcpStream, wait: usize, stats: &H2Stats) {
         while let Ok(1..) = stream.read(&mut buf).await {}
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
+
+/// Reads the client preface and the first request HEADERS (3 s at most),
+/// then floods that stream with a header block that never ends: HEADERS
+/// without END_HEADERS, then CONTINUATION frames of ~16 KB (the smallest
+/// SETTINGS_MAX_FRAME_SIZE) of complete `x-flood` fields, none with
+/// END_HEADERS. Stops when a write fails, at [`FLOOD_CAP`] bytes or after
+/// 10 s, and records the bytes pushed.
+async fn continuation_flood(mut stream: TcpStream, stats: &H2Stats) {
+    let mut preface = [0u8; 24];
+    if stream.read_exact(&mut preface).await.is_err() || preface != PREFACE {
+        return;
+    }
+    if stream.write_all(&frame(SETTINGS, 0, 0, &[])).await.is_err() {
+        return;
+    }
+    let first_request = async {
+        // Bounded by the timeout around it.
+        loop {
+            let (kind, flags, id, _payload) = read_frame(&mut stream).await?;
+            if kind == SETTINGS && flags & ACK == 0 {
+                stream.write_all(&frame(SETTINGS, ACK, 0, &[])).await.ok()?;
+            }
+            if kind == HEADERS {
+                return Some(id);
+            }
+        }
+    };
+    let Ok(Some(id)) = tokio::time::timeout(Duration::from_secs(3), first_request).await else {
+        return;
+    };
+    stats.raw_headers.fetch_add(1, Ordering::SeqCst);
+    // HPACK literal fields without indexing, new name: 0x00, the name's
+    // length and bytes, the value's length and bytes (lengths below 127).
+    let mut field = vec![0x00, 7];
+    field.extend_from_slice(b"x-flood");
+    field.push(100);
+    field.extend_from_slice(&[b'f'; 100]);
+    let block: Vec<u8> = field
+        .iter()
+        .copied()
+        .cycle()
+        .take(field.len() * (16_000 / field.len()))
+        .collect();
+    let continuation = frame(CONTINUATION, 0, id, &block);
+    let mut pushed = 0u64;
+    let flood = async {
+        // HPACK 0x88 is the static-table entry `:status: 200`.
+        if stream
+            .write_all(&frame(HEADERS, 0, id, &[0x88]))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        while pushed < FLOOD_CAP && stream.write_all(&continuation).await.is_ok() {
+            pushed += continuation.len() as u64;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), flood).await;
+    stats.floods.lock().unwrap().push(pushed);
 }

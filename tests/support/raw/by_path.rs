@@ -21,6 +21,11 @@
 //! | `/fault/endless-body/{chunked,close,length}` | a body for ever ([`ENDLESS_CAP`]): chunked, close-delimited, or announced as [`ENDLESS_CAP`] bytes |
 //! | `/fault/status/{code}/{times}/{form}/...` | the first `{times}` requests to this exact target: `{code}` with `Retry-After` in `{form}`; later `200 ok` |
 //! | `/fault/http10/{length,close,keep-alive}` | an `HTTP/1.0 200` (body `hello 1.0`) |
+//! | `/fault/overlong/{response,garbage}` | `Content-Length: 5`, body `hello`, then in the same write more bytes: a whole second response (body `POISON`) nobody asked for, or bytes that are not HTTP; keep-alive |
+//! | `/fault/content-length/differ` | two `Content-Length` fields, `5` and `6`, body `hello`, keep-alive |
+//! | `/fault/content-length/{same,list}` | `Content-Length: 5` twice, as two fields or as `5, 5`; body `hello`, keep-alive |
+//! | `/fault/cl-te/{n}` | `Content-Length: {n}` and `Transfer-Encoding: chunked`; chunked body `hello`, keep-alive |
+//! | `/fault/informational/{100,103,many}` | `100 Continue`, `103 Early Hints`, or five 1xx answers (100, 102, 103, 103, 199), then `200` body `hello`, keep-alive |
 //! | anything else | `404` |
 //!
 //! `Retry-After` forms: `secs-{n}`, `date-in-{n}` (an HTTP-date `{n}` s
@@ -163,6 +168,48 @@ pub(super) async fn act_out(
             let answer =
                 b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 9\r\n\r\nhello 1.0";
             keep_alive_if(send(stream, answer).await)
+        }
+        ["fault", "overlong", stray] => {
+            // The stray bytes would be the answer to the next request if
+            // the client read it from this connection.
+            let stray: &[u8] = match *stray {
+                "response" => b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON",
+                _ => b"EXTRA GARBAGE \x00\x01 not a response\r\n\r\n",
+            };
+            let answer = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", stray].concat();
+            keep_alive_if(send(stream, &answer).await)
+        }
+        ["fault", "content-length", form] => {
+            let fields = match *form {
+                "differ" => "Content-Length: 5\r\nContent-Length: 6\r\n",
+                "same" => "Content-Length: 5\r\nContent-Length: 5\r\n",
+                _ => "Content-Length: 5, 5\r\n",
+            };
+            let answer = format!("HTTP/1.1 200 OK\r\n{fields}\r\nhello");
+            keep_alive_if(send(stream, answer.as_bytes()).await)
+        }
+        ["fault", "cl-te", _] => {
+            // Were the Content-Length taken (when below 5), the rest of the
+            // chunked body would be read as the next response.
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 5\r\nhello\r\n0\r\n\r\n",
+                num(2).unwrap_or(3)
+            );
+            keep_alive_if(send(stream, answer.as_bytes()).await)
+        }
+        ["fault", "informational", which] => {
+            let early = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+            let interim = match *which {
+                "100" => "HTTP/1.1 100 Continue\r\n\r\n".to_string(),
+                "103" => early.to_string(),
+                _ => format!(
+                    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n\
+                     {early}{early}HTTP/1.1 199 Whatever\r\nX-Interim: 1\r\n\r\n"
+                ),
+            };
+            let answer = format!("{interim}HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+            keep_alive_if(send(stream, answer.as_bytes()).await)
         }
         _ => respond(stream, "404 Not Found", "", "no such fault").await,
     }
