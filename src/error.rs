@@ -419,13 +419,6 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
         if let Some(legacy) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
             connect |= legacy.is_connect();
         }
-        if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            // h2 refuses, on its own side, a response whose header block is
-            // over the client's SETTINGS_MAX_HEADER_LIST_SIZE.
-            if h2.reason() == Some(h2::Reason::REFUSED_STREAM) && !h2.is_remote() {
-                return ErrorKind::HeadersTooLarge;
-            }
-        }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_timeout() {
                 return ErrorKind::Timeout;

@@ -157,7 +157,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         .http2_keep_alive_timeout(cfg.keep_alive.http2_timeout)
         .http2_keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
         .http1_max_buf_size(cfg.limits.max_header_bytes)
-        .http2_max_header_list_size(u32::try_from(cfg.limits.max_header_bytes).unwrap_or(u32::MAX));
+        .http2_max_header_list_size(h2_header_list_limit(&cfg.limits));
     // hyper's own limit is 100 fields, in an array on the stack; naming a
     // limit makes it fill a vector of that size for every response head
     // (about 1,500 instructions), so it is named only when it differs.
@@ -178,6 +178,19 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         proxy: cfg.proxy,
         http_is_http1: !cfg.http2_prior_knowledge,
     })))
+}
+
+/// The header list size given to h2. h2 resets a response whose header
+/// list is over it with `PROTOCOL_ERROR`, which says nothing of why; so it
+/// gets room to spare (twice the limit, plus the 32 bytes h2 counts per
+/// field), and the body layer applies the exact limit, as
+/// `HeadersTooLarge`. A list past even this is a protocol error.
+fn h2_header_list_limit(limits: &ResponseLimits) -> u32 {
+    let spare = limits
+        .max_header_bytes
+        .saturating_mul(2)
+        .saturating_add(limits.max_headers.saturating_mul(32));
+    u32::try_from(spare).unwrap_or(u32::MAX)
 }
 
 /// A rustls configuration that always verifies certificates against the

@@ -47,8 +47,11 @@ pub(super) fn check_head(
     }
     // Refuse an announced oversize body without reading it. (A decoded
     // body has no Content-Length left; the body limit then counts its
-    // decoded bytes.)
-    if content_length(headers).is_some_and(|len| len > limits.max_body_size as u64) {
+    // decoded bytes.) Beside `Transfer-Encoding`, a `Content-Length` does
+    // not say the body's size (RFC 9112 §6.3): the chunks do.
+    if !headers.contains_key(http::header::TRANSFER_ENCODING)
+        && content_length(headers).is_some_and(|len| len > limits.max_body_size as u64)
+    {
         return Err(body_too_large(limits.max_body_size));
     }
     Ok(())
