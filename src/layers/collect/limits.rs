@@ -49,8 +49,8 @@ pub(super) fn check_head(
     // body has no Content-Length left; the body limit then counts its
     // decoded bytes.) Beside `Transfer-Encoding`, a `Content-Length` does
     // not say the body's size (RFC 9112 §6.3): the chunks do.
-    if !headers.contains_key(http::header::TRANSFER_ENCODING)
-        && content_length(headers).is_some_and(|len| len > limits.max_body_size as u64)
+    if content_length(headers).is_some_and(|len| len > limits.max_body_size as u64)
+        && !headers.contains_key(http::header::TRANSFER_ENCODING)
     {
         return Err(body_too_large(limits.max_body_size));
     }
