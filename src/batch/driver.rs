@@ -80,6 +80,14 @@ pub(crate) struct StopWhen {
     pub(crate) drain: bool,
 }
 
+/// How long a stopped batch gives the requests under way to say they are
+/// done before it drops them. A request whose response has come (the
+/// consumer polled late) is done, and its result stands; but its body may
+/// still sit in its connection's task, which reads it only once asked, on
+/// a thread of its own. A request waiting for the server is not waited
+/// for beyond this.
+const SETTLING: Duration = Duration::from_millis(50);
+
 pin_project! {
     /// A running batch, as a stream of `(index, result)` in completion
     /// order. No task is spawned per request: the request futures live in a
@@ -107,10 +115,10 @@ pin_project! {
         // Armed on the first poll.
         deadline: Option<Pin<Box<Sleep>>>,
         cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-        // Once stopped: why, the requests that had finished by then, and
-        // the dropped ones, still to report.
+        // Once stopped: why, the time left for requests that are done to
+        // say so, and the dropped ones still to report.
         stopped: Option<Stopped>,
-        finished: VecDeque<Outcome>,
+        settling: Option<Pin<Box<Sleep>>>,
         dropped: VecDeque<(usize, Option<RequestRecord>)>,
     }
 }
@@ -143,7 +151,7 @@ where
             deadline: None,
             cancelled: None,
             stopped: None,
-            finished: VecDeque::new(),
+            settling: None,
             dropped: VecDeque::new(),
         }
     }
@@ -186,7 +194,7 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
         if self.stopped.is_none() {
             if let Some(why) = self.as_mut().poll_stop(cx) {
-                self.as_mut().stop(why, cx);
+                self.as_mut().stop(why);
             }
         }
         if let Some(why) = self.stopped {
@@ -293,19 +301,21 @@ where
         None
     }
 
-    /// Keeps the results of the requests that are done, then drops every
-    /// request still under way; each will be reported `Cancelled`, in
-    /// input order.
-    fn stop(self: Pin<&mut Self>, why: Stopped, cx: &mut Context<'_>) {
+    /// Stops starting inputs; what is under way settles (see
+    /// [`SETTLING`]), then is dropped.
+    fn stop(self: Pin<&mut Self>, why: Stopped) {
         let this = self.project();
         *this.stopped = Some(why);
-        // A request whose response came before the stop was seen (the
-        // consumer polled late) finished: its result stands, even though
-        // the batch stops. One poll each tells; none waits.
-        while let Poll::Ready(Some(outcome)) = this.running.poll_next_unpin(cx) {
-            this.admission.leave();
-            this.finished.push_back(outcome);
+        if !this.running.is_empty() {
+            *this.settling = Some(Box::pin(tokio::time::sleep(SETTLING)));
         }
+        *this.deadline = None;
+    }
+
+    /// Drops every request still under way; each will be reported
+    /// `Cancelled`, in input order.
+    fn drop_running(self: Pin<&mut Self>) {
+        let this = self.project();
         let mut dropped: Vec<(usize, Option<RequestRecord>)> = Pin::new(&*this.running)
             .iter_pin_ref()
             .map(|request| {
@@ -316,21 +326,40 @@ where
         dropped.sort_unstable_by_key(|(index, _)| *index);
         this.running.clear();
         this.dropped.extend(dropped);
-        *this.deadline = None;
     }
 
-    /// After a stop: the requests that had finished, then the dropped
-    /// ones and (when draining) the inputs never started, each with its
-    /// `Cancelled` error.
+    /// After a stop: the requests that turn out to be done, then the
+    /// dropped ones and (when draining) the inputs never started, each
+    /// with its `Cancelled` error.
     fn poll_stopped(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         why: Stopped,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Outcome>> {
+        if self.settling.is_some() {
+            let this = self.as_mut().project();
+            match this.running.poll_next_unpin(cx) {
+                Poll::Ready(Some(outcome)) => {
+                    this.admission.leave();
+                    this.state.finish(outcome.0, &outcome.1);
+                    return Poll::Ready(Some(outcome));
+                }
+                Poll::Ready(None) => {}
+                Poll::Pending => {
+                    let settled = this
+                        .settling
+                        .as_mut()
+                        .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
+                    if !settled {
+                        return Poll::Pending;
+                    }
+                }
+            }
+            *this.settling = None;
+            self.as_mut().drop_running();
+        }
         let this = self.project();
-        let outcome = if let Some(outcome) = this.finished.pop_front() {
-            outcome
-        } else if let Some((index, record)) = this.dropped.pop_front() {
+        let outcome = if let Some((index, record)) = this.dropped.pop_front() {
             let mut err = Error::cancelled(why).with_index(Some(index));
             if let Some(record) = record {
                 err = err

@@ -73,9 +73,11 @@ impl Batch {
     }
 
     /// Stops each fetch of this batch `deadline` after it starts (its first
-    /// poll). Requests under way are dropped and every unfinished input
-    /// gets an error of kind [`Cancelled`](crate::ErrorKind::Cancelled)
-    /// (see [`cancel()`](Self::cancel) for what each entry point returns).
+    /// poll). Requests under way are dropped (but for those whose response
+    /// is in, as [`cancel()`](Self::cancel) says) and every unfinished
+    /// input gets an error of kind
+    /// [`Cancelled`](crate::ErrorKind::Cancelled) (see
+    /// [`cancel()`](Self::cancel) for what each entry point returns).
     ///
     /// Overrides the client's
     /// [`batch_deadline`](crate::BatchClientBuilder::batch_deadline).
@@ -108,13 +110,15 @@ impl Batch {
         self
     }
 
-    /// Stops the batch now, from any task or thread. Requests under way are
-    /// dropped (their connections closed) and inputs not started are not
-    /// sent:
+    /// Stops the batch now, from any task or thread. Inputs not started
+    /// are not sent; requests under way are dropped (their connections
+    /// closed), except those whose response turns out to be in already:
+    /// they are given a moment (50 ms at most) to be read, and their
+    /// results stand.
     ///
-    /// - `fetch_all_settled` returns at once, with an error of kind
-    ///   [`Cancelled`](crate::ErrorKind::Cancelled) for every unfinished
-    ///   input (inputs of a [`from_stream`](crate::from_stream) input that
+    /// - `fetch_all_settled` returns at once (after that moment at most),
+    ///   with an error of kind [`Cancelled`](crate::ErrorKind::Cancelled)
+    ///   for every unfinished input (inputs of a [`from_stream`](crate::from_stream) input that
     ///   are not ready yet are not waited for);
     /// - `fetch_all` returns a `Cancelled` error;
     /// - the streams yield a `Cancelled` error for each request that was

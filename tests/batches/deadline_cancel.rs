@@ -246,9 +246,12 @@ async fn stream_yields_completed_then_cancelled_then_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_in_before_the_stop_is_kept_when_polled_late() {
     let server = TestServer::start().await;
+    // Input 1 is sent while input 0 is awaited (its connect is driven by
+    // the consumer's polls), and answered after input 0 but before the
+    // deadline.
     let urls = vec![
-        fast(&server, 0),
-        server.url("/id/1?delay=100"),
+        server.url("/id/0?delay=200"),
+        server.url("/bytes/200000?delay=300"),
         hang(&server, 2),
     ];
     let deadline = Duration::from_millis(500);
@@ -257,6 +260,11 @@ async fn a_response_in_before_the_stop_is_kept_when_polled_late() {
     let seen = within(PROMPT, "stream", async {
         let mut stream = pin!(batch.fetch_stream(urls.clone()));
         let mut seen = vec![stream.next().await.expect("input 0")];
+        assert_eq!(
+            server.hits("/bytes/200000?delay=300"),
+            1,
+            "input 1 was sent"
+        );
         // Not polled while input 1's response arrives and the deadline
         // passes.
         tokio::time::sleep(deadline * 2).await;
@@ -272,7 +280,8 @@ async fn a_response_in_before_the_stop_is_kept_when_polled_late() {
 
     let order: Vec<(usize, bool)> = seen.iter().map(|(i, r)| (*i, r.is_ok())).collect();
     assert_eq!(order, [(0, true), (1, true), (2, false)], "{order:?}");
-    ok_body(&seen[1].1, "1");
+    ok_body(&seen[0].1, "0");
+    assert_eq!(seen[1].1.as_ref().unwrap().body().len(), 200_000);
     cancelled(&seen[2].1, 2, &urls[2], "deadline");
     assert_eq!(batch.stats().count(), 3);
 }
