@@ -30,14 +30,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::clients::{builder, client, trusting};
+use crate::support::clients::{builder, client, defaults, trusting};
 use crate::support::fn_server::{echo, redirect, reply, with_header};
 use crate::support::listen::{LOOPBACK, Listening};
 use crate::support::{
     Behavior, FnServer, ProxyServer, RawServer, TestPki, TestServer, bounded, closed_port,
     expect_err,
 };
-use batch_fetch::{BatchClient, Error, ErrorKind, Proxy, Request};
+use batch_fetch::{Error, ErrorKind, Proxy, Request};
 use http::{HeaderMap, HeaderValue};
 use tokio::io::AsyncReadExt;
 use tokio_rustls::TlsAcceptor;
@@ -139,7 +139,7 @@ fn request_debug_hides_url_credentials() {
 
 #[test]
 fn builder_debug_hides_default_headers_and_proxy_password() {
-    let b = BatchClient::builder()
+    let b = defaults()
         .default_headers(secret_headers())
         .proxy(Proxy::all(format!(
             "http://user:{PROXY_PASSWORD}@127.0.0.1:3128"
@@ -847,7 +847,7 @@ fn an_http_request_cannot_carry_a_line_break() {
 
 #[test]
 fn user_agent_with_a_line_break_is_a_config_error() {
-    let err = BatchClient::builder()
+    let err = defaults()
         .user_agent("agent\r\nx-injected: 1")
         .build()
         .unwrap_err();

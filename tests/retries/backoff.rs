@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{TestServer, bounded};
-use batch_fetch::{BatchClient, RetryPolicy};
+use batch_fetch::RetryPolicy;
 
 fn gaps(server: &TestServer, path: &str) -> Vec<Duration> {
     let hits: Vec<_> = server
@@ -19,7 +20,7 @@ fn gaps(server: &TestServer, path: &str) -> Vec<Duration> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delays_double_from_the_base_delay() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .retry(
             RetryPolicy::default()
                 .max_retries(3)
@@ -51,7 +52,7 @@ async fn delays_double_from_the_base_delay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delays_are_capped_by_max_delay() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .retry(
             RetryPolicy::default()
                 .max_retries(4)
@@ -87,7 +88,7 @@ async fn full_jitter_stays_within_the_exponential_ceiling() {
     let server = TestServer::start().await;
     // Full jitter: each delay is random in [0, base·2^n]; with a ceiling of
     // 300 ms per retry, 3 retries must be over well before 3 × 300 ms + slack.
-    let client = BatchClient::builder()
+    let client = defaults()
         .retry(
             RetryPolicy::default()
                 .max_retries(3)

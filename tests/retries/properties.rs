@@ -43,12 +43,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, ErrorKind, Event, RetryPolicy};
+use batch_fetch::{ErrorKind, Event, RetryPolicy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::support::clients::defaults;
 use crate::support::listen::Listening;
 use crate::support::raw::read_request;
 use crate::support::{Gauge, GaugeGuard, within};
@@ -452,8 +453,7 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
         .map(|i| model(i, case.max_retries))
         .collect();
 
-    let mut builder = BatchClient::builder()
-        .no_proxy()
+    let mut builder = defaults()
         .concurrency(case.concurrency)
         .timeout(Duration::from_secs(10))
         .retry(
