@@ -165,6 +165,15 @@ fn credentialed(url: String) -> Request {
         .header("proxy-authorization", format!("Basic {PROXY_AUTH}"))
 }
 
+/// `basic_auth` sends `base64(user:password)`: that form must not show.
+#[test]
+fn request_debug_hides_basic_auth() {
+    let req = Request::get("http://127.0.0.1:1/x").basic_auth("user", Some(URL_PASSWORD));
+    let shown = format!("{req:?}");
+    assert_clean("Request Debug", &shown);
+    assert!(shown.contains("authorization"), "names are shown: {shown}");
+}
+
 /// Headers with every kind of credential, set with plain `header()`
 /// calls (not marked sensitive).
 fn secret_headers() -> HeaderMap {
