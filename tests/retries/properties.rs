@@ -810,7 +810,7 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
                         .map(|(j, _)| *j)
                         .collect();
                     prop_assert_eq!(failures, vec![i], "Failed events");
-                    prop_assert_eq!(seen.finished.last(), Some(&(i, false)));
+                    prop_assert_eq!(seen.finished.last().copied(), Some((i, false)));
                     for &(j, status, attempts) in &seen.completed {
                         let exp = expected_after(case, j, attempts)?;
                         prop_assert_eq!(
