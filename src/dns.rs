@@ -74,9 +74,11 @@ impl Backend {
     /// with its own cache.
     #[cfg(feature = "hickory-dns")]
     pub(crate) fn hickory() -> Result<Self, crate::Error> {
-        let builder = hickory_resolver::TokioResolver::builder_tokio()
+        // Both reading the system's configuration and building can fail.
+        let resolver = hickory_resolver::TokioResolver::builder_tokio()
+            .and_then(|builder| builder.build())
             .map_err(|e| crate::Error::config(format!("hickory DNS configuration: {e}")))?;
-        Ok(Backend::Hickory(Arc::new(builder.build())))
+        Ok(Backend::Hickory(Arc::new(resolver)))
     }
 }
 

@@ -94,6 +94,7 @@
 //! The `rust-version` in `Cargo.toml` is the single source of the MSRV. It
 //! may be raised in a minor release, never in a patch release.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub, rust_2018_idioms)]

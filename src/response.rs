@@ -93,6 +93,7 @@ impl Response {
     /// An error of kind [`Decode`](ErrorKind::Decode) if the body is not
     /// JSON of that shape.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e))
     }

@@ -6,11 +6,12 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
+use support::clients::defaults;
 use support::fn_server::{FnBody, with_header};
 use support::{FnServer, expect_err, within};
 
@@ -217,7 +218,7 @@ async fn is_body_too_large_quickly_and_without_memory(
         }
     })
     .await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .max_body_size(MIB)
         .retry(RetryPolicy::none())
         .timeout(Duration::from_secs(15))
@@ -272,7 +273,7 @@ async fn decoded_size_is_what_the_limit_counts() {
         }
     })
     .await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .max_body_size(100_000)
         .retry(RetryPolicy::none())
         .build()

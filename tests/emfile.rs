@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, RetryPolicy};
+use batch_fetch::RetryPolicy;
+use support::clients::defaults;
 use support::{TestServer, bounded};
 
 const CHILD_ENV: &str = "BATCH_FETCH_EMFILE_SERVER";
@@ -77,7 +78,7 @@ async fn client_under_a_low_open_file_limit() {
     // Its connections close once its pool is gone.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(REQUESTS)
         .retry(RetryPolicy::none())
         .timeout(Duration::from_secs(60))

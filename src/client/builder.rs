@@ -441,6 +441,7 @@ impl BatchClientBuilder {
     ///
     /// Default is `false`. Requires the `hickory-dns` feature.
     #[cfg(feature = "hickory-dns")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hickory-dns")))]
     pub fn hickory_dns(mut self, on: bool) -> Self {
         self.hickory_dns = on;
         self

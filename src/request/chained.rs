@@ -166,6 +166,7 @@ impl Request {
     /// Sets the body to `value` as JSON, and `Content-Type:
     /// application/json` unless one is set.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     #[must_use]
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         match serde_json::to_vec(value) {

@@ -5,6 +5,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
+use crate::support::clients::{default_client, defaults};
 use crate::support::{Echo, TestServer, bounded, closed_port, expect_err};
 use batch_fetch::{BatchClient, BatchClientBuilder, Error, ErrorKind, Response, RetryPolicy};
 use bytes::Bytes;
@@ -31,7 +32,7 @@ fn public_types_have_the_promised_traits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn futures_are_send_and_client_works_from_spawned_tasks() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let mut tasks = Vec::new();
     for i in 0..4 {
         let c = client.clone();
@@ -55,7 +56,7 @@ async fn futures_are_send_and_client_works_from_spawned_tasks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clones_share_the_concurrency_limit() {
     let server = TestServer::start().await;
-    let a = BatchClient::builder().concurrency(4).build().unwrap();
+    let a = defaults().concurrency(4).build().unwrap();
     let b = a.clone();
     let urls_a: Vec<String> = (0..20)
         .map(|i| server.url(&format!("/delay/50?a={i}")))
@@ -84,14 +85,14 @@ async fn clones_share_the_concurrency_limit() {
 
 #[test]
 fn builder_rejects_invalid_settings() {
-    let e = build_err(BatchClient::builder().concurrency(0));
+    let e = build_err(defaults().concurrency(0));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert_eq!(e.index(), None);
-    let e = build_err(BatchClient::builder().per_host_concurrency(0));
+    let e = build_err(defaults().per_host_concurrency(0));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    let e = build_err(BatchClient::builder().add_root_certificate(b"definitely not DER"));
+    let e = build_err(defaults().add_root_certificate(b"definitely not DER"));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    let e = build_err(BatchClient::builder().add_root_certificate(Vec::<u8>::new()));
+    let e = build_err(defaults().add_root_certificate(Vec::<u8>::new()));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
 }
 
@@ -100,7 +101,7 @@ fn builder_accepts_every_option() {
     let pki = crate::support::TestPki::generate();
     let mut headers = HeaderMap::new();
     headers.insert("x-default", HeaderValue::from_static("1"));
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(3)
         .per_host_concurrency(2)
         .timeout(Duration::from_secs(3))
@@ -126,7 +127,7 @@ fn builder_accepts_every_option() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_into_request_impl_works() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let url = server.url("/id/9");
 
     let r = bounded("&str", client.fetch(url.as_str())).await.unwrap();
@@ -239,7 +240,7 @@ async fn every_into_request_impl_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_method_headers_and_body_are_sent() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let r = Request::builder()
         .method(Method::PUT)
         .uri(server.url("/echo?x=1"))
@@ -257,7 +258,7 @@ async fn request_method_headers_and_body_are_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_user_agent_names_the_crate() {
     let server = TestServer::start().await;
-    let resp = bounded("ua", BatchClient::new().fetch(server.url("/echo")))
+    let resp = bounded("ua", default_client().fetch(server.url("/echo")))
         .await
         .unwrap();
     let echo = Echo::parse(&resp.text().unwrap());
@@ -272,7 +273,7 @@ async fn user_agent_and_default_headers_are_sent() {
     let mut headers = HeaderMap::new();
     headers.insert("x-default-one", HeaderValue::from_static("one"));
     headers.insert("x-default-two", HeaderValue::from_static("two"));
-    let client = BatchClient::builder()
+    let client = defaults()
         .user_agent("my-agent/2.0")
         .default_headers(headers)
         .build()
@@ -304,7 +305,7 @@ async fn user_agent_and_default_headers_are_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_accessors() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let url = server.url("/id/77?delay=30");
     let resp = bounded("accessors", client.fetch(url.as_str()))
         .await
@@ -341,12 +342,9 @@ async fn response_accessors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_rejects_invalid_utf8() {
     let server = TestServer::start().await;
-    let resp = bounded(
-        "utf8",
-        BatchClient::new().fetch(server.url("/invalid-utf8")),
-    )
-    .await
-    .unwrap();
+    let resp = bounded("utf8", default_client().fetch(server.url("/invalid-utf8")))
+        .await
+        .unwrap();
     assert_eq!(resp.body().len(), 4);
     assert!(
         resp.text().is_err(),
@@ -358,10 +356,7 @@ async fn text_rejects_invalid_utf8() {
 async fn errors_name_the_url_and_keep_their_cause() {
     let port = closed_port();
     let url = format!("http://127.0.0.1:{port}/where/it/failed");
-    let client = BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = defaults().retry(RetryPolicy::none()).build().unwrap();
     let e = expect_err(
         bounded("refused", client.fetch(url.as_str())).await,
         "refused",
@@ -395,7 +390,7 @@ async fn errors_name_the_url_and_keep_their_cause() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_reused_by_default() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     for i in 0..3 {
         bounded("sequential", client.fetch(server.url(&format!("/id/{i}"))))
             .await
@@ -410,10 +405,7 @@ async fn connections_are_reused_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_max_idle_per_host_zero_disables_reuse() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let client = defaults().pool_max_idle_per_host(0).build().unwrap();
     for i in 0..3 {
         bounded("sequential", client.fetch(server.url(&format!("/id/{i}"))))
             .await
@@ -425,7 +417,7 @@ async fn pool_max_idle_per_host_zero_disables_reuse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_idle_timeout_expires_idle_connections() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .pool_idle_timeout(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -444,7 +436,7 @@ fn polled_outside_a_runtime_is_an_error_not_a_panic() {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
 
-    let client = BatchClient::new();
+    let client = default_client();
     let mut fut = std::pin::pin!(client.fetch("http://127.0.0.1:9/x"));
     let mut cx = Context::from_waker(Waker::noop());
     match fut.as_mut().poll(&mut cx) {

@@ -4,13 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::clients::{default_client, defaults};
 use crate::support::{TestServer, bounded, closed_port, eventually, expect_err};
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_error_cancels_in_flight_requests() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(100)
         .retry(RetryPolicy::none())
         .build()
@@ -67,7 +68,7 @@ async fn connect_error_cancels_in_flight_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_input_fails_fast_and_queued_inputs_are_never_sent() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(4).build().unwrap();
+    let client = defaults().concurrency(4).build().unwrap();
     let mut urls: Vec<String> = (0..20)
         .map(|i| server.url(&format!("/delay/3000?i={i}")))
         .collect();
@@ -110,7 +111,7 @@ async fn invalid_input_fails_fast_and_queued_inputs_are_never_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_behind_the_concurrency_window_stops_the_queue() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(4)
         .timeout(Duration::from_millis(300))
         .retry(RetryPolicy::none())
@@ -148,7 +149,7 @@ async fn failure_behind_the_concurrency_window_stops_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_all_ok_returns_every_response() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let urls: Vec<String> = (0..10).map(|i| server.url(&format!("/id/{i}"))).collect();
     let resps = bounded("ok batch", client.fetch_all(urls)).await.unwrap();
     assert_eq!(resps.len(), 10);

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use crate::support::clients::{default_client, defaults};
 use crate::support::{Rng, TestServer, bounded};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_all_keeps_input_order_under_random_delays() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(16).build().unwrap();
+    let client = defaults().concurrency(16).build().unwrap();
     let mut rng = Rng::new(0x5eed);
     let urls: Vec<String> = (0..80)
         .map(|i| server.url(&format!("/id/{i}?delay={}", rng.below(120))))
@@ -36,7 +37,7 @@ async fn fetch_all_keeps_input_order_under_random_delays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_all_keeps_input_order_when_completion_order_is_reversed() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(100).build().unwrap();
+    let client = defaults().concurrency(100).build().unwrap();
     let n = 20;
     // Later inputs answer sooner: completion order is the reverse of input order.
     let urls: Vec<String> = (0..n)
@@ -53,7 +54,7 @@ async fn fetch_all_keeps_input_order_when_completion_order_is_reversed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_all_settled_keeps_input_order_under_random_delays() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(10).build().unwrap();
+    let client = defaults().concurrency(10).build().unwrap();
     let mut rng = Rng::new(42);
     let mut urls: Vec<String> = (0..60)
         .map(|i| server.url(&format!("/id/{i}?delay={}", rng.below(120))))
@@ -87,7 +88,7 @@ async fn fetch_all_settled_keeps_input_order_under_random_delays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_batches_return_empty_results() {
-    let client = BatchClient::new();
+    let client = default_client();
     let none: Vec<String> = Vec::new();
     let resps = crate::support::within(
         Duration::from_secs(5),

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{TestServer, within};
-use batch_fetch::BatchClient;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_each_served_exactly_once() {
     const N: usize = 10_000;
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(1000)
         .timeout(Duration::from_secs(30))
         .build()

@@ -1,8 +1,9 @@
 //! Settled mode with invalid inputs mixed with good ones: exactly one result
 //! per input, in order; invalid inputs fail alone with kind InvalidRequest.
 
+use crate::support::clients::default_client;
 use crate::support::{TestServer, bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 use bytes::Bytes;
 use http::{Request, Uri};
 
@@ -18,7 +19,7 @@ const INVALID: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_inputs_fail_alone_in_their_slot() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     // good, bad, good, bad, ... so that every invalid input sits between good ones.
     let mut inputs = Vec::new();
     let mut expect_ok = Vec::new();
@@ -62,7 +63,7 @@ async fn invalid_inputs_fail_alone_in_their_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_invalid_inputs_are_errors_not_panics() {
-    let client = BatchClient::new();
+    let client = default_client();
     for bad in INVALID {
         let e = expect_err(bounded("fetch", client.fetch(bad)).await, bad);
         assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{bad:?}: {e}");
@@ -92,7 +93,7 @@ async fn single_invalid_inputs_are_errors_not_panics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_uris_and_requests_in_a_settled_batch() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let uris = vec![
         server.uri("/id/0"),
         Uri::from_static("/relative"),

@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{TestServer, bounded};
-use batch_fetch::{BatchClient, RetryPolicy};
+use batch_fetch::RetryPolicy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hickory_client_fetches_ip_literal_urls() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .hickory_dns(true)
         .retry(RetryPolicy::none())
         .timeout(Duration::from_secs(10))
@@ -31,7 +32,7 @@ async fn hickory_client_fetches_ip_literal_urls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_overrides_still_come_first_with_hickory() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .hickory_dns(true)
         .resolve("pinned.test", server.addr())
         .retry(RetryPolicy::none())

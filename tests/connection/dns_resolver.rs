@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{Echo, TestServer, bounded, clients, expect_err};
-use batch_fetch::{BatchClient, BatchClientBuilder, ErrorKind, Resolve, Resolving};
+use batch_fetch::{BatchClientBuilder, ErrorKind, Resolve, Resolving};
 
 /// Maps `*.test` to 127.0.0.1 (port 0, or `fixed_port` for `fixed.test`),
 /// refuses other names, and counts the calls per name.
@@ -164,10 +165,7 @@ async fn a_slow_resolver_does_not_block_other_requests() {
         }
     }
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
-        .dns_resolver(Arc::new(Slow))
-        .build()
-        .unwrap();
+    let client = defaults().dns_resolver(Arc::new(Slow)).build().unwrap();
     let slow = format!("http://slow.test:{}/id/slow", server.port());
     let fast = format!("http://fast.test:{}/id/fast", server.port());
 

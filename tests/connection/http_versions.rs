@@ -3,15 +3,15 @@
 //! when TLS ALPN offers h2; both at once is a Config error; the default
 //! over TLS is HTTP/2 by ALPN and over plain http HTTP/1.1.
 
-use crate::support::clients::trusting;
+use crate::support::clients::{defaults, trusting};
 use crate::support::{TestPki, TestServer, bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 use http::Version;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prior_knowledge_speaks_h2c_to_plain_http() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .http2_prior_knowledge()
         .retry(RetryPolicy::none())
         .build()
@@ -28,7 +28,7 @@ async fn prior_knowledge_speaks_h2c_to_plain_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prior_knowledge_batch_shares_one_connection() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .http2_prior_knowledge()
         .concurrency(50)
         .retry(RetryPolicy::none())
@@ -59,7 +59,7 @@ async fn prior_knowledge_batch_shares_one_connection() {
 async fn http1_only_keeps_http11_when_alpn_offers_h2() {
     let pki = TestPki::generate();
     let server = TestServer::start_tls(pki.server_config()).await; // ALPN h2, http/1.1
-    let client = BatchClient::builder()
+    let client = defaults()
         .add_root_certificate(&pki.ca_der)
         .http1_only()
         .retry(RetryPolicy::none())
@@ -95,18 +95,12 @@ async fn default_over_tls_is_http2_and_over_plain_http_is_http11() {
 #[test]
 fn http1_only_and_prior_knowledge_exclude_each_other() {
     let e = expect_err(
-        BatchClient::builder()
-            .http1_only()
-            .http2_prior_knowledge()
-            .build(),
+        defaults().http1_only().http2_prior_knowledge().build(),
         "both versions forced",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     let e = expect_err(
-        BatchClient::builder()
-            .http2_prior_knowledge()
-            .http1_only()
-            .build(),
+        defaults().http2_prior_knowledge().http1_only().build(),
         "both versions forced, other order",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");

@@ -30,14 +30,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::clients::{builder, client, trusting};
+use crate::support::clients::{builder, client, defaults, trusting};
 use crate::support::fn_server::{echo, redirect, reply, with_header};
 use crate::support::listen::{LOOPBACK, Listening};
 use crate::support::{
     Behavior, FnServer, ProxyServer, RawServer, TestPki, TestServer, bounded, closed_port,
     expect_err,
 };
-use batch_fetch::{BatchClient, Error, ErrorKind, Proxy, Request};
+use batch_fetch::{Error, ErrorKind, Proxy, Request};
 use http::{HeaderMap, HeaderValue};
 use tokio::io::AsyncReadExt;
 use tokio_rustls::TlsAcceptor;
@@ -54,26 +54,95 @@ const PROXY_PASSWORD: &str = "proxy-url-s3cret";
 /// Shared by every mark above: no text shown may hold it.
 const MARK: &str = "s3cret";
 
-/// Fails if `shown` holds any secret mark.
+/// The forms a secret takes on its way out: as written, and base64 (as in
+/// `Authorization: Basic base64(user:password)`), standard or URL-safe,
+/// either percent-encoded. Base64 encodes three bytes at a time, so
+/// `secret` inside a longer text (`user:` before it, anything after) is
+/// encoded one of three ways depending on its offset; each form here is
+/// the run of characters that encodes `secret`'s bytes alone, the same
+/// whatever surrounds it.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut forms = vec![secret.to_string()];
+    for offset in 0..3usize {
+        let mut bytes = vec![b'x'; offset];
+        bytes.extend_from_slice(secret.as_bytes());
+        // The characters whose 6 bits all come from `secret`'s bytes.
+        let first = (offset * 8).div_ceil(6);
+        let end = (offset + secret.len()) * 8 / 6;
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&bytes);
+            let core = &encoded[first..end];
+            forms.push(core.to_string());
+            let escaped =
+                percent_encoding::utf8_percent_encode(core, percent_encoding::NON_ALPHANUMERIC);
+            forms.push(escaped.to_string());
+        }
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// Fails if `shown` holds any secret mark, as written or encoded (see
+/// [`encoded_forms`]).
 #[track_caller]
 fn assert_clean(what: &str, shown: &str) {
+    let found: Vec<String> = [
+        MARK,
+        BEARER,
+        COOKIE,
+        PROXY_AUTH,
+        SET_COOKIE,
+        URL_PASSWORD,
+        PROXY_PASSWORD,
+    ]
+    .iter()
+    .flat_map(|secret| {
+        encoded_forms(secret)
+            .into_iter()
+            .filter(|form| shown.contains(form.as_str()))
+            .map(move |form| format!("{secret} as {form}"))
+    })
+    .collect();
     assert!(
-        !shown.contains(MARK),
+        found.is_empty(),
         "{what} shows a secret ({}): {shown}",
-        [
-            BEARER,
-            COOKIE,
-            PROXY_AUTH,
-            SET_COOKIE,
-            URL_PASSWORD,
-            PROXY_PASSWORD
-        ]
-        .iter()
-        .filter(|m| shown.contains(*m))
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ")
+        found.join(", ")
     );
+}
+
+/// The checks above catch a secret in each form it could leak in.
+#[test]
+fn assert_clean_sees_encoded_secrets() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+    let leaks = |shown: &str| std::panic::catch_unwind(|| assert_clean("probe", shown)).is_err();
+    for secret in [MARK, URL_PASSWORD, PROXY_PASSWORD, BEARER] {
+        for prefix in ["", "user:", "ab:", "a:"] {
+            let plain = format!("{prefix}{secret}");
+            for encoded in [STANDARD.encode(&plain), URL_SAFE.encode(&plain)] {
+                assert!(
+                    leaks(&format!("authorization: Basic {encoded}\r\n")),
+                    "{plain} as {encoded}"
+                );
+                let escaped = percent_encoding::utf8_percent_encode(
+                    &encoded,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                assert!(leaks(&format!("?auth={escaped}")), "{plain} as {escaped}");
+            }
+            assert!(leaks(&plain));
+        }
+    }
+    assert!(leaks("user%3Aurl-s3cret"));
+    assert!(!leaks(&format!(
+        "authorization: Basic {}",
+        STANDARD.encode("user:other-password")
+    )));
+    assert!(!leaks("Authorization: Sensitive"));
 }
 
 /// Display and Debug of an error, both clean.
@@ -94,6 +163,15 @@ fn credentialed(url: String) -> Request {
         .bearer_auth(BEARER)
         .header("cookie", format!("session={COOKIE}"))
         .header("proxy-authorization", format!("Basic {PROXY_AUTH}"))
+}
+
+/// `basic_auth` sends `base64(user:password)`: that form must not show.
+#[test]
+fn request_debug_hides_basic_auth() {
+    let req = Request::get("http://127.0.0.1:1/x").basic_auth("user", Some(URL_PASSWORD));
+    let shown = format!("{req:?}");
+    assert_clean("Request Debug", &shown);
+    assert!(shown.contains("authorization"), "names are shown: {shown}");
 }
 
 /// Headers with every kind of credential, set with plain `header()`
@@ -139,7 +217,7 @@ fn request_debug_hides_url_credentials() {
 
 #[test]
 fn builder_debug_hides_default_headers_and_proxy_password() {
-    let b = BatchClient::builder()
+    let b = defaults()
         .default_headers(secret_headers())
         .proxy(Proxy::all(format!(
             "http://user:{PROXY_PASSWORD}@127.0.0.1:3128"
@@ -545,7 +623,21 @@ async fn url_credentials_are_not_sent_as_written() {
         "{}",
         heads[0]
     );
-    assert_clean("the request head", &heads[0]);
+    // The password goes to the server in `Authorization: Basic` only.
+    let (auth, rest): (Vec<&str>, Vec<&str>) = heads[0]
+        .split("\r\n")
+        .partition(|line| line.to_ascii_lowercase().starts_with("authorization:"));
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("user:{URL_PASSWORD}"))
+    };
+    assert_eq!(
+        auth,
+        [format!("authorization: Basic {basic}")],
+        "{}",
+        heads[0]
+    );
+    assert_clean("the request head", &rest.join("\r\n"));
 }
 
 /// Through an HTTP proxy a plain `http` request goes in absolute form:
@@ -847,7 +939,7 @@ fn an_http_request_cannot_carry_a_line_break() {
 
 #[test]
 fn user_agent_with_a_line_break_is_a_config_error() {
-    let err = BatchClient::builder()
+    let err = defaults()
         .user_agent("agent\r\nx-injected: 1")
         .build()
         .unwrap_err();

@@ -1,19 +1,16 @@
 //! TLS with certificates generated at test time: untrusted → Tls error;
 //! with the CA added → Ok over HTTP/2 (ALPN), sharing one connection.
 
-use crate::support::clients::trusting;
+use crate::support::clients::{defaults, trusting};
 use crate::support::{TestPki, TestServer, bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 use http::Version;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrusted_certificate_is_a_tls_error() {
     let pki = TestPki::generate();
     let server = TestServer::start_tls(pki.server_config()).await;
-    let client = BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = defaults().retry(RetryPolicy::none()).build().unwrap();
 
     let e = expect_err(
         bounded("untrusted", client.fetch(server.url("/id/1"))).await,

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
+use crate::support::clients::{default_client, defaults};
 use crate::support::{ServerGroup, TestServer, bounded};
-use batch_fetch::BatchClient;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_limit_is_reached_and_never_exceeded() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(8).build().unwrap();
+    let client = defaults().concurrency(8).build().unwrap();
     let urls: Vec<String> = (0..100)
         .map(|i| server.url(&format!("/delay/50?i={i}")))
         .collect();
@@ -35,7 +35,7 @@ async fn per_host_limit_is_reached_and_never_exceeded() {
     for ip in [[127, 0, 0, 1], [127, 0, 0, 2], [127, 0, 0, 3]] {
         servers.push(TestServer::builder().ip(ip).group(&group).start().await);
     }
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(100)
         .per_host_concurrency(3)
         .build()
@@ -72,7 +72,7 @@ async fn per_host_limit_does_not_stall_other_hosts() {
     let fast = TestServer::start_on([127, 0, 0, 3]).await;
     // Global limit 2, per-host 1: a request waiting for its host's permit must
     // not hold a global permit, or the fast host would be starved.
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(2)
         .per_host_concurrency(1)
         .build()
@@ -113,7 +113,7 @@ async fn per_host_limit_does_not_stall_other_hosts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_limits_are_100_global_and_unlimited_per_host() {
     let server = TestServer::start().await;
-    let client = BatchClient::new();
+    let client = default_client();
     let urls: Vec<String> = (0..150)
         .map(|i| server.url(&format!("/delay/300?i={i}")))
         .collect();

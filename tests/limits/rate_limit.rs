@@ -12,10 +12,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::clients::{builder, quick};
+use crate::support::clients::{builder, defaults, quick};
 use crate::support::fn_server::{redirect, reply};
 use crate::support::{FnServer, ServerGroup, TestServer, bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 
 /// Scheduling jitter allowed between the moment a request is let through
 /// and the moment its server sees it.
@@ -262,9 +262,7 @@ async fn redirect_hops_take_rate_slots() {
 #[test]
 fn unusable_rate_limits_are_config_errors() {
     let e = expect_err(
-        BatchClient::builder()
-            .rate_limit(0, Duration::from_secs(1))
-            .build(),
+        defaults().rate_limit(0, Duration::from_secs(1)).build(),
         "rate_limit(0, 1s)",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
@@ -275,9 +273,7 @@ fn unusable_rate_limits_are_config_errors() {
     );
 
     let e = expect_err(
-        BatchClient::builder()
-            .per_host_rate_limit(1, Duration::ZERO)
-            .build(),
+        defaults().per_host_rate_limit(1, Duration::ZERO).build(),
         "per_host_rate_limit(1, 0)",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
@@ -288,9 +284,7 @@ fn unusable_rate_limits_are_config_errors() {
 
     // 5 ns / 10 rounds to a spacing of zero.
     let e = expect_err(
-        BatchClient::builder()
-            .rate_limit(10, Duration::from_nanos(5))
-            .build(),
+        defaults().rate_limit(10, Duration::from_nanos(5)).build(),
         "rate_limit(10, 5ns)",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
@@ -301,7 +295,7 @@ fn unusable_rate_limits_are_config_errors() {
     );
 
     // The smallest usable spacing (1 ns) builds.
-    BatchClient::builder()
+    defaults()
         .rate_limit(5, Duration::from_nanos(5))
         .per_host_rate_limit(u32::MAX, Duration::from_secs(5))
         .build()

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use batch_fetch::{BatchClient, BatchClientBuilder, Error, ErrorKind, Response};
+use support::clients::defaults;
 use support::nginx::{Nginx, NginxSettings};
 use support::within;
 
@@ -103,7 +104,7 @@ async fn stock_nginx_over_http2_recycles_every_1000_requests() {
     };
     let paths = paths(20_000);
     let urls: Vec<String> = paths.iter().map(|p| nginx.https_url(p)).collect();
-    let client = client(&nginx, BatchClient::builder().concurrency(250));
+    let client = client(&nginx, defaults().concurrency(250));
     let results = within(LIMIT, "stock h2", client.fetch_all_settled(&urls)).await;
     all_ok(&nginx, &paths, &results);
     let log = nginx.log();
@@ -119,7 +120,7 @@ async fn keepalive_requests_100_over_http2() {
     let paths = paths(10_000);
     let urls: Vec<String> = paths.iter().map(|p| nginx.https_url(p)).collect();
     for concurrency in [100, 20] {
-        let client = client(&nginx, BatchClient::builder().concurrency(concurrency));
+        let client = client(&nginx, defaults().concurrency(concurrency));
         let results = within(LIMIT, "recycled h2", client.fetch_all_settled(&urls)).await;
         all_ok(&nginx, &paths, &results);
         nginx.clear_log();
@@ -135,7 +136,7 @@ async fn keepalive_requests_10_over_http2() {
     };
     let paths = paths(5_000);
     let urls: Vec<String> = paths.iter().map(|p| nginx.https_url(p)).collect();
-    let client = client(&nginx, BatchClient::builder().concurrency(100));
+    let client = client(&nginx, defaults().concurrency(100));
     let results = within(LIMIT, "recycled every 10", client.fetch_all_settled(&urls)).await;
     all_ok(&nginx, &paths, &results);
     assert!(nginx.log().iter().all(|l| l.connection_request <= 10));
@@ -148,12 +149,7 @@ async fn keepalive_requests_100_over_h2c() {
     };
     let paths = paths(10_000);
     let urls: Vec<String> = paths.iter().map(|p| nginx.h2c_url(p)).collect();
-    let client = client(
-        &nginx,
-        BatchClient::builder()
-            .http2_prior_knowledge()
-            .concurrency(100),
-    );
+    let client = client(&nginx, defaults().http2_prior_knowledge().concurrency(100));
     let results = within(LIMIT, "recycled h2c", client.fetch_all_settled(&urls)).await;
     all_ok(&nginx, &paths, &results);
     assert!(nginx.log().iter().all(|l| l.protocol == "HTTP/2.0"));
@@ -170,7 +166,7 @@ async fn keepalive_requests_10_over_http1() {
         (Nginx::https1_url, "https"),
     ] {
         let urls: Vec<String> = paths.iter().map(|p| url_of(&nginx, p)).collect();
-        let client = client(&nginx, BatchClient::builder().concurrency(50));
+        let client = client(&nginx, defaults().concurrency(50));
         let results = within(LIMIT, what, client.fetch_all_settled(&urls)).await;
         all_ok(&nginx, &paths, &results);
         let log = nginx.log();
@@ -190,7 +186,7 @@ async fn keepalive_timeout_closes_idle_connections_between_batches() {
         return;
     };
     let paths = paths(400);
-    let client = client(&nginx, BatchClient::builder().concurrency(40));
+    let client = client(&nginx, defaults().concurrency(40));
     for (round, url_of) in [
         Nginx::http1_url as fn(&Nginx, &str) -> String,
         Nginx::https_url,
@@ -218,15 +214,9 @@ async fn a_graceful_reload_mid_batch_loses_nothing() {
         return;
     };
     for (url_of, builder) in [
-        (
-            Nginx::https_url as fn(&Nginx, &str) -> String,
-            BatchClient::builder(),
-        ),
-        (Nginx::http1_url, BatchClient::builder()),
-        (
-            Nginx::h2c_url,
-            BatchClient::builder().http2_prior_knowledge(),
-        ),
+        (Nginx::https_url as fn(&Nginx, &str) -> String, defaults()),
+        (Nginx::http1_url, defaults()),
+        (Nginx::h2c_url, defaults().http2_prior_knowledge()),
     ] {
         let paths = paths(20_000);
         let urls: Vec<String> = paths.iter().map(|p| url_of(&nginx, p)).collect();
@@ -260,7 +250,7 @@ async fn a_graceful_quit_mid_batch_gives_each_input_one_result() {
             .collect();
         let client = client(
             &nginx,
-            BatchClient::builder()
+            defaults()
                 .concurrency(100)
                 .connect_timeout(Duration::from_secs(2))
                 .retry(

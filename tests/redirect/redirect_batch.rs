@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::support::clients::{client_with, quick};
+use crate::support::clients::{client_with, defaults, quick};
 use crate::support::fn_server::{redirect, reply};
 use crate::support::{FnServer, TestServer, bounded};
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settled_batch_with_redirecting_inputs_keeps_order() {
@@ -36,7 +36,7 @@ async fn settled_batch_with_redirecting_inputs_keeps_order() {
         }
     })
     .await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(8)
         .retry(RetryPolicy::none())
         .build()
@@ -97,7 +97,7 @@ async fn fetch_all_follows_redirects_in_order() {
         }
     })
     .await;
-    let client = BatchClient::builder().concurrency(10).build().unwrap();
+    let client = defaults().concurrency(10).build().unwrap();
     let urls: Vec<String> = (0..50).map(|i| server.url(&format!("/r/{i}"))).collect();
 
     let resps = bounded("fetch_all redirects", client.fetch_all(&urls))

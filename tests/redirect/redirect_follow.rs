@@ -3,10 +3,10 @@
 //! and `Response::url()` is the final URL. `redirect_limit(0)` returns the
 //! 3xx itself.
 
-use crate::support::clients::client;
+use crate::support::clients::{client, defaults};
 use crate::support::fn_server::{echo, redirect, reply};
 use crate::support::{Echo, FnServer, TestServer, bounded};
-use batch_fetch::{BatchClient, Request, RetryPolicy};
+use batch_fetch::{Request, RetryPolicy};
 use http::Method;
 
 /// `/code/{c}` redirects with status `c` to `/final`; `/final` and
@@ -178,7 +178,7 @@ async fn temporary_and_permanent_redirects_keep_method_and_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_limit_zero_returns_the_redirect_itself() {
     let server = redirector().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .redirect_limit(0)
         .retry(RetryPolicy::none())
         .build()

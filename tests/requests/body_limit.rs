@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::support::clients::builder;
+use crate::support::clients::{builder, defaults};
 use crate::support::{TestServer, bounded, eventually, expect_err, pattern};
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
 
@@ -107,10 +107,7 @@ async fn endless_chunked_body_is_body_too_large_quickly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_limit_is_32_mib() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = defaults().retry(RetryPolicy::none()).build().unwrap();
     let limit = 32 * 1024 * 1024;
     let resp = bounded(
         "32 MiB",

@@ -2,18 +2,16 @@
 //! `Response::text()` of a body that is not UTF-8 is an error of kind
 //! `Decode` that names the URL.
 
+use crate::support::clients::default_client;
 use crate::support::{TestServer, bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_of_invalid_utf8_is_a_decode_error() {
     let server = TestServer::start().await;
-    let resp = bounded(
-        "utf8",
-        BatchClient::new().fetch(server.url("/invalid-utf8")),
-    )
-    .await
-    .expect("the fetch itself succeeds");
+    let resp = bounded("utf8", default_client().fetch(server.url("/invalid-utf8")))
+        .await
+        .expect("the fetch itself succeeds");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.body().len(), 4, "the raw bytes are kept");
 

@@ -5,10 +5,10 @@
 
 use std::io::Write;
 
-use crate::support::clients::client;
+use crate::support::clients::{client, defaults};
 use crate::support::fn_server::{echo_text, reply, with_header};
 use crate::support::{Echo, FnServer, TestPki, bounded, expect_err, pattern};
-use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
+use batch_fetch::{ErrorKind, Request, RetryPolicy};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -170,7 +170,7 @@ async fn the_request_s_own_accept_encoding_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decompress_false_gives_raw_bytes_and_sends_no_accept_encoding() {
     let server = compressing_server(None).await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .decompress(false)
         .retry(RetryPolicy::none())
         .build()
@@ -229,7 +229,7 @@ async fn corrupt_gzip_is_a_protocol_error() {
 async fn decoding_works_over_http2_and_in_batches() {
     let pki = TestPki::generate();
     let server = compressing_server(Some(&pki)).await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .add_root_certificate(&pki.ca_der)
         .retry(RetryPolicy::none())
         .concurrency(8)

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support::clients::builder;
+use crate::support::clients::{builder, defaults};
 use crate::support::raw::read_request;
 use crate::support::{RawServer, bounded, expect_err, within};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 use tokio::io::AsyncWriteExt;
 
 /// Answers every request with `head` (status line and headers, without the
@@ -166,20 +166,15 @@ async fn endless_header_lines_end_in_headers_too_large() {
 
 #[test]
 fn header_limits_out_of_range_are_config_errors() {
-    let e = expect_err(
-        BatchClient::builder().max_response_headers(0).build(),
-        "zero headers",
-    );
+    let e = expect_err(defaults().max_response_headers(0).build(), "zero headers");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     let e = expect_err(
-        BatchClient::builder()
-            .max_response_header_size(8 * 1024 - 1)
-            .build(),
+        defaults().max_response_header_size(8 * 1024 - 1).build(),
         "under 8 KiB",
     );
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert!(
-        BatchClient::builder()
+        defaults()
             .max_response_header_size(8 * 1024)
             .max_response_headers(1)
             .build()

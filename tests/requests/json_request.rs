@@ -3,10 +3,10 @@
 //! JSON requests keeps input order.
 #![cfg(feature = "json")]
 
-use crate::support::clients::client;
+use crate::support::clients::{client, defaults};
 use crate::support::json::{Item, item, item_requests, json_echo};
 use crate::support::{Echo, TestServer, bounded};
-use batch_fetch::{BatchClient, Request, RetryPolicy};
+use batch_fetch::{Request, RetryPolicy};
 use http::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +61,7 @@ async fn an_explicit_content_type_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_json_requests_keeps_input_order() {
     let server = json_echo().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(8)
         .retry(RetryPolicy::none())
         .build()

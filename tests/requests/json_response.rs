@@ -3,10 +3,10 @@
 //! `Decode` that names the URL.
 #![cfg(feature = "json")]
 
-use crate::support::clients::client;
+use crate::support::clients::{client, defaults};
 use crate::support::json::{Item, item, item_requests, json_echo};
 use crate::support::{bounded, expect_err};
-use batch_fetch::{BatchClient, ErrorKind, Request, RetryPolicy};
+use batch_fetch::{ErrorKind, Request, RetryPolicy};
 use http::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +48,7 @@ async fn invalid_or_mismatched_json_is_a_decode_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_json_responses_keeps_input_order() {
     let server = json_echo().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(8)
         .retry(RetryPolicy::none())
         .build()

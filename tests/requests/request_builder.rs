@@ -3,7 +3,7 @@
 //! that input's `InvalidRequest` at fetch time, never a panic. Bodies sent
 //! through `http::Request<B>` arrive too.
 
-use crate::support::clients::client;
+use crate::support::clients::{client, defaults};
 use crate::support::fn_server::reply;
 use crate::support::{Echo, FnServer, TestServer, bounded, expect_err};
 use batch_fetch::{BatchClient, ErrorKind, Request};
@@ -238,7 +238,7 @@ async fn bodies_through_http_requests_and_request_builder_arrive_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_a_batch_keep_input_order() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder().concurrency(10).build().unwrap();
+    let client = defaults().concurrency(10).build().unwrap();
     let reqs: Vec<Request> = (0..40)
         .map(|i| {
             Request::post(server.url("/echo"))

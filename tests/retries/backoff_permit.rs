@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{TestServer, bounded};
-use batch_fetch::{BatchClient, RetryPolicy};
+use batch_fetch::RetryPolicy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backoff_does_not_hold_the_concurrency_permit() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(1)
         .retry(
             RetryPolicy::default()

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::clients::h2c_builder;
+use crate::support::clients::{defaults, h2c_builder};
 use crate::support::h2srv::{H2Mode, H2Server};
 use crate::support::raw::{Behavior, ENDLESS_CAP, RawServer};
 use crate::support::{bounded, eventually, within};
@@ -109,7 +109,7 @@ fn policy() -> RetryPolicy {
 }
 
 fn client() -> BatchClient {
-    BatchClient::builder()
+    defaults()
         .retry(policy())
         .timeout(TIMEOUT)
         .max_response_headers(MAX_HEADERS)
@@ -243,7 +243,7 @@ async fn every_form_of_retry_after_ends_within_max_delay() {
     const BASE: Duration = Duration::from_millis(300);
     const MAX_DELAY: Duration = Duration::from_millis(1500);
     let server = RawServer::start(Behavior::ByPath).await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .retry(
             RetryPolicy::default()
                 .max_retries(3)
@@ -295,7 +295,7 @@ async fn every_form_of_retry_after_ends_within_max_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_keep_alive_closes_lose_no_get() {
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(8)
         .retry(crate::support::clients::quick(5))
         .timeout(Duration::from_secs(5))

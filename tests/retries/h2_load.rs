@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::fn_server::reply;
 use crate::support::{FnServer, bounded};
-use batch_fetch::{BatchClient, RetryPolicy};
+use batch_fetch::RetryPolicy;
 use http::Version;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,7 +18,7 @@ async fn five_hundred_requests_respect_max_concurrent_streams() {
             reply(200, seen.uri.path().to_string())
         })
         .await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .http2_prior_knowledge()
         .concurrency(500)
         .retry(RetryPolicy::none())

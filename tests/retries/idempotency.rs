@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::clients::{client_with, quick};
+use crate::support::clients::{client_with, defaults, quick};
 use crate::support::{TestServer, bounded, closed_port, expect_err};
-use batch_fetch::{BatchClient, ErrorKind};
+use batch_fetch::ErrorKind;
 use bytes::Bytes;
 use http::{Method, Request};
 
@@ -132,7 +132,7 @@ async fn put_and_delete_with_bodies_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_timeout_is_not_retried_by_default() {
     let server = TestServer::start().await;
-    let c = BatchClient::builder()
+    let c = defaults()
         .timeout(Duration::from_millis(200))
         .retry(quick(3))
         .build()

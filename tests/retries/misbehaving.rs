@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::clients::builder;
+use crate::support::clients::{builder, defaults};
 use crate::support::{Behavior, RawServer, TestServer, bounded, expect_err};
 use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
 
@@ -154,7 +154,7 @@ async fn a_settled_batch_of_misbehaving_servers_returns_one_result_per_input() {
 async fn default_retries_still_end_in_typed_errors() {
     // With the default policy some of these are retried; they must still end
     // in the same kinds, without hanging.
-    let client = BatchClient::builder()
+    let client = defaults()
         .timeout(Duration::from_millis(500))
         .retry(
             RetryPolicy::default()

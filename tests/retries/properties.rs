@@ -1,24 +1,43 @@
 //! Property tests of the gather entry points against a model: random
 //! batches (1..=60 inputs, concurrency 1..=32, per-host limit none or
-//! 1..=8, 0..=3 fast retries) over two randomly faulty loopback hosts
-//! (127.0.0.1 and 127.0.0.2, raw HTTP/1.1 servers on the shared accept
-//! loop), in settled (`fetch_all_settled`) and fail-fast (`fetch_all`)
-//! mode.
+//! 1..=8, 0..=3 fast retries, `max_delay` from 5 ms to 1 s) over two
+//! randomly faulty loopback hosts (127.0.0.1 and 127.0.0.2, raw HTTP/1.1
+//! servers on the shared accept loop), in settled (`fetch_all_settled`)
+//! and fail-fast (`fetch_all`) mode. A quarter of the cases are retry-heavy
+//! batches (40..=60 inputs, 3 retries, mostly retried answers) with the
+//! retry budget on; the others switch it off.
 //!
 //! Each input's path says what the server does on each attempt: after a
-//! delay of 0..=30 ms, answer 200, 404, 500, 503 or 429 (`Retry-After: 0`),
-//! reset the connection (RST) or close it (FIN) before any response; the
-//! last step repeats for later attempts. A few inputs point at a bound but
-//! not listening port instead (connection refused). The server counts the
+//! delay of 0..=30 ms, answer 200, 404, 500, 503 or 429 (with the input's
+//! `Retry-After`, 0 or 1 s: delta-seconds are whole seconds), reset the
+//! connection (RST) or close it (FIN) before any response; the last step
+//! repeats for later attempts. A few inputs point at a bound but not
+//! listening port instead (connection refused). The server counts the
 //! attempts it sees per input and its requests in flight, in total and per
-//! host. A model replays the script under the retry rules (429/503, resets
-//! and closes are retried for a GET, connect errors always; 200/404/500
-//! are final) and predicts, per input, the outcome and the attempts.
+//! host, and notes when each request arrived and when each 429 left. A
+//! model replays the script under the retry rules (429/503, resets and
+//! closes are retried for a GET, connect errors always; 200/404/500 are
+//! final) and predicts, per input, the outcome and the attempts. With the
+//! budget on (`budget_percent(0.0)`: only tower's reserve of 10 retries a
+//! second over its 10 s window, 100 retries in all) the budget may refuse
+//! any retry once 100 were made: an input then ends after fewer attempts,
+//! with the outcome of the last one.
 //!
 //! What is asserted, for every case:
 //! * one result per input, in input order; `Response::url()`,
 //!   `Error::url()` and `Error::index()` name the input;
-//! * statuses, error kinds and `attempts()` are the model's;
+//! * statuses and `attempts()` are the model's (with the budget on: the
+//!   model's run cut after some attempts, at most the model's number);
+//!   a reset is a `Protocol` error caused by an `io::Error` of kind
+//!   `ConnectionReset`, a close before any response a `Protocol` error
+//!   caused by hyper's "incomplete message", a refused port a `Connect`
+//!   error;
+//! * a retry after a 429 waits at least `min(Retry-After, max_delay)`,
+//!   from the answer leaving the server to the next request arriving;
+//! * with the budget on, settled batches make exactly `min(100, the
+//!   retries the model asks for)` retries (when the case took under 9 s,
+//!   so that nothing left the budget's window), fail-fast ones at most
+//!   100;
 //! * the server saw, per input, exactly `attempts()` requests when the
 //!   input reached it (the 200 body also carries the server's attempt
 //!   number); a refused input made `attempts()` connect attempts and the
@@ -41,14 +60,15 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use batch_fetch::{BatchClient, ErrorKind, Event, RetryPolicy};
+use batch_fetch::{ErrorKind, Event, RetryPolicy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::support::clients::defaults;
 use crate::support::listen::Listening;
 use crate::support::raw::read_request;
 use crate::support::{Gauge, GaugeGuard, within};
@@ -58,6 +78,12 @@ const CASES: u32 = 64;
 /// A case whose scripted server time, packed on the permits it may use,
 /// exceeds this is not generated (keeps the file fast).
 const MAX_SERIAL_MS: u64 = 600;
+/// Nor one whose longest chain of `Retry-After` waits, for one input,
+/// exceeds this.
+const MAX_WAIT_MS: u64 = 1000;
+/// Retries the budget allows with `budget_percent(0.0)`: tower's reserve
+/// of 10 a second over a 10 s window.
+const BUDGET_RESERVE: u32 = 100;
 const HOSTS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)];
 
 /// What the server does on one attempt.
@@ -104,8 +130,17 @@ enum Target {
 struct Input {
     target: Target,
     delay_ms: u64,
+    /// `Retry-After` of its 429 answers, in seconds.
+    retry_after_s: u64,
     /// Attempt `k` (from 0) gets `script[min(k, len - 1)]`.
     script: Vec<Act>,
+}
+
+impl Input {
+    /// What the server does on attempt `k` (from 0).
+    fn act(&self, k: u32) -> Act {
+        self.script[(k as usize).min(self.script.len() - 1)]
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -113,6 +148,11 @@ struct Case {
     concurrency: usize,
     per_host: Option<usize>,
     max_retries: u32,
+    /// The policy's `max_delay`, which also caps `Retry-After`.
+    max_delay_ms: u64,
+    /// Whether the retry budget is on (`budget_percent(0.0)`) or, in
+    /// effect, off (`budget_percent(1000.0)`).
+    budget: bool,
     inputs: Vec<Input>,
 }
 
@@ -139,30 +179,66 @@ impl Expected {
     }
 }
 
+/// The model without a budget: the script run under the retry rules.
 fn model(input: &Input, max_retries: u32) -> Expected {
+    let mut attempt = 0u32;
+    while attempt < max_retries && (input.target == Target::Refused || input.act(attempt).retried())
+    {
+        attempt += 1;
+    }
+    ended_after(input, attempt + 1)
+}
+
+/// What an input shows when it ends after `attempts` attempts: the outcome
+/// of the last one.
+fn ended_after(input: &Input, attempts: u32) -> Expected {
     if input.target == Target::Refused {
         return Expected {
             outcome: Outcome::Refused,
-            attempts: max_retries + 1,
+            attempts,
             server_hits: 0,
         };
     }
-    let mut attempt = 0u32;
-    loop {
-        let act = input.script[(attempt as usize).min(input.script.len() - 1)];
-        if !act.retried() || attempt == max_retries {
-            let outcome = match act {
-                Act::Status(code) => Outcome::Status(code),
-                Act::Reset => Outcome::Reset,
-                Act::Close => Outcome::Close,
-            };
-            return Expected {
-                outcome,
-                attempts: attempt + 1,
-                server_hits: attempt as usize + 1,
-            };
-        }
-        attempt += 1;
+    let outcome = match input.act(attempts - 1) {
+        Act::Status(code) => Outcome::Status(code),
+        Act::Reset => Outcome::Reset,
+        Act::Close => Outcome::Close,
+    };
+    Expected {
+        outcome,
+        attempts,
+        server_hits: attempts as usize,
+    }
+}
+
+/// The model for input `i` of `case` ended after `attempts` attempts, if it
+/// may end so: after exactly the model's attempts without the budget; with
+/// it, after any number from 1 up to the model's (a retry the budget
+/// refused ends the input).
+fn expected_after(case: &Case, i: usize, attempts: u32) -> Result<Expected, TestCaseError> {
+    let full = model(&case.inputs[i], case.max_retries);
+    if case.budget {
+        prop_assert!(
+            (1..=full.attempts).contains(&attempts),
+            "input {i}: {attempts} attempts, the model (budget on) allows 1..={}",
+            full.attempts
+        );
+    } else {
+        prop_assert_eq!(attempts, full.attempts, "attempts of input {}", i);
+    }
+    Ok(ended_after(&case.inputs[i], attempts))
+}
+
+/// Whether input `i` fails (an error, not a response) however many
+/// attempts it gets (`all`), or for some number it may get (`!all`).
+fn fails(case: &Case, i: usize, all: bool) -> bool {
+    let full = model(&case.inputs[i], case.max_retries);
+    let first = if case.budget { 1 } else { full.attempts };
+    let mut ends = (first..=full.attempts).map(|a| ended_after(&case.inputs[i], a).fails());
+    if all {
+        ends.all(|f| f)
+    } else {
+        ends.any(|f| f)
     }
 }
 
@@ -183,6 +259,31 @@ impl Case {
             .map(|h| work(Some(h)) / per_host_permits)
             .fold(global, u64::max)
     }
+
+    /// The longest chain of waits after 429s of one input: waits hold no
+    /// permit, so the inputs' chains overlap.
+    fn wait_ms(&self) -> u64 {
+        self.inputs
+            .iter()
+            .filter(|i| i.target != Target::Refused)
+            .map(|i| {
+                let retries = model(i, self.max_retries).attempts - 1;
+                (0..retries)
+                    .filter(|&k| i.act(k) == Act::Status(429))
+                    .map(|_| (i.retry_after_s * 1000).min(self.max_delay_ms))
+                    .sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The retries the model asks for, in all.
+    fn demand(&self) -> u32 {
+        self.inputs
+            .iter()
+            .map(|i| model(i, self.max_retries).attempts - 1)
+            .sum()
+    }
 }
 
 fn act() -> impl Strategy<Value = Act> {
@@ -197,63 +298,112 @@ fn act() -> impl Strategy<Value = Act> {
     ]
 }
 
-fn input() -> impl Strategy<Value = Input> {
+/// Mostly answers that are retried: batches that ask for more retries than
+/// the budget allows.
+fn retried_act() -> impl Strategy<Value = Act> {
+    prop_oneof![
+        1 => Just(Act::Status(200)),
+        3 => Just(Act::Status(503)),
+        3 => Just(Act::Status(429)),
+        1 => Just(Act::Reset),
+        1 => Just(Act::Close),
+    ]
+}
+
+fn input(act: impl Strategy<Value = Act>) -> impl Strategy<Value = Input> {
     (
         prop_oneof![
             12 => (0..HOSTS.len()).prop_map(Target::Host),
             1 => Just(Target::Refused),
         ],
         prop_oneof![Just(0u64), 0u64..=30],
-        prop::collection::vec(act(), 1..=3),
+        0u64..=1,
+        prop::collection::vec(act, 1..=3),
     )
-        .prop_map(|(target, delay_ms, script)| Input {
+        .prop_map(|(target, delay_ms, retry_after_s, script)| Input {
             target,
             delay_ms,
+            retry_after_s,
             script,
         })
 }
 
+/// `max_delay`, from 5 ms to 1 s: with `Retry-After: 1` the wait is this.
+fn max_delay_ms() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => Just(5u64),
+        1 => Just(20),
+        1 => Just(50),
+        1 => Just(100),
+        1 => Just(200),
+        1 => Just(500),
+        1 => Just(1000),
+    ]
+}
+
 fn case() -> impl Strategy<Value = Case> {
-    (
+    let plain = (
         1usize..=32,
         prop::option::of(1usize..=8),
         0u32..=3,
+        Just(false),
+        prop::collection::vec(input(act()), 1..=60),
+    );
+    let heavy = (
+        1usize..=32,
+        prop::option::of(1usize..=8),
+        Just(3u32),
+        Just(true),
+        prop::collection::vec(input(retried_act()), 40..=60),
+    );
+    (
+        prop_oneof![3 => plain, 1 => heavy],
+        max_delay_ms(),
         // Half the cases have no connection faults at all, so that fail-fast
         // batches also run to the end.
         any::<bool>(),
-        prop::collection::vec(input(), 1..=60),
     )
-        .prop_map(|(concurrency, per_host, max_retries, faults, mut inputs)| {
-            if !faults {
-                for (i, input) in inputs.iter_mut().enumerate() {
-                    if input.target == Target::Refused {
-                        input.target = Target::Host(i % HOSTS.len());
-                    }
-                    for act in &mut input.script {
-                        *act = match *act {
-                            Act::Reset => Act::Status(503),
-                            Act::Close => Act::Status(200),
-                            other => other,
-                        };
+        .prop_map(
+            |((concurrency, per_host, max_retries, budget, mut inputs), max_delay_ms, faults)| {
+                if !faults {
+                    for (i, input) in inputs.iter_mut().enumerate() {
+                        if input.target == Target::Refused {
+                            input.target = Target::Host(i % HOSTS.len());
+                        }
+                        for act in &mut input.script {
+                            *act = match *act {
+                                Act::Reset => Act::Status(503),
+                                Act::Close => Act::Status(200),
+                                other => other,
+                            };
+                        }
                     }
                 }
-            }
-            Case {
-                concurrency,
-                per_host,
-                max_retries,
-                inputs,
-            }
-        })
+                Case {
+                    concurrency,
+                    per_host,
+                    max_retries,
+                    max_delay_ms,
+                    budget,
+                    inputs,
+                }
+            },
+        )
         .prop_filter("too slow for the time budget", |case| {
-            case.serial_ms() <= MAX_SERIAL_MS
+            case.serial_ms() <= MAX_SERIAL_MS && case.wait_ms() <= MAX_WAIT_MS
         })
 }
+
+/// One request the server saw: when it arrived, and when its answer left
+/// if that was a 429.
+type Seen429 = (Instant, Option<Instant>);
 
 /// What the faulty servers counted.
 struct Counts {
     /// Requests seen per input.
     hits: Vec<AtomicUsize>,
+    /// Per input, its requests in order.
+    timeline: Vec<Mutex<Vec<Seen429>>>,
     total: Arc<Gauge>,
     per_host: Vec<Arc<Gauge>>,
     /// Requests the servers could not make sense of (or that reached the
@@ -261,16 +411,33 @@ struct Counts {
     unexpected: Mutex<Vec<String>>,
 }
 
-/// Parses `GET /p/{host}/{id}/{delay}/{act}.{act}...`.
-fn parse_target(line: &str) -> Option<(usize, usize, u64, Vec<Act>)> {
+/// What a request line asks of the server.
+#[derive(Debug, PartialEq, Eq)]
+struct Asked {
+    host: usize,
+    id: usize,
+    delay_ms: u64,
+    retry_after_s: u64,
+    script: Vec<Act>,
+}
+
+/// Parses `GET /p/{host}/{id}/{delay}/{retry_after}/{act}.{act}...`.
+fn parse_target(line: &str) -> Option<Asked> {
     let target = line.strip_prefix("GET ")?;
     let mut parts = target.strip_prefix("/p/")?.split('/');
     let host = parts.next()?.parse().ok()?;
     let id = parts.next()?.parse().ok()?;
-    let delay = parts.next()?.parse().ok()?;
+    let delay_ms = parts.next()?.parse().ok()?;
+    let retry_after_s = parts.next()?.parse().ok()?;
     let script: Option<Vec<Act>> = parts.next()?.split('.').map(Act::parse).collect();
     let script = script.filter(|s| !s.is_empty())?;
-    parts.next().is_none().then_some((host, id, delay, script))
+    parts.next().is_none().then_some(Asked {
+        host,
+        id,
+        delay_ms,
+        retry_after_s,
+        script,
+    })
 }
 
 /// One keep-alive HTTP/1.1 connection of a faulty host: each request acts
@@ -281,9 +448,16 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
         let Some(line) = read_request(&mut stream, &mut buf, Duration::from_secs(30)).await else {
             return;
         };
-        let parsed =
-            parse_target(&line).filter(|(h, id, _, _)| *h == host && *id < counts.hits.len());
-        let Some((_, id, delay, script)) = parsed else {
+        let arrived = Instant::now();
+        let parsed = parse_target(&line).filter(|a| a.host == host && a.id < counts.hits.len());
+        let Some(Asked {
+            id,
+            delay_ms: delay,
+            retry_after_s,
+            script,
+            ..
+        }) = parsed
+        else {
             counts
                 .unexpected
                 .lock()
@@ -292,6 +466,13 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
             return;
         };
         let attempt = counts.hits[id].fetch_add(1, Ordering::SeqCst) + 1;
+        // Noted before anything is answered: the next attempt of this input
+        // cannot arrive before this one is answered.
+        let entry = {
+            let mut timeline = counts.timeline[id].lock().unwrap();
+            timeline.push((arrived, None));
+            timeline.len() - 1
+        };
         let act = script[(attempt - 1).min(script.len() - 1)];
         {
             let _in_flight =
@@ -303,14 +484,19 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
             Act::Status(code) => {
                 let body = format!("{id}:{attempt}");
                 let retry_after = if code == 429 {
-                    "Retry-After: 0\r\n"
+                    format!("Retry-After: {retry_after_s}\r\n")
                 } else {
-                    ""
+                    String::new()
                 };
                 let answer = format!(
                     "HTTP/1.1 {code} Scripted\r\nContent-Length: {}\r\n{retry_after}\r\n{body}",
                     body.len()
                 );
+                if code == 429 {
+                    // Before the first byte leaves: the client's wait
+                    // starts later than this.
+                    counts.timeline[id].lock().unwrap()[entry].1 = Some(Instant::now());
+                }
                 if stream.write_all(answer.as_bytes()).await.is_err() {
                     return;
                 }
@@ -344,43 +530,72 @@ enum Mode {
     FailFast,
 }
 
+/// The connection fault an error's causes show: a reset
+/// (`io::ErrorKind::ConnectionReset`) or a close before any response
+/// (hyper's "incomplete message").
+fn fault(err: &batch_fetch::Error) -> Option<Outcome> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionReset {
+                return Some(Outcome::Reset);
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return Some(Outcome::Close);
+            }
+        }
+        cause = e.source();
+    }
+    None
+}
+
 /// Checks one input's error against the model.
 fn check_error(
     err: &batch_fetch::Error,
+    case: &Case,
     i: usize,
     url: &str,
-    exp: &Expected,
-) -> Result<(), TestCaseError> {
+) -> Result<Expected, TestCaseError> {
+    let exp = expected_after(case, i, err.attempts())?;
     prop_assert!(
         exp.fails(),
         "input {i}: model says {exp:?}, got error {err}"
     );
     prop_assert_eq!(err.index(), Some(i), "{}", err);
     prop_assert_eq!(err.url().map(|u| u.to_string()), Some(url.to_string()));
-    prop_assert_eq!(err.attempts(), exp.attempts, "input {}: {}", i, err);
     match exp.outcome {
         Outcome::Refused => {
             prop_assert_eq!(err.kind(), ErrorKind::Connect, "input {}: {}", i, err);
             prop_assert!(err.is_connect(), "input {i}: {err}");
         }
         _ => {
-            // Closed or reset before any response: hyper says "incomplete
-            // message" or "connection reset", both protocol errors.
+            // A reset or a close before any response: both protocol
+            // errors, told apart by their cause.
             prop_assert_eq!(err.kind(), ErrorKind::Protocol, "input {}: {}", i, err);
             prop_assert!(!err.is_connect(), "input {i}: {err}");
+            prop_assert_eq!(
+                fault(err),
+                Some(exp.outcome),
+                "input {}: the cause of {:?}",
+                i,
+                err
+            );
         }
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// Checks one input's response against the model and the server's count.
 fn check_response(
     res: &batch_fetch::Response,
+    case: &Case,
     i: usize,
     url: &str,
-    exp: &Expected,
     hits: usize,
 ) -> Result<(), TestCaseError> {
+    let exp = expected_after(case, i, res.attempts())?;
     let Outcome::Status(code) = exp.outcome else {
         return Err(TestCaseError::fail(format!(
             "input {i}: model says {exp:?}, got a {} response after {} attempts",
@@ -389,10 +604,32 @@ fn check_response(
         )));
     };
     prop_assert_eq!(res.status().as_u16(), code, "input {}", i);
-    prop_assert_eq!(res.attempts(), exp.attempts, "input {}", i);
     prop_assert_eq!(res.url().to_string(), url);
     prop_assert_eq!(res.text().unwrap(), format!("{i}:{}", exp.attempts));
     prop_assert_eq!(hits, exp.server_hits, "server's count for input {}", i);
+    Ok(())
+}
+
+/// Checks that each retry after a 429 waited at least what `Retry-After`
+/// asked, capped by `max_delay`.
+fn check_waits(case: &Case, counts: &Counts) -> Result<(), TestCaseError> {
+    for (i, input) in case.inputs.iter().enumerate() {
+        let asked =
+            Duration::from_secs(input.retry_after_s).min(Duration::from_millis(case.max_delay_ms));
+        let timeline = counts.timeline[i].lock().unwrap();
+        for pair in timeline.windows(2) {
+            if let (Some(left), (next, _)) = (pair[0].1, pair[1]) {
+                let waited = next.saturating_duration_since(left);
+                prop_assert!(
+                    waited >= asked,
+                    "input {i}: retried {waited:?} after a 429 with Retry-After: {} \
+                     (max_delay {} ms)",
+                    input.retry_after_s,
+                    case.max_delay_ms
+                );
+            }
+        }
+    }
     Ok(())
 }
 
@@ -409,6 +646,7 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
     let n = case.inputs.len();
     let counts = Arc::new(Counts {
         hits: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        timeline: (0..n).map(|_| Mutex::default()).collect(),
         total: Arc::default(),
         per_host: HOSTS.iter().map(|_| Arc::default()).collect(),
         unexpected: Mutex::default(),
@@ -440,29 +678,34 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
                 Target::Refused => (0, format!("127.0.0.1:{dead_port}")),
             };
             format!(
-                "http://{addr}/p/{host}/{id}/{}/{}",
+                "http://{addr}/p/{host}/{id}/{}/{}/{}",
                 input.delay_ms,
+                input.retry_after_s,
                 script.join(".")
             )
         })
         .collect();
-    let expected: Vec<Expected> = case
+    let full: Vec<Expected> = case
         .inputs
         .iter()
         .map(|i| model(i, case.max_retries))
         .collect();
 
-    let mut builder = BatchClient::builder()
-        .no_proxy()
+    let mut builder = defaults()
         .concurrency(case.concurrency)
         .timeout(Duration::from_secs(10))
+        // A keep-alive connection idle for 1 s that then fails is taken
+        // for one the server closed idle and sent again, unseen by the
+        // model; none is reused after 500 ms idle.
+        .pool_idle_timeout(Duration::from_millis(500))
         .retry(
             RetryPolicy::default()
                 .max_retries(case.max_retries)
                 .base_delay(Duration::from_millis(1))
-                .max_delay(Duration::from_millis(5))
-                // Room for every retry the model asks for (10 per request).
-                .budget_percent(1000.0),
+                .max_delay(Duration::from_millis(case.max_delay_ms))
+                // On: the reserve alone. Off: room for every retry the
+                // model asks for (10 per request).
+                .budget_percent(if case.budget { 0.0 } else { 1000.0 }),
         );
     if let Some(limit) = case.per_host {
         builder = builder.per_host_concurrency(limit);
@@ -491,55 +734,72 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
     });
 
     let hits = |i: usize| counts.hits[i].load(Ordering::SeqCst);
+    let began = Instant::now();
     match mode {
         Mode::Settled => {
             let results = batch.fetch_all_settled(&urls).await;
+            let took = began.elapsed();
             prop_assert_eq!(results.len(), n, "one result per input");
+            let mut ended = Vec::with_capacity(n);
             for (i, result) in results.iter().enumerate() {
                 match result {
-                    Ok(res) => check_response(res, i, &urls[i], &expected[i], hits(i))?,
+                    Ok(res) => {
+                        check_response(res, case, i, &urls[i], hits(i))?;
+                        ended.push(expected_after(case, i, res.attempts())?);
+                    }
                     Err(err) => {
-                        check_error(err, i, &urls[i], &expected[i])?;
-                        prop_assert_eq!(hits(i), expected[i].server_hits, "input {}", i);
+                        let exp = check_error(err, case, i, &urls[i])?;
+                        prop_assert_eq!(hits(i), exp.server_hits, "input {}", i);
+                        ended.push(exp);
                     }
                 }
             }
             let seen = seen.lock().unwrap();
-            for (i, exp) in expected.iter().enumerate() {
+            for (i, exp) in ended.iter().enumerate() {
                 prop_assert_eq!(seen.started[i], exp.attempts, "Started events of {}", i);
                 prop_assert_eq!(seen.retrying[i], exp.attempts - 1, "Retrying of {}", i);
             }
             let mut finished = seen.finished.clone();
             finished.sort_unstable();
-            let want: Vec<(usize, bool)> = expected
+            let want: Vec<(usize, bool)> = ended
                 .iter()
                 .enumerate()
                 .map(|(i, e)| (i, !e.fails()))
                 .collect();
             prop_assert_eq!(finished, want, "one Completed or Failed per input");
+            if case.budget && took < Duration::from_secs(9) {
+                let retries: u32 = ended.iter().map(|e| e.attempts - 1).sum();
+                prop_assert_eq!(
+                    retries,
+                    case.demand().min(BUDGET_RESERVE),
+                    "retries made with the budget on (the model asks for {})",
+                    case.demand()
+                );
+            }
         }
         Mode::FailFast => {
             let outcome = batch.fetch_all(&urls).await;
-            let failing: Vec<usize> = (0..n).filter(|&i| expected[i].fails()).collect();
             let seen = seen.lock().unwrap();
             match outcome {
                 Ok(responses) => {
+                    let failing: Vec<usize> = (0..n).filter(|&i| fails(case, i, true)).collect();
                     prop_assert!(failing.is_empty(), "inputs {failing:?} must fail the batch");
                     prop_assert_eq!(responses.len(), n);
                     for (i, res) in responses.iter().enumerate() {
-                        check_response(res, i, &urls[i], &expected[i], hits(i))?;
+                        check_response(res, case, i, &urls[i], hits(i))?;
                     }
                     prop_assert!(seen.finished.iter().all(|(_, ok)| *ok));
                     prop_assert_eq!(seen.finished.len(), n);
                 }
                 Err(err) => {
                     let i = err.index().unwrap_or(usize::MAX);
+                    let may_fail: Vec<usize> = (0..n).filter(|&i| fails(case, i, false)).collect();
                     prop_assert!(
-                        failing.contains(&i),
-                        "returned {err} (input {i}), but the failing inputs are {failing:?}"
+                        may_fail.contains(&i),
+                        "returned {err} (input {i}), but the failing inputs are {may_fail:?}"
                     );
-                    check_error(&err, i, &urls[i], &expected[i])?;
-                    prop_assert_eq!(hits(i), expected[i].server_hits, "input {}", i);
+                    let exp = check_error(&err, case, i, &urls[i])?;
+                    prop_assert_eq!(hits(i), exp.server_hits, "input {}", i);
                     // The returned failure is the first (and only) one the
                     // batch finished; whatever finished before it succeeded,
                     // as the model says.
@@ -550,22 +810,22 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
                         .map(|(j, _)| *j)
                         .collect();
                     prop_assert_eq!(failures, vec![i], "Failed events");
-                    prop_assert_eq!(seen.finished.last(), Some(&(i, false)));
+                    prop_assert_eq!(seen.finished.last().copied(), Some((i, false)));
                     for &(j, status, attempts) in &seen.completed {
+                        let exp = expected_after(case, j, attempts)?;
                         prop_assert_eq!(
                             Outcome::Status(status),
-                            expected[j].outcome,
+                            exp.outcome,
                             "input {} completed before the failure",
                             j
                         );
-                        prop_assert_eq!(attempts, expected[j].attempts, "input {}", j);
-                        prop_assert_eq!(hits(j), expected[j].server_hits, "input {}", j);
+                        prop_assert_eq!(hits(j), exp.server_hits, "input {}", j);
                     }
                 }
             }
             // Inputs cut off by the stop: never seen more often than the
             // model allows, nor without a Started event for each request.
-            for (i, exp) in expected.iter().enumerate() {
+            for (i, exp) in full.iter().enumerate() {
                 let h = hits(i);
                 prop_assert!(
                     h <= exp.server_hits,
@@ -577,8 +837,16 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
                     seen.started[i]
                 );
             }
+            if case.budget {
+                let retries: u32 = seen.retrying.iter().sum();
+                prop_assert!(
+                    retries <= BUDGET_RESERVE,
+                    "{retries} retries with the budget on"
+                );
+            }
         }
     }
+    check_waits(case, &counts)?;
 
     let peak = counts.total.peak();
     prop_assert!(
@@ -646,6 +914,7 @@ fn the_model_follows_the_retry_rules() {
     let input = |target, script: &[Act]| Input {
         target,
         delay_ms: 0,
+        retry_after_s: 0,
         script: script.to_vec(),
     };
     let host = Target::Host(0);
@@ -668,14 +937,56 @@ fn the_model_follows_the_retry_rules() {
         (e.outcome, e.attempts, e.server_hits),
         (Outcome::Refused, 3, 0)
     );
+
+    // With the budget on, an input may end after fewer attempts.
+    let case = Case {
+        concurrency: 1,
+        per_host: None,
+        max_retries: 3,
+        max_delay_ms: 5,
+        budget: true,
+        inputs: vec![
+            input(host, &[Act::Reset, Act::Status(503), Act::Status(200)]),
+            input(host, &[Act::Status(429), Act::Status(200)]),
+        ],
+    };
+    assert_eq!(case.demand(), 3);
+    let e = expected_after(&case, 0, 2).unwrap();
+    assert_eq!((e.outcome, e.server_hits), (Outcome::Status(503), 2));
+    assert!(expected_after(&case, 0, 4).is_err());
+    assert!(fails(&case, 0, false) && !fails(&case, 0, true));
+    assert!(!fails(&case, 1, false));
+    let off = Case {
+        budget: false,
+        ..case.clone()
+    };
+    assert!(expected_after(&off, 0, 2).is_err());
+    assert!(!fails(&off, 0, false));
+
+    // Retry-After: 1 waits max_delay when that is shorter.
+    let slow = Case {
+        max_delay_ms: 200,
+        inputs: vec![Input {
+            retry_after_s: 1,
+            ..input(
+                host,
+                &[Act::Status(429), Act::Status(429), Act::Status(200)],
+            )
+        }],
+        ..case
+    };
+    assert_eq!(slow.wait_ms(), 400);
+
     assert_eq!(
-        parse_target("GET /p/1/7/30/503.rst.200"),
-        Some((
-            1,
-            7,
-            30,
-            vec![Act::Status(503), Act::Reset, Act::Status(200)]
-        ))
+        parse_target("GET /p/1/7/30/1/503.rst.200"),
+        Some(Asked {
+            host: 1,
+            id: 7,
+            delay_ms: 30,
+            retry_after_s: 1,
+            script: vec![Act::Status(503), Act::Reset, Act::Status(200)]
+        })
     );
-    assert_eq!(parse_target("GET /p/1/7/30/"), None);
+    assert_eq!(parse_target("GET /p/1/7/30/0/"), None);
+    assert_eq!(parse_target("GET /p/1/7/30/503"), None);
 }

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use crate::support::clients::{client_with, quick};
+use crate::support::clients::{client_with, default_client, defaults, quick};
 use crate::support::{Behavior, RawServer, TestServer, bounded, closed_port, expect_err};
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{ErrorKind, RetryPolicy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flaky_endpoint_recovers_with_the_default_policy() {
     let server = TestServer::start().await;
-    let client = BatchClient::new(); // RetryPolicy::default(): 3 retries
+    let client = default_client(); // RetryPolicy::default(): 3 retries
 
     let resp = bounded("flaky", client.fetch(server.url("/flaky/k/2")))
         .await
@@ -27,7 +27,7 @@ async fn default_policy_gives_up_after_three_retries() {
     let server = TestServer::start().await;
     let resp = bounded(
         "always 503",
-        BatchClient::new().fetch(server.url("/flaky/d/100")),
+        default_client().fetch(server.url("/flaky/d/100")),
     )
     .await
     .unwrap();
@@ -39,7 +39,7 @@ async fn default_policy_gives_up_after_three_retries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_try_success_counts_one_attempt() {
     let server = TestServer::start().await;
-    let resp = bounded("ok", BatchClient::new().fetch(server.url("/id/1")))
+    let resp = bounded("ok", default_client().fetch(server.url("/id/1")))
         .await
         .unwrap();
     assert_eq!(resp.attempts(), 1);
@@ -124,7 +124,7 @@ async fn connect_errors_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_are_retried() {
     let server = TestServer::start().await;
-    let client = BatchClient::builder()
+    let client = defaults()
         .timeout(Duration::from_millis(200))
         .retry(quick(1))
         .build()

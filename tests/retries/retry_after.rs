@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::clients::defaults;
 use crate::support::{TestServer, bounded, within};
 use batch_fetch::{BatchClient, RetryPolicy};
 
 /// Tiny exponential backoff: any wait of a second or more comes from Retry-After.
 fn client(max_delay: Duration) -> BatchClient {
-    BatchClient::builder()
+    defaults()
         .retry(
             RetryPolicy::default()
                 .max_retries(3)

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::support::clients::defaults;
 use crate::support::{Behavior, RawServer, bounded, eventually};
 use batch_fetch::{BatchClient, RetryPolicy};
 use bytes::Bytes;
@@ -55,7 +56,7 @@ async fn run(client: BatchClient) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_keep_alive_connections_without_retries() {
-    let client = BatchClient::builder()
+    let client = defaults()
         .concurrency(4)
         .retry(RetryPolicy::none())
         .build()
@@ -65,6 +66,6 @@ async fn stale_keep_alive_connections_without_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_keep_alive_connections_with_default_retries() {
-    let client = BatchClient::builder().concurrency(4).build().unwrap();
+    let client = defaults().concurrency(4).build().unwrap();
     run(client).await;
 }

@@ -1,14 +1,33 @@
 //! Client builders and retry policies shared by the library tests.
+//!
+//! Every builder here starts from [`defaults`], which ignores the
+//! machine's proxy settings (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, ...):
+//! a test's requests go straight to its loopback servers wherever it runs.
+//! Tests build their clients from these, never from
+//! `BatchClient::builder()` or `BatchClient::new()` directly, except those
+//! about proxies themselves (`tests/proxy`, `tests/proxy_env.rs`).
 use std::time::Duration;
 
 use batch_fetch::{BatchClient, BatchClientBuilder, RetryPolicy};
 
 use super::TestPki;
 
+/// The library's defaults, except that proxies from the environment are
+/// ignored (`no_proxy()`; a later `.proxy(..)` still sets one).
+pub fn defaults() -> BatchClientBuilder {
+    BatchClient::builder().no_proxy()
+}
+
+/// [`defaults`], built: `BatchClient::new()` without the environment's
+/// proxies.
+pub fn default_client() -> BatchClient {
+    defaults().build().unwrap()
+}
+
 /// One attempt per request (`RetryPolicy::none()`) and a 10 s timeout: a
 /// failure shows as itself, a hang as a timeout.
 pub fn builder() -> BatchClientBuilder {
-    BatchClient::builder()
+    defaults()
         .retry(RetryPolicy::none())
         .timeout(Duration::from_secs(10))
 }
@@ -35,7 +54,7 @@ pub fn quick(max_retries: u32) -> RetryPolicy {
 
 /// A client with `policy` and the library's defaults otherwise.
 pub fn client_with(policy: RetryPolicy) -> BatchClient {
-    BatchClient::builder().retry(policy).build().unwrap()
+    defaults().retry(policy).build().unwrap()
 }
 
 /// The default retry policy (which retries refused and unprocessed
@@ -49,7 +68,7 @@ pub fn h2_retries() -> RetryPolicy {
 /// HTTP/2 from the first byte (h2c), [`h2_retries`] and a 10 s timeout:
 /// for the `H2Server`s that refuse streams or go away.
 pub fn h2c_builder() -> BatchClientBuilder {
-    BatchClient::builder()
+    defaults()
         .http2_prior_knowledge()
         .retry(h2_retries())
         .timeout(Duration::from_secs(10))
