@@ -8,7 +8,6 @@
 mod support;
 
 use batch_fetch::{BatchClient, BatchClientBuilder, Proxy};
-use support::clients::trusting;
 use support::{ProxyServer, TestPki, TestServer, bounded};
 
 const VARS: [&str; 9] = [
@@ -59,7 +58,8 @@ fn environment_proxies_are_read_at_build() {
             ProxyServer::start().await,
         )
     });
-    let base = || trusting(&pki);
+    // Not the shared test builders: those ignore the environment.
+    let base = || BatchClient::builder().add_root_certificate(&pki.ca_der);
     let http_url = plain.url("/id/1");
     let https_url = secure.url("/id/2");
     // Fetches both URLs; returns how many requests reached `proxy`.

@@ -22,17 +22,21 @@ mod secrets;
 /// Every run is bounded; a hung tool fails the test instead of the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
+/// The proxy variables the tool would read: removed, so that the tests do
+/// not depend on the machine's.
+const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
 /// The built tool, with no proxy from the environment.
 fn tool() -> std::process::Command {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("batch-fetch"));
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
+    for var in PROXY_VARS {
         command.env_remove(var);
     }
     command
@@ -51,15 +55,12 @@ async fn run(args: &[&str], stdin: &str) -> Run {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let stdin = stdin.to_owned();
     tokio::task::spawn_blocking(move || {
-        let out = Command::cargo_bin("batch-fetch")
-            .unwrap()
+        let mut command = Command::cargo_bin("batch-fetch").unwrap();
+        for var in PROXY_VARS {
+            command.env_remove(var);
+        }
+        let out = command
             .args(&args)
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("ALL_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .env_remove("all_proxy")
             .write_stdin(stdin)
             .timeout(RUN_LIMIT)
             .output()
@@ -494,10 +495,9 @@ async fn streamed_peak(server: &TestServer, n: usize) -> u64 {
         }
     }
     drop(file);
-    let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
     let arg = path.clone();
     let (peak, status) = tokio::task::spawn_blocking(move || {
-        let child = std::process::Command::new(bin)
+        let child = tool()
             .args(["-q", "--allow-failures", "-c", "50"])
             .arg(&arg)
             .stdout(std::process::Stdio::null())
@@ -856,10 +856,9 @@ async fn ctrl_c_cancels_what_is_under_way_and_still_writes_the_summary_and_repor
     }
     drop(file);
     let (report, _) = tempfile();
-    let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
     let args = (input.clone(), report.clone());
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let child = std::process::Command::new(bin)
+        let child = tool()
             .args(["-c", "4", "--timeout", "30s", "--report"])
             .arg(&args.1)
             .arg(&args.0)
@@ -923,10 +922,9 @@ async fn ctrl_c_cancels_what_is_under_way_and_still_writes_the_summary_and_repor
 async fn a_run_cut_short_does_not_wait_for_stdin_to_close() {
     let refused = format!("http://127.0.0.1:{}/refused\n", support::closed_port());
     for args in [&["--fail-fast"][..], &["--deadline", "500ms"][..]] {
-        let bin = assert_cmd::cargo::cargo_bin("batch-fetch");
         let (args, line) = (args.to_vec(), refused.clone());
         let status = tokio::task::spawn_blocking(move || {
-            let mut child = std::process::Command::new(bin)
+            let mut child = tool()
                 .args(["-q", "--retries", "0"])
                 .args(&args)
                 .stdin(std::process::Stdio::piped())
