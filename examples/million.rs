@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some((_, result)) = results.next().await {
         stats.record(&result);
         let seen = stats.count() as usize;
-        if seen % step == 0 || seen == total {
+        if seen.is_multiple_of(step) || seen == total {
             let mem = memory();
             if seen == step {
                 peak_at_tenth = mem.map(|m| m.peak);

@@ -212,14 +212,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.unexpected, t.unexpected_examples
         );
     }
-    if let (Some(warm), Some(end)) = (warm, mem_end) {
-        if end.now > 2 * warm.now {
-            failures.push(format!(
-                "RSS grew from {} after warm-up to {}",
-                show_mib(Some(warm.now)),
-                show_mib(Some(end.now))
-            ));
-        }
+    if let (Some(warm), Some(end)) = (warm, mem_end)
+        && end.now > 2 * warm.now
+    {
+        failures.push(format!(
+            "RSS grew from {} after warm-up to {}",
+            show_mib(Some(warm.now)),
+            show_mib(Some(end.now))
+        ));
     }
     if let (Some(start), Some(end)) = (fds_start, fds_end) {
         // Each pooled connection is two descriptors here (both ends are in
@@ -231,12 +231,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             failures.push(format!("{end} fds with the client alive, over {cap}"));
         }
     }
-    if let (Some(start), Some(after)) = (fds_start, fds_after) {
-        if after > start + FD_MARGIN {
-            failures.push(format!(
-                "{after} fds after dropping the client, {start} at the start"
-            ));
-        }
+    if let (Some(start), Some(after)) = (fds_start, fds_after)
+        && after > start + FD_MARGIN
+    {
+        failures.push(format!(
+            "{after} fds after dropping the client, {start} at the start"
+        ));
     }
     if t.done == 0 {
         failures.push("no request completed".to_owned());

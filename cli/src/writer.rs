@@ -179,10 +179,11 @@ fn write_all(
             write_one(finished, settings, out, stopping, &mut written);
             // Lines go out as soon as nothing more is waiting, so a
             // reader sees each result when it comes, not a buffer later.
-            if !written.stopped_early && results.is_empty() {
-                if let Err(e) = out.lock().flush() {
-                    cannot_write(&e, &mut written);
-                }
+            if !written.stopped_early
+                && results.is_empty()
+                && let Err(e) = out.lock().flush()
+            {
+                cannot_write(&e, &mut written);
             }
             if written.stopped_early {
                 stopped.notify_one();

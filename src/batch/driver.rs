@@ -192,10 +192,10 @@ where
     type Item = Outcome;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Outcome>> {
-        if self.stopped.is_none() {
-            if let Some(why) = self.as_mut().poll_stop(cx) {
-                self.as_mut().stop(why);
-            }
+        if self.stopped.is_none()
+            && let Some(why) = self.as_mut().poll_stop(cx)
+        {
+            self.as_mut().stop(why);
         }
         if let Some(why) = self.stopped {
             return self.poll_stopped(why, cx);
@@ -288,15 +288,15 @@ where
                 .deadline
                 .map(|after| Box::pin(tokio::time::sleep(after)));
         }
-        if let Some(cancelled) = this.cancelled {
-            if cancelled.as_mut().poll(cx).is_ready() {
-                return Some(Stopped::Cancelled);
-            }
+        if let Some(cancelled) = this.cancelled
+            && cancelled.as_mut().poll(cx).is_ready()
+        {
+            return Some(Stopped::Cancelled);
         }
-        if let (Some(sleep), Some(after)) = (this.deadline, this.stop_when.deadline) {
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Some(Stopped::Deadline(after));
-            }
+        if let (Some(sleep), Some(after)) = (this.deadline, this.stop_when.deadline)
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return Some(Stopped::Deadline(after));
         }
         None
     }

@@ -51,10 +51,10 @@ where
         loop {
             match driver.as_mut().poll_next(cx) {
                 Poll::Ready(Some((index, result))) => {
-                    if mode == Mode::FailFast {
-                        if let Err(err) = result {
-                            return Poll::Ready(Err(err));
-                        }
+                    if mode == Mode::FailFast
+                        && let Err(err) = result
+                    {
+                        return Poll::Ready(Err(err));
                     }
                     if slots.len() <= index {
                         // Inputs start in index order: grow to what started.

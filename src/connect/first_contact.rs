@@ -187,10 +187,10 @@ impl Drop for Leader {
 impl<C> Shared<C> {
     fn role(&self, key: &str) -> Role {
         let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rx) = origins.get(key) {
-            if Outcome::holds(&rx.borrow()) {
-                return Role::Follower(rx.clone());
-            }
+        if let Some(rx) = origins.get(key)
+            && Outcome::holds(&rx.borrow())
+        {
+            return Role::Follower(rx.clone());
         }
         if origins.len() > 1024 {
             // Forget origins whose connection is gone.

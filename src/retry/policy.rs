@@ -204,11 +204,11 @@ impl Policy {
         if let Some(record) = record {
             record.hop_attempts(self.attempts);
         }
-        if let (Err(err), Some(kind)) = (result, kind) {
-            if !err.is::<Raised>() {
-                let error = std::mem::replace(err, Box::new(Placeholder));
-                *err = Raised::boxed(kind, error);
-            }
+        if let (Err(err), Some(kind)) = (result, kind)
+            && !err.is::<Raised>()
+        {
+            let error = std::mem::replace(err, Box::new(Placeholder));
+            *err = Raised::boxed(kind, error);
         }
     }
 }

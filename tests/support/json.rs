@@ -20,7 +20,7 @@ pub fn item(id: u32) -> Item {
         id,
         name: format!("item \"{id}\" — ünïcode"),
         tags: vec!["a".into(), format!("t{id}")],
-        price: (id % 2 == 0).then_some(f64::from(id) * 1.5),
+        price: id.is_multiple_of(2).then_some(f64::from(id) * 1.5),
     }
 }
 

@@ -122,12 +122,11 @@ impl Listening {
         let _ = self.shutdown.send(true);
         let mut task = self.task.take()?;
         let mut panicked = None;
-        if task.is_finished() {
-            if let Some(Err(e)) = (&mut task).now_or_never() {
-                if e.is_panic() {
-                    panicked = Some(e.to_string());
-                }
-            }
+        if task.is_finished()
+            && let Some(Err(e)) = (&mut task).now_or_never()
+            && e.is_panic()
+        {
+            panicked = Some(e.to_string());
         }
         task.abort();
         panicked

@@ -352,10 +352,10 @@ impl Drop for TestServer {
         if let Some(e) = loop_panic {
             problem = Some(format!("accept loop panicked: {e}"));
         }
-        if let Some(msg) = problem {
-            if !std::thread::panicking() {
-                panic!("TestServer {}: {msg}", self.addr());
-            }
+        if let Some(msg) = problem
+            && !std::thread::panicking()
+        {
+            panic!("TestServer {}: {msg}", self.addr());
         }
     }
 }

@@ -193,21 +193,19 @@ where
         // request less).
         let only_global =
             limits.hosts.is_none() && limits.rate.is_none() && limits.host_rate.is_none();
-        if only_global {
-            if let Ok(permit) = limits.global.clone().try_acquire_owned() {
-                let attempt = req
-                    .body()
-                    .record
-                    .as_ref()
-                    .map(|t| t.sending(req.uri(), Instant::now()));
-                let permits = Permits {
-                    _global: Some(permit),
-                    _host: None,
-                };
-                return ResponseFuture::Admitted {
-                    attempt: Admitted::new(self.inner.clone(), req, permits, attempt),
-                };
-            }
+        if only_global && let Ok(permit) = limits.global.clone().try_acquire_owned() {
+            let attempt = req
+                .body()
+                .record
+                .as_ref()
+                .map(|t| t.sending(req.uri(), Instant::now()));
+            let permits = Permits {
+                _global: Some(permit),
+                _host: None,
+            };
+            return ResponseFuture::Admitted {
+                attempt: Admitted::new(self.inner.clone(), req, permits, attempt),
+            };
         }
         let limits = limits.clone();
         let inner = self.inner.clone();
