@@ -7,7 +7,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use http::Uri;
+use http::{StatusCode, Uri};
 
 use crate::timings::Timings;
 
@@ -58,6 +58,12 @@ pub enum ErrorKind {
     /// [`text()`](crate::Response::text), not the expected JSON for
     /// `json()`.
     Decode,
+    /// The server answered with a `4xx` or `5xx` status, and the caller
+    /// asked for that to be an error:
+    /// [`Response::error_for_status`](crate::Response::error_for_status),
+    /// or [`error_for_status(true)`](crate::BatchClientBuilder::error_for_status)
+    /// on the client. [`Error::status()`] says which.
+    Status,
 }
 
 impl ErrorKind {
@@ -74,6 +80,7 @@ impl ErrorKind {
             ErrorKind::Redirect => "redirect refused",
             ErrorKind::HeadersTooLarge => "response headers too large",
             ErrorKind::Decode => "error decoding response body",
+            ErrorKind::Status => "HTTP status error",
         }
     }
 }
@@ -102,6 +109,7 @@ struct Inner {
     index: Option<usize>,
     attempts: u32,
     timings: Option<Timings>,
+    status: Option<StatusCode>,
     source: Option<BoxError>,
 }
 
@@ -115,6 +123,7 @@ impl Error {
                 index: None,
                 attempts: 0,
                 timings: None,
+                status: None,
                 source: source.into(),
             }),
         }
@@ -139,6 +148,25 @@ impl Error {
     pub(crate) fn with_url(mut self, url: Uri) -> Self {
         self.inner.url = Some(url);
         self
+    }
+
+    /// A final `4xx` or `5xx` response taken for a failure, after
+    /// `attempts` attempts.
+    pub(crate) fn bad_status(
+        status: StatusCode,
+        url: Uri,
+        attempts: u32,
+        timings: Timings,
+    ) -> Self {
+        let mut err = Error::new(
+            ErrorKind::Status,
+            Some(Box::new(BadStatus(status)) as BoxError),
+        );
+        err.inner.status = Some(status);
+        err.inner.url = Some(url);
+        err.inner.attempts = attempts;
+        err.inner.timings = Some(timings);
+        err
     }
 
     /// The input was dropped unfinished when its batch was stopped.
@@ -171,6 +199,12 @@ impl Error {
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// The status of the response taken for a failure (kind
+    /// [`Status`](ErrorKind::Status)); `None` for every other kind.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.inner.status
     }
 
     /// The URL of the request that failed, if the input was a valid URL.
@@ -366,6 +400,11 @@ impl StdError for Raised {
         Some(&*self.error)
     }
 }
+
+/// A `4xx` or `5xx` status taken for a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadStatus(pub(crate) StatusCode);
 
 /// Why a batch dropped an unfinished input.
 #[derive(Debug, Clone, Copy, thiserror::Error)]

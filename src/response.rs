@@ -63,6 +63,40 @@ impl Response {
         &self.url
     }
 
+    /// This response, or an error of kind [`Status`](ErrorKind::Status)
+    /// if its status is `4xx` or `5xx` (as reqwest's and aiohttp's
+    /// `raise_for_status()`), carrying the status, the URL and the
+    /// attempts. The body is dropped with it.
+    ///
+    /// # Errors
+    ///
+    /// When the status is a client or server error.
+    pub fn error_for_status(self) -> Result<Self, Error> {
+        match self.status_error() {
+            Some(err) => Err(err),
+            None => Ok(self),
+        }
+    }
+
+    /// Like [`error_for_status`](Self::error_for_status), by reference.
+    ///
+    /// # Errors
+    ///
+    /// When the status is a client or server error.
+    pub fn error_for_status_ref(&self) -> Result<&Self, Error> {
+        match self.status_error() {
+            Some(err) => Err(err),
+            None => Ok(self),
+        }
+    }
+
+    /// The error a `4xx` or `5xx` status makes, if this is one.
+    pub(crate) fn status_error(&self) -> Option<Error> {
+        let status = self.status();
+        (status.is_client_error() || status.is_server_error())
+            .then(|| Error::bad_status(status, self.url.clone(), self.attempts, self.timings))
+    }
+
     /// The whole body.
     pub fn body(&self) -> &Bytes {
         &self.body

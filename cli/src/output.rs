@@ -161,6 +161,7 @@ pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Redirect => "redirect",
         ErrorKind::HeadersTooLarge => "headers_too_large",
         ErrorKind::Decode => "decode",
+        ErrorKind::Status => "status",
         _ => "other",
     }
 }

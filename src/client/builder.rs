@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
-use http::header::{HeaderValue, USER_AGENT};
+use http::header::{ACCEPT, HeaderValue, USER_AGENT};
 
 use super::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig, KeepAlive};
@@ -30,12 +30,13 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`per_host_concurrency`](Self::per_host_concurrency) | unlimited |
 /// | [`rate_limit`](Self::rate_limit) / [`per_host_rate_limit`](Self::per_host_rate_limit) | none |
 /// | [`batch_deadline`](Self::batch_deadline) | none |
+/// | [`error_for_status`](Self::error_for_status) | off: every status is a response |
 /// | [`timeout`](Self::timeout) (per attempt) | 30 s |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 /// | [`retry`](Self::retry) | [`RetryPolicy::default()`]: 3 retries, 100 ms → 10 s, full jitter |
 /// | [`max_body_size`](Self::max_body_size) | 32 MiB |
 /// | [`user_agent`](Self::user_agent) | `batch-fetch/<version>` |
-/// | [`default_headers`](Self::default_headers) | none |
+/// | [`default_headers`](Self::default_headers) | `Accept: */*` (a request's own `Accept`, or one set here, wins) |
 /// | [`add_root_certificate`](Self::add_root_certificate) | web PKI roots only |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 30 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
@@ -57,6 +58,7 @@ pub struct BatchClientBuilder {
     rate_limit: Option<(u32, Duration)>,
     per_host_rate_limit: Option<(u32, Duration)>,
     batch_deadline: Option<Duration>,
+    error_for_status: bool,
     timeout: Duration,
     connect_timeout: Duration,
     retry: RetryPolicy,
@@ -96,6 +98,7 @@ impl Default for BatchClientBuilder {
             rate_limit: None,
             per_host_rate_limit: None,
             batch_deadline: None,
+            error_for_status: false,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
@@ -201,6 +204,20 @@ impl BatchClientBuilder {
         self
     }
 
+    /// Takes a final `4xx` or `5xx` response (after its retries) for a
+    /// failure: an error of kind [`Status`](crate::ErrorKind::Status),
+    /// whose [`status()`](crate::Error::status) says which, in the input's
+    /// place. A fail-fast `fetch_all` then stops at it, and
+    /// `fetch_all_settled` keeps it in place. As aiohttp's
+    /// `raise_for_status=True`, or reqwest's `error_for_status()` on every
+    /// response.
+    ///
+    /// Default is off: any status is a response, as in reqwest.
+    pub fn error_for_status(mut self, enabled: bool) -> Self {
+        self.error_for_status = enabled;
+        self
+    }
+
     /// Sets the timeout of each attempt, from connecting to the last byte of
     /// the body. Waiting for a permit or a retry backoff does not count.
     ///
@@ -253,7 +270,8 @@ impl BatchClientBuilder {
 
     /// Sets headers sent with every request that does not set them itself.
     ///
-    /// Default is none.
+    /// Default is none but `Accept: */*` (as curl and reqwest send), which
+    /// an `Accept` here or on a request replaces.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
         self.default_headers = headers;
         self
@@ -564,6 +582,10 @@ impl BatchClientBuilder {
             }
             None => {}
         }
+        // As curl and reqwest: some servers refuse a request without one.
+        if !default_headers.contains_key(ACCEPT) {
+            default_headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        }
 
         let backend = match self.dns_resolver {
             Some(custom) => Backend::Custom(custom),
@@ -600,6 +622,7 @@ impl BatchClientBuilder {
             default_headers,
             concurrency: self.concurrency,
             batch_deadline: self.batch_deadline,
+            error_for_status: self.error_for_status,
         }))
     }
 }

@@ -57,7 +57,7 @@ impl BatchClient {
         };
         let record = prepared.as_ref().ok().map(|(_, _, record)| record.clone());
         Started {
-            future: run(prepared, index),
+            future: run(prepared, index, self.inner.error_for_status),
             record,
         }
     }
@@ -82,6 +82,7 @@ impl BatchClient {
 async fn run(
     prepared: Result<(Stack, http::Request<Bytes>, RequestRecord), Error>,
     index: Option<usize>,
+    error_for_status: bool,
 ) -> Result<Response, Error> {
     let (stack, req, record) = prepared?;
     let req = req.map(|bytes| Payload {
@@ -96,13 +97,17 @@ async fn run(
                 Some(FinalUrl(last)) => last,
                 None => record.url().clone(),
             };
-            Ok(Response::new(
+            let res = Response::new(
                 res,
                 url,
                 record.attempts(),
                 record.timings(),
                 record.remote_addr(),
-            ))
+            );
+            match error_for_status.then(|| res.status_error()).flatten() {
+                Some(err) => Err(err.with_index(index)),
+                None => Ok(res),
+            }
         }
         Err(err) => Err(Error::from_stack(err, record.attempts())
             .with_url(record.url().clone())

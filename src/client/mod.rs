@@ -47,6 +47,7 @@ struct Inner {
     default_headers: HeaderMap,
     concurrency: usize,
     batch_deadline: Option<Duration>,
+    error_for_status: bool,
 }
 
 // Checked here so that a change that breaks it fails to compile.

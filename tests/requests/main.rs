@@ -11,3 +11,4 @@ mod header_limits;
 mod json_request;
 mod json_response;
 mod request_builder;
+mod status_errors;

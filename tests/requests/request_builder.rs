@@ -263,3 +263,24 @@ async fn requests_in_a_batch_keep_input_order() {
         );
     }
 }
+
+/// `Accept: */*` goes with every request, as curl and reqwest send it,
+/// unless the client's default headers or the request name another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_defaults_to_any_and_yields_to_the_callers() {
+    let server = TestServer::start().await;
+    let url = server.url("/echo");
+
+    let echo = echo_of(&client(), Request::get(url.as_str())).await;
+    assert_eq!(echo.header_all("accept"), ["*/*"]);
+
+    let json = Request::get(url.as_str()).header("accept", "application/json");
+    let echo = echo_of(&client(), json).await;
+    assert_eq!(echo.header_all("accept"), ["application/json"]);
+
+    let mut headers = HeaderMap::new();
+    headers.insert("accept", HeaderValue::from_static("text/html"));
+    let html = defaults().default_headers(headers).build().unwrap();
+    let echo = echo_of(&html, Request::get(url.as_str())).await;
+    assert_eq!(echo.header_all("accept"), ["text/html"]);
+}
