@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method};
 
 use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, Stranded};
 use crate::error::{self, ErrorKind};
@@ -148,23 +148,17 @@ pub(super) struct Failure<'a> {
 pub(super) fn verdict(
     method: &Method,
     outcome: Result<&http::Response<bytes::Bytes>, Failure<'_>>,
-    retry_non_idempotent: bool,
+    policy: &crate::retry::RetryPolicy,
 ) -> Verdict {
-    let may_resend = retry_non_idempotent || is_idempotent(method);
+    let may_resend = policy.retry_non_idempotent || is_idempotent(method);
     let Failure { error: err, kind } = match outcome {
         Ok(res) => {
-            return match res.status() {
-                StatusCode::TOO_MANY_REQUESTS
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT
-                    if may_resend =>
-                {
-                    Verdict::Retry {
-                        retry_after: parse_retry_after(res.headers(), SystemTime::now()),
-                    }
+            return if may_resend && policy.retries_status(res.status()) {
+                Verdict::Retry {
+                    retry_after: parse_retry_after(res.headers(), SystemTime::now()),
                 }
-                _ => Verdict::Done,
+            } else {
+                Verdict::Done
             };
         }
         Err(failure) => failure,
@@ -297,7 +291,7 @@ pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<
 mod tests {
     use super::*;
     use crate::error::BoxError;
-    use http::HeaderValue;
+    use http::{HeaderValue, StatusCode};
 
     fn after(value: &'static str) -> Option<Duration> {
         let mut headers = HeaderMap::new();
@@ -329,6 +323,10 @@ mod tests {
         );
     }
 
+    fn policy(retry_non_idempotent: bool) -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy::default().retry_non_idempotent(retry_non_idempotent)
+    }
+
     fn status(code: u16) -> http::Response<bytes::Bytes> {
         let mut res = http::Response::new(bytes::Bytes::new());
         *res.status_mut() = StatusCode::from_u16(code).unwrap();
@@ -339,24 +337,24 @@ mod tests {
     fn retried_statuses_for_idempotent_methods_only() {
         for code in [429, 502, 503, 504] {
             assert_ne!(
-                verdict(&Method::GET, Ok(&status(code)), false),
+                verdict(&Method::GET, Ok(&status(code)), &policy(false)),
                 Verdict::Done,
                 "{code}"
             );
             assert_eq!(
-                verdict(&Method::POST, Ok(&status(code)), false),
+                verdict(&Method::POST, Ok(&status(code)), &policy(false)),
                 Verdict::Done,
                 "{code}"
             );
             assert_ne!(
-                verdict(&Method::POST, Ok(&status(code)), true),
+                verdict(&Method::POST, Ok(&status(code)), &policy(true)),
                 Verdict::Done,
                 "{code}"
             );
         }
         for code in [200, 301, 400, 404, 500, 501] {
             assert_eq!(
-                verdict(&Method::GET, Ok(&status(code)), true),
+                verdict(&Method::GET, Ok(&status(code)), &policy(true)),
                 Verdict::Done,
                 "{code}"
             );
@@ -372,8 +370,11 @@ mod tests {
                 kind: error::classify(&elapsed),
             })
         };
-        assert_ne!(verdict(&Method::PUT, err(), false), Verdict::Done);
-        assert_eq!(verdict(&Method::PATCH, err(), false), Verdict::Done);
+        assert_ne!(verdict(&Method::PUT, err(), &policy(false)), Verdict::Done);
+        assert_eq!(
+            verdict(&Method::PATCH, err(), &policy(false)),
+            Verdict::Done
+        );
     }
 
     /// hyper has no predicate for its "dispatch task is gone", so

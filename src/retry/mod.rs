@@ -6,11 +6,16 @@
 mod backoff;
 mod classify;
 mod policy;
+mod statuses;
 
 pub(crate) use backoff::Backoff;
 pub(crate) use policy::{Next, Policy, Sent};
 
 use std::time::Duration;
+
+use http::StatusCode;
+
+use statuses::StatusSet;
 
 /// How a client retries failed attempts: how often, how long it waits in
 /// between, and for which methods.
@@ -41,8 +46,10 @@ use std::time::Duration;
 /// * the attempt timed out;
 /// * the connection was closed before any of the response arrived, or (in
 ///   HTTP/2) the server reset the stream before its response head;
-/// * the server answered `429 Too Many Requests`, `502 Bad Gateway`,
-///   `503 Service Unavailable` or `504 Gateway Timeout`.
+/// * the server answered one of the [retried
+///   statuses](RetryPolicy::retry_statuses): by default `429 Too Many
+///   Requests`, `502 Bad Gateway`, `503 Service Unavailable` and
+///   `504 Gateway Timeout`.
 ///
 /// # What is not a retry
 ///
@@ -72,7 +79,7 @@ use std::time::Duration;
 /// time is reported as an [`Event::Redispatched`](crate::Event::Redispatched).
 ///
 /// Other statuses are answers, not failures: a `404` or a `500` is returned
-/// at once. Garbage from the server, a truncated body or a body over the size
+/// at once (unless [`retry_statuses`](RetryPolicy::retry_statuses) names it). Garbage from the server, a truncated body or a body over the size
 /// limit are not retried either: the next attempt would most likely meet
 /// the same server doing the same thing.
 ///
@@ -118,6 +125,7 @@ pub struct RetryPolicy {
     pub(crate) retry_non_idempotent: bool,
     pub(crate) jitter: bool,
     pub(crate) budget_percent: f32,
+    pub(crate) statuses: StatusSet,
 }
 
 impl RetryPolicy {
@@ -136,6 +144,7 @@ impl RetryPolicy {
         retry_non_idempotent: false,
         jitter: true,
         budget_percent: 0.2,
+        statuses: StatusSet::of(&[429, 502, 503, 504]),
     };
 
     /// Sets how many times a request may be retried after its first attempt.
@@ -194,6 +203,39 @@ impl RetryPolicy {
     pub const fn budget_percent(mut self, share: f32) -> Self {
         self.budget_percent = share;
         self
+    }
+
+    /// Sets which response statuses are retried (for the methods that may
+    /// be, with `Retry-After` honoured on any of them), replacing the
+    /// default set: `429`, `502`, `503` and `504`. An empty set retries no
+    /// status; failures without a response are retried as before.
+    ///
+    /// ```
+    /// use batch_fetch::RetryPolicy;
+    /// use http::StatusCode;
+    ///
+    /// // An API that answers 500 when a backend is briefly away.
+    /// let policy = RetryPolicy::default().retry_statuses([
+    ///     StatusCode::TOO_MANY_REQUESTS,
+    ///     StatusCode::INTERNAL_SERVER_ERROR,
+    ///     StatusCode::SERVICE_UNAVAILABLE,
+    /// ]);
+    /// assert!(policy.retries_status(StatusCode::INTERNAL_SERVER_ERROR));
+    /// assert!(!policy.retries_status(StatusCode::BAD_GATEWAY));
+    /// ```
+    #[must_use]
+    pub fn retry_statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
+        self.statuses = StatusSet::default();
+        for status in statuses {
+            self.statuses.insert(status);
+        }
+        self
+    }
+
+    /// Whether a response with `status` is retried (see
+    /// [`retry_statuses`](Self::retry_statuses)).
+    pub fn retries_status(&self, status: StatusCode) -> bool {
+        self.statuses.contains(status)
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {

@@ -163,7 +163,7 @@ impl Policy {
         let retries_done = self.attempts.saturating_sub(1);
         let retry_after = match self
             .may_retry()
-            .then(|| verdict(sent.method, outcome, self.settings.retry_non_idempotent))
+            .then(|| verdict(sent.method, outcome, &self.settings))
         {
             Some(Verdict::Retry { retry_after })
                 if retries_done < self.settings.max_retries && self.budget.withdraw() =>

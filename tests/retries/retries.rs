@@ -166,3 +166,55 @@ async fn attempts_are_counted_per_input_in_a_batch() {
     assert_eq!(attempts, vec![1, 2, 3, 4]);
     assert!(resps.iter().all(|r| r.status() == 200));
 }
+
+/// `retry_statuses` replaces the retried set: a `500` retried when named,
+/// a `503` answered at once when the set is empty, and the default set
+/// left alone otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_statuses_replaces_the_retried_set() {
+    use batch_fetch::BatchClientBuilder;
+    use http::StatusCode;
+
+    let server = TestServer::start().await;
+    let with = |policy: RetryPolicy| -> BatchClientBuilder { defaults().retry(policy) };
+
+    let named = with(quick(2).retry_statuses([StatusCode::INTERNAL_SERVER_ERROR]))
+        .build()
+        .unwrap();
+    let res = bounded(
+        "500 named",
+        named.fetch(server.url("/flaky/named/2?code=500")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((res.status(), res.attempts()), (StatusCode::OK, 3));
+    // 503 is no longer in the set.
+    let res = bounded("503 not named", named.fetch(server.url("/flaky/unnamed/1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status(), res.attempts()),
+        (StatusCode::SERVICE_UNAVAILABLE, 1)
+    );
+
+    let default = with(quick(2)).build().unwrap();
+    let res = bounded(
+        "500 by default",
+        default.fetch(server.url("/flaky/default/1?code=500")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (res.status(), res.attempts()),
+        (StatusCode::INTERNAL_SERVER_ERROR, 1)
+    );
+
+    let none = with(quick(2).retry_statuses([])).build().unwrap();
+    let res = bounded("empty set", none.fetch(server.url("/flaky/empty/1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status(), res.attempts()),
+        (StatusCode::SERVICE_UNAVAILABLE, 1)
+    );
+}
