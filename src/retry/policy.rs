@@ -39,11 +39,12 @@ const MAX_RECYCLED: u32 = 100;
 
 /// Per-request retry state. The client's stack holds one, and each request
 /// works on its own clone, so `attempts` counts the attempts of that
-/// request's current hop while `budget` is shared by all.
+/// request's current hop while the settings and the budget are shared by
+/// all (behind one `Arc`: the settings are too large to copy into every
+/// request's future).
 #[derive(Clone)]
 pub(crate) struct Policy {
-    settings: RetryPolicy,
-    budget: Arc<TpsBudget>,
+    shared: Arc<Shared>,
     attempts: u32,
     /// Times the current attempt's request was sent again at once, by
     /// why (see `classify::Redispatch`): not processed, turned away by a
@@ -53,6 +54,11 @@ pub(crate) struct Policy {
     stale: u32,
     /// The next send is the current attempt again, not a new one.
     redispatching: bool,
+}
+
+struct Shared {
+    settings: RetryPolicy,
+    budget: TpsBudget,
 }
 
 /// What follows an attempt.
@@ -70,7 +76,7 @@ pub(crate) enum Next {
 impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
-            .field("settings", &self.settings)
+            .field("settings", &self.shared.settings)
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
@@ -87,12 +93,10 @@ pub(crate) struct Sent<'a> {
 impl Policy {
     pub(crate) fn new(settings: RetryPolicy) -> Self {
         Policy {
-            settings,
-            budget: Arc::new(TpsBudget::new(
-                Duration::from_secs(10),
-                10,
-                settings.budget_percent,
-            )),
+            shared: Arc::new(Shared {
+                settings,
+                budget: TpsBudget::new(Duration::from_secs(10), 10, settings.budget_percent),
+            }),
             attempts: 0,
             redispatched: 0,
             recycled: 0,
@@ -103,7 +107,7 @@ impl Policy {
 
     /// Whether any attempt may be repeated, so its request must be kept.
     pub(crate) fn may_retry(&self) -> bool {
-        self.settings.max_retries > 0
+        self.shared.settings.max_retries > 0
     }
 
     /// An attempt of the current hop is being sent. The first of each hop
@@ -117,7 +121,7 @@ impl Policy {
         self.recycled = 0;
         self.stale = 0;
         if self.attempts == 0 && self.may_retry() {
-            self.budget.deposit();
+            self.shared.budget.deposit();
         }
         self.attempts += 1;
     }
@@ -163,10 +167,10 @@ impl Policy {
         let retries_done = self.attempts.saturating_sub(1);
         let retry_after = match self
             .may_retry()
-            .then(|| verdict(sent.method, outcome, &self.settings))
+            .then(|| verdict(sent.method, outcome, &self.shared.settings))
         {
             Some(Verdict::Retry { retry_after })
-                if retries_done < self.settings.max_retries && self.budget.withdraw() =>
+                if retries_done < self.shared.settings.max_retries && self.shared.budget.withdraw() =>
             {
                 retry_after
             }
@@ -175,7 +179,7 @@ impl Policy {
                 return Next::Done;
             }
         };
-        let settings = &self.settings;
+        let settings = &self.shared.settings;
         let wait = match retry_after {
             Some(asked) => asked.min(settings.max_delay),
             None => backoff::delay(
