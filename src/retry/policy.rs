@@ -170,7 +170,8 @@ impl Policy {
             .then(|| verdict(sent.method, outcome, &self.shared.settings))
         {
             Some(Verdict::Retry { retry_after })
-                if retries_done < self.shared.settings.max_retries && self.shared.budget.withdraw() =>
+                if retries_done < self.shared.settings.max_retries
+                    && self.shared.budget.withdraw() =>
             {
                 retry_after
             }
