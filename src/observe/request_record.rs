@@ -153,17 +153,14 @@ impl RequestRecord {
             return;
         };
         batch.counters().retried();
-        if let (Some(observer), Some(index)) = (batch.observer(), self.inner.index) {
-            let attempt = self.state().sent;
-            observer.on_event(&Event::Retrying {
-                index,
-                url,
-                attempt,
-                delay,
-                status,
-                error,
-            });
-        }
+        self.tell(batch, |index, attempt| Event::Retrying {
+            index,
+            url,
+            attempt,
+            delay,
+            status,
+            error,
+        });
     }
 
     /// The attempt under way was not processed by the server and is sent
@@ -173,14 +170,20 @@ impl RequestRecord {
             return;
         };
         batch.counters().redispatched();
+        self.tell(batch, |index, attempt| Event::Redispatched {
+            index,
+            url,
+            attempt,
+            error,
+        });
+    }
+
+    /// Tells `batch`'s observer, if it has one, of an event about the
+    /// attempt under way, made from the input's index and the attempt's
+    /// number (the event is not made without an observer).
+    fn tell<'u>(&self, batch: &BatchState, event: impl FnOnce(usize, u32) -> Event<'u>) {
         if let (Some(observer), Some(index)) = (batch.observer(), self.inner.index) {
-            let attempt = self.state().sent;
-            observer.on_event(&Event::Redispatched {
-                index,
-                url,
-                attempt,
-                error,
-            });
+            observer.on_event(&event(index, self.state().sent));
         }
     }
 

@@ -15,21 +15,27 @@ impl StatusSet {
         let mut bits = [0u64; 15];
         let mut i = 0;
         while i < codes.len() {
-            let bit = (codes[i] - 100) as usize;
-            bits[bit / 64] |= 1 << (bit % 64);
+            let (word, mask) = Self::place(codes[i]);
+            bits[word] |= mask;
             i += 1;
         }
         StatusSet(bits)
     }
 
     pub(crate) fn insert(&mut self, status: StatusCode) {
-        let bit = usize::from(status.as_u16() - 100);
-        self.0[bit / 64] |= 1 << (bit % 64);
+        let (word, mask) = Self::place(status.as_u16());
+        self.0[word] |= mask;
     }
 
     pub(crate) fn contains(&self, status: StatusCode) -> bool {
-        let bit = usize::from(status.as_u16() - 100);
-        self.0[bit / 64] & (1 << (bit % 64)) != 0
+        let (word, mask) = Self::place(status.as_u16());
+        self.0[word] & mask != 0
+    }
+
+    /// Where `code`'s bit is: its word, and the mask within it.
+    const fn place(code: u16) -> (usize, u64) {
+        let bit = (code - 100) as usize;
+        (bit / 64, 1 << (bit % 64))
     }
 
     fn codes(&self) -> impl Iterator<Item = u16> + '_ {
