@@ -132,6 +132,10 @@ impl Subscriber for Recorder {
 fn record() -> (Recorder, tracing::subscriber::DefaultGuard) {
     let recorder = Recorder::default();
     let guard = tracing::subscriber::set_default(recorder.clone());
+    // A callsite first hit by another test's thread, where no recorder
+    // is set, may have cached "never interested" in the meantime: ask
+    // every callsite again now that this one is.
+    tracing::callsite::rebuild_interest_cache();
     (recorder, guard)
 }
 
