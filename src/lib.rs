@@ -120,6 +120,7 @@ mod request;
 mod response;
 mod retry;
 mod timings;
+mod tls;
 
 pub use client::Batch;
 pub use client::BatchClient;
@@ -133,6 +134,7 @@ pub use request::chained::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use tls::{Certificate, Identity};
 /// The token [`Batch::cancel_on`] listens to (tokio-util's).
 pub use tokio_util::sync::CancellationToken;
 

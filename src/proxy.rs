@@ -19,9 +19,12 @@ use crate::error::Error;
 /// A proxy URL is `http://[user:password@]host:port` (an HTTP proxy:
 /// `https` requests go through a `CONNECT` tunnel, so TLS is still
 /// verified end to end against the target host; `http` requests are sent
-/// to it in absolute form) or `socks5://` / `socks5h://` (SOCKS5, names
-/// resolved here or by the proxy). Credentials in the URL are sent as
-/// `Proxy-Authorization: Basic` (or SOCKS5 authentication).
+/// to it in absolute form), `https://...` (the same, with the connection
+/// to the proxy itself in TLS, its certificate verified against the
+/// client's roots as any server's; port 443 unless given), or
+/// `socks5://` / `socks5h://` (SOCKS5, names resolved here or by the
+/// proxy). Credentials in the URL are sent as `Proxy-Authorization: Basic`
+/// (or SOCKS5 authentication).
 ///
 /// ```
 /// use batch_fetch::{BatchClient, Proxy};
@@ -93,7 +96,7 @@ impl Proxy {
     /// program (one with `REQUEST_METHOD` set) ignores them, since a
     /// client's `Proxy:` header would arrive there as `HTTP_PROXY`.
     ///
-    /// A value the client cannot use (`https://`, `socks4://`, a typo) is
+    /// A value the client cannot use (`socks4://`, a typo) is
     /// skipped with a warning (with the `tracing` feature), as hyper-util
     /// skips what it cannot read: the environment is not this program's
     /// to fix, and [`BatchClient::new`](crate::BatchClient::new) must not
@@ -191,15 +194,11 @@ fn check_url(url: &str) -> Result<String, Error> {
         )));
     }
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "socks5" | "socks5h"), Some(host)) if !host.is_empty() => {
+        (Some("http" | "https" | "socks5" | "socks5h"), Some(host)) if !host.is_empty() => {
             usable_by_hyper_util(url)
         }
-        (Some("https"), Some(_)) => Err(Error::config(format!(
-            "proxy URL {:?}: TLS to the proxy itself is not supported; use http://",
-            redact(&url)
-        ))),
         _ => Err(Error::config(format!(
-            "proxy URL {:?} must be http://, socks5:// or socks5h:// with a host",
+            "proxy URL {:?} must be http://, https://, socks5:// or socks5h:// with a host",
             redact(&url)
         ))),
     }
@@ -247,7 +246,7 @@ mod tests {
 
     #[test]
     fn bad_proxy_urls_are_config_errors() {
-        for bad in ["", "not a url", "ftp://h:1", "https://h:1", "http://"] {
+        for bad in ["", "not a url", "ftp://h:1", "https://", "http://"] {
             let err = Proxy::all(bad).matcher().expect_err(bad);
             assert_eq!(err.kind(), crate::ErrorKind::Config, "{bad}");
         }
@@ -258,6 +257,7 @@ mod tests {
                 .is_some()
         );
         assert!(Proxy::all("127.0.0.1:3128").matcher().unwrap().is_some());
+        assert!(Proxy::all("https://p.test").matcher().unwrap().is_some());
         assert!(Proxy::default().matcher().unwrap().is_none());
     }
 
@@ -265,7 +265,7 @@ mod tests {
     fn passwords_never_show() {
         let proxy = Proxy::all("http://user:secret@127.0.0.1:3128");
         assert!(!format!("{proxy:?}").contains("secret"));
-        let err = Proxy::all("https://user:secret@h:1").matcher().unwrap_err();
+        let err = Proxy::all("ftp://user:secret@h:1").matcher().unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
@@ -331,7 +331,6 @@ mod tests {
     #[test]
     fn unusable_environment_values_are_skipped() {
         for bad in [
-            "https://127.0.0.1:9",
             "socks4://127.0.0.1:1080",
             "http://us@er:pw@127.0.0.1:3128",
             "http://",
@@ -353,7 +352,7 @@ mod tests {
         }
         // Unusable, it is not replaced by ALL_PROXY either.
         let proxy = from_vars(&[
-            ("https_proxy", "https://p.test:1"),
+            ("https_proxy", "socks4://p.test:1"),
             ("ALL_PROXY", "http://all.test:1"),
         ]);
         assert_eq!(proxy.https, None);

@@ -50,16 +50,17 @@ fn environment_proxies_are_read_at_build() {
         .build()
         .unwrap();
     let pki = TestPki::generate();
-    let (secure, plain, proxy, other) = rt.block_on(async {
+    let (secure, plain, proxy, other, tls_proxy) = rt.block_on(async {
         (
             TestServer::start_tls(pki.server_config()).await,
             TestServer::start().await,
             ProxyServer::start().await,
             ProxyServer::start().await,
+            ProxyServer::start_tls(pki.server_config_with_alpn(&[b"http/1.1"]), None).await,
         )
     });
     // Not the shared test builders: those ignore the environment.
-    let base = || BatchClient::builder().add_root_certificate(&pki.ca_der);
+    let base = || BatchClient::builder().add_root_certificate(pki.certificate());
     let http_url = plain.url("/id/1");
     let https_url = secure.url("/id/2");
     // Fetches both URLs; returns how many requests reached `proxy`.
@@ -116,14 +117,20 @@ fn environment_proxies_are_read_at_build() {
     assert_eq!(other.forwards().len(), 1);
     assert_eq!(other.connects().len(), 1);
 
-    assert_eq!(secure.total_hits(), 10);
-    assert_eq!(plain.total_hits(), 10);
+    // An `https://` proxy (TLS to the proxy itself), from HTTPS_PROXY.
+    let client = build_with(&[("HTTPS_PROXY", &tls_proxy.url())], base());
+    assert_eq!(run(&client, "HTTPS_PROXY=https://"), (0, 0));
+    assert_eq!(tls_proxy.connects(), [secure.addr().to_string()]);
+    assert_eq!(tls_proxy.handshakes(), 1);
+
+    assert_eq!(secure.total_hits(), 11);
+    assert_eq!(plain.total_hits(), 11);
 
     // A value the client cannot use is skipped, not fatal: `new()` must
     // not panic whatever the environment holds (it did, on `expect`).
     for bad in [
-        "https://127.0.0.1:9",
         "socks4://127.0.0.1:9",
+        "ftp://127.0.0.1:9",
         "http://us@er:pw@127.0.0.1:9",
     ] {
         for var in ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"] {
@@ -146,5 +153,5 @@ fn environment_proxies_are_read_at_build() {
     }
     clear_env();
     clear_env();
-    drop((secure, plain, proxy, other));
+    drop((secure, plain, proxy, other, tls_proxy));
 }

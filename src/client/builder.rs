@@ -1,4 +1,7 @@
 //! [`BatchClientBuilder`]: every setting of a client, with its default.
+//! The TLS settings are in `tls.rs` beside this file.
+
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +19,7 @@ use crate::layers::{self, GateConfig, RedirectPolicy, StackConfig};
 use crate::proxy::Proxy;
 use crate::response::ResponseLimits;
 use crate::retry::RetryPolicy;
+use crate::tls::TlsSettings;
 
 const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
@@ -37,7 +41,8 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`max_body_size`](Self::max_body_size) | 32 MiB |
 /// | [`user_agent`](Self::user_agent) | `batch-fetch/<version>` |
 /// | [`default_headers`](Self::default_headers) | `Accept: */*` (a request's own `Accept`, or one set here, wins) |
-/// | [`add_root_certificate`](Self::add_root_certificate) | web PKI roots only |
+/// | [`tls_built_in_root_certs`](Self::tls_built_in_root_certs) | on: the operating system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` on Linux) and the bundled web PKI roots |
+/// | [`add_root_certificate`](Self::add_root_certificate) / [`identity`](Self::identity) | none |
 /// | [`pool_idle_timeout`](Self::pool_idle_timeout) | 30 s |
 /// | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) | unlimited |
 /// | [`tcp_keepalive`](Self::tcp_keepalive) | 15 s |
@@ -66,7 +71,7 @@ pub struct BatchClientBuilder {
     /// Set explicitly; wins over a `User-Agent` in `default_headers`.
     user_agent: Option<String>,
     default_headers: HeaderMap,
-    root_certificates: Vec<Vec<u8>>,
+    tls: TlsSettings,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
     keep_alive: KeepAlive,
@@ -109,7 +114,7 @@ impl Default for BatchClientBuilder {
             },
             user_agent: None,
             default_headers: HeaderMap::new(),
-            root_certificates: Vec::new(),
+            tls: TlsSettings::default(),
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: usize::MAX,
             keep_alive: KeepAlive {
@@ -274,15 +279,6 @@ impl BatchClientBuilder {
     /// an `Accept` here or on a request replaces.
     pub fn default_headers(mut self, headers: HeaderMap) -> Self {
         self.default_headers = headers;
-        self
-    }
-
-    /// Trusts a certificate authority (DER-encoded) besides the built-in web
-    /// PKI roots, e.g. a company's private CA. Can be called more than once.
-    ///
-    /// Default is the web PKI roots only. Certificates are always verified.
-    pub fn add_root_certificate(mut self, der: impl AsRef<[u8]>) -> Self {
-        self.root_certificates.push(der.as_ref().to_vec());
         self
     }
 
@@ -562,10 +558,11 @@ impl BatchClientBuilder {
     ///
     /// An error of kind [`Config`](crate::ErrorKind::Config) if a setting is
     /// invalid: a zero concurrency, a retry policy whose `max_delay` is below
-    /// its `base_delay`, a user agent that is not a valid header value, a
-    /// root certificate that cannot be parsed, both `http1_only` and
-    /// `http2_prior_knowledge`, header limits out of range, or a rate limit
-    /// or deadline of zero.
+    /// its `base_delay`, a user agent that is not a valid header value, no
+    /// root certificate to trust (the built-in ones off and none added), an
+    /// identity whose key does not fit its certificate, both `http1_only`
+    /// and `http2_prior_knowledge`, header limits out of range, or a rate
+    /// limit or deadline of zero.
     pub fn build(self) -> Result<BatchClient, Error> {
         self.validate()?;
         let stack_config = self.stack_config()?;
@@ -609,7 +606,7 @@ impl BatchClientBuilder {
             pool_idle_timeout: self.pool_idle_timeout,
             pool_max_idle_per_host: self.pool_max_idle_per_host,
             keep_alive: self.keep_alive,
-            root_certificates: self.root_certificates,
+            tls: self.tls.client_config()?,
             http1_only: self.http1_only,
             http2_prior_knowledge: self.http2_prior_knowledge,
             limits: self.limits,
@@ -645,7 +642,7 @@ impl std::fmt::Debug for BatchClientBuilder {
                 "default_headers",
                 &self.default_headers.keys().collect::<Vec<_>>(),
             )
-            .field("root_certificates", &self.root_certificates.len())
+            .field("tls", &self.tls)
             .field("redirect_limit", &self.redirect_limit)
             .field("decompress", &self.decompress)
             .field("dns_overrides", &self.dns_overrides)

@@ -30,8 +30,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 
 use crate::dns::DnsResolver;
 use crate::error::Error;
@@ -105,7 +103,8 @@ pub(crate) struct ConnectConfig {
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
     pub(crate) keep_alive: KeepAlive,
-    pub(crate) root_certificates: Vec<Vec<u8>>,
+    /// Every TLS setting but ALPN, which is set here for each use.
+    pub(crate) tls: rustls::ClientConfig,
     pub(crate) http1_only: bool,
     pub(crate) http2_prior_knowledge: bool,
     /// hyper's own header limits are set from these; the body layer makes
@@ -129,10 +128,19 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // Running out of file descriptors makes connects wait, for as long as
     // a connect may take.
     let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
-    let tcp = ProxyConnector::new(http, cfg.proxy.clone(), descriptors, cfg.connect_timeout);
+    // Proxies are spoken to in HTTP/1.1, over TLS for `https://` ones.
+    let mut proxy_tls = cfg.tls.clone();
+    proxy_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = ProxyConnector::new(
+        http,
+        cfg.proxy.clone(),
+        descriptors,
+        cfg.connect_timeout,
+        Arc::new(proxy_tls),
+    );
 
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls_config(&cfg.root_certificates)?)
+        .with_tls_config(cfg.tls)
         .https_or_http();
     // ALPN offers what the client will speak.
     let https = if cfg.http1_only {
@@ -191,30 +199,4 @@ fn h2_header_list_limit(limits: &ResponseLimits) -> u32 {
         .saturating_mul(2)
         .saturating_add(limits.max_headers.saturating_mul(32));
     u32::try_from(spare).unwrap_or(u32::MAX)
-}
-
-/// A rustls configuration that always verifies certificates against the
-/// web PKI roots plus the caller's own, with TLS 1.2 as the minimum.
-///
-/// The crypto provider (ring) is named here rather than taken from the
-/// process-wide default, which panics when a dependency tree enables more
-/// than one provider and nobody installed one.
-fn tls_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, Error> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for (i, der) in extra_roots.iter().enumerate() {
-        roots
-            .add(CertificateDer::from(der.as_slice()))
-            .map_err(|e| {
-                Error::config(format!("root certificate #{} is not usable: {e}", i + 1))
-            })?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| Error::config(format!("TLS configuration: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
 }

@@ -1,7 +1,9 @@
 //! The TCP connector with proxies in front: direct, through an HTTP proxy
-//! (a `CONNECT` tunnel for `https`, the proxy itself for `http`), or
-//! through SOCKS5. TLS, when the target is `https`, is layered on top by
-//! the HTTPS connector, so it is verified end to end against the target.
+//! (a `CONNECT` tunnel for `https`, the proxy itself for `http`), spoken
+//! to in plain TCP (`http://` proxies) or over TLS (`https://` proxies),
+//! or through SOCKS5. TLS, when the target is `https`, is layered on top
+//! by the HTTPS connector, so it is verified end to end against the
+//! target (inside the TLS to an `https://` proxy, when there is one).
 
 use std::future::Future;
 use std::io;
@@ -16,7 +18,10 @@ use hyper_util::client::legacy::connect::proxy::SocksV5;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::descriptors::Descriptors;
 use super::record::{ConnectedAt, Lifecycle};
@@ -35,6 +40,9 @@ pub(crate) struct ProxyConnector {
     /// How long a proxy has to answer a tunnel's `CONNECT`: the connect
     /// timeout.
     patience: Duration,
+    /// For `https://` proxies: the client's TLS settings, with ALPN
+    /// `http/1.1` (proxies are spoken to in HTTP/1.1).
+    proxy_tls: Arc<rustls::ClientConfig>,
 }
 
 impl ProxyConnector {
@@ -43,12 +51,14 @@ impl ProxyConnector {
         matcher: Option<Arc<Matcher>>,
         descriptors: Arc<Descriptors>,
         patience: Duration,
+        proxy_tls: Arc<rustls::ClientConfig>,
     ) -> Self {
         ProxyConnector {
             tcp,
             matcher,
             descriptors,
             patience,
+            proxy_tls,
         }
     }
 }
@@ -68,10 +78,14 @@ impl tower::Service<Uri> for ProxyConnector {
         let intercept = self.matcher.as_ref().and_then(|m| m.intercept(&dst));
         let began = Instant::now();
         let descriptors = self.descriptors.clone();
-        let patience = self.patience;
+        let proxy = ProxyReach {
+            tls: TlsConnector::from(self.proxy_tls.clone()),
+            began,
+            patience: self.patience,
+        };
         Box::pin(async move {
             let mut conn = descriptors
-                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone(), began, patience))
+                .connect(|| connect(tcp.clone(), dst.clone(), intercept.clone(), &proxy))
                 .await?;
             conn.descriptors = Some(descriptors);
             Ok(conn)
@@ -79,20 +93,28 @@ impl tower::Service<Uri> for ProxyConnector {
     }
 }
 
-/// Connects to `dst` (through `proxy`), for a connect that began at
-/// `began`; a proxy has `patience` to answer a tunnel's `CONNECT`.
+/// How an HTTP proxy is reached for one connect: over TLS with `tls` when
+/// it is an `https://` one, within `patience` (the connect timeout) from
+/// `began` for the TLS handshake and a tunnel's `CONNECT`.
+struct ProxyReach {
+    tls: TlsConnector,
+    began: Instant,
+    patience: Duration,
+}
+
+/// Connects to `dst` (through `proxy`, reached as `reach` says).
 async fn connect(
     tcp: Tcp,
     dst: Uri,
     proxy: Option<Intercept>,
-    began: Instant,
-    patience: Duration,
+    reach: &ProxyReach,
 ) -> Result<Conn, BoxError> {
     use tower::ServiceExt;
 
+    let began = reach.began;
     let Some(proxy) = proxy else {
         let io = tcp.oneshot(dst).await?;
-        return Ok(Conn::direct(io, began));
+        return Ok(Conn::direct(Stream::Tcp(io), began));
     };
     let proxy_uri = proxy.uri().clone();
     let name = tunnel::proxy_name(&proxy_uri);
@@ -114,41 +136,83 @@ async fn connect(
                 }
                 .raised()
             })?;
-            Ok(Conn::direct(io, began))
+            Ok(Conn::direct(Stream::Tcp(io), began))
         }
-        _ if dst.scheme_str() == Some("https") => {
-            let target = authority(&with_port(dst)?);
-            let mut io = reach(tcp, proxy_uri, &name).await?;
-            tunnel::open(
-                io.inner_mut(),
-                &name,
-                &target,
-                proxy.basic_auth(),
-                (began, patience),
-            )
-            .await
-            .map_err(ProxyError::raised)?;
-            Ok(Conn::direct(io, began))
-        }
-        // Plain http: talk to the proxy, which forwards absolute-form
-        // requests (the pool sends them so for a proxied connection).
         _ => {
-            let io = reach(tcp, proxy_uri, &name).await?;
-            Ok(Conn::proxied(io, began))
+            let mut io = reach_proxy(tcp, &proxy_uri, &name, reach).await?;
+            if dst.scheme_str() == Some("https") {
+                let target = authority(&with_port(dst)?);
+                let patience = (began, reach.patience);
+                let opened = match &mut io {
+                    Stream::Tcp(tcp) => {
+                        tunnel::open(
+                            tcp.inner_mut(),
+                            &name,
+                            &target,
+                            proxy.basic_auth(),
+                            patience,
+                        )
+                        .await
+                    }
+                    Stream::Tls(tls) => {
+                        let tls = tls.inner_mut();
+                        tunnel::open(tls, &name, &target, proxy.basic_auth(), patience).await
+                    }
+                };
+                opened.map_err(ProxyError::raised)?;
+                Ok(Conn::direct(io, began))
+            } else {
+                // Plain http: the proxy forwards absolute-form requests
+                // (the pool sends them so for a proxied connection).
+                Ok(Conn::proxied(io, began))
+            }
         }
     }
 }
 
-/// A TCP connection to the HTTP proxy at `proxy`.
-async fn reach(tcp: Tcp, proxy: Uri, name: &str) -> Result<TokioIo<TcpStream>, BoxError> {
+/// A connection to the HTTP proxy at `proxy`: TCP, then TLS for an
+/// `https://` one, verified against the client's roots like any server.
+async fn reach_proxy(
+    tcp: Tcp,
+    proxy: &Uri,
+    name: &str,
+    reach: &ProxyReach,
+) -> Result<Stream, BoxError> {
     use tower::ServiceExt;
-    tcp.oneshot(proxy).await.map_err(|source| {
+    let io = tcp.oneshot(proxy.clone()).await.map_err(|source| {
         ProxyError::Unreachable {
             proxy: name.to_owned(),
             source: source.into(),
         }
         .raised()
-    })
+    })?;
+    if proxy.scheme_str() != Some("https") {
+        return Ok(Stream::Tcp(io));
+    }
+    let tls_failed = |source: BoxError| {
+        ProxyError::Tls {
+            proxy: name.to_owned(),
+            source,
+        }
+        .raised()
+    };
+    // `[::1]` is named `::1` in TLS.
+    let host = proxy.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let server_name = ServerName::try_from(host.to_owned()).map_err(|e| tls_failed(e.into()))?;
+    let handshake = reach.tls.connect(server_name, io.into_inner());
+    let deadline = (reach.began + reach.patience).into();
+    match tokio::time::timeout_at(deadline, handshake).await {
+        Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(TokioIo::new(tls)))),
+        Ok(Err(e)) => Err(tls_failed(e.into())),
+        Err(_) => Err(tls_failed(
+            format!(
+                "no TLS handshake within {:?} (the connect timeout)",
+                reach.patience
+            )
+            .into(),
+        )),
+    }
 }
 
 /// `host:port` of `dst`, which has its port spelled out.
@@ -165,7 +229,7 @@ pub(crate) fn forward_auth(matcher: &Matcher, dst: &Uri) -> Option<http::HeaderV
         return None;
     }
     let proxy = matcher.intercept(dst)?;
-    if proxy.uri().scheme_str() != Some("http") {
+    if !matches!(proxy.uri().scheme_str(), Some("http" | "https")) {
         return None;
     }
     proxy.basic_auth().cloned()
@@ -188,7 +252,7 @@ fn with_port(dst: Uri) -> Result<Uri, BoxError> {
 /// response it carries learns when it was made (see [`ConnectedAt`]).
 #[derive(Debug)]
 pub(crate) struct Conn {
-    io: TokioIo<TcpStream>,
+    io: Stream,
     forwarding_proxy: bool,
     /// Told when the connection closes, freeing its descriptor.
     descriptors: Option<Arc<Descriptors>>,
@@ -206,16 +270,16 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn direct(io: TokioIo<TcpStream>, began: Instant) -> Self {
+    fn direct(io: Stream, began: Instant) -> Self {
         Conn {
-            lifecycle: Lifecycle::new(began, io.inner().peer_addr().ok()),
+            lifecycle: Lifecycle::new(began, io.tcp().peer_addr().ok()),
             io,
             forwarding_proxy: false,
             descriptors: None,
         }
     }
 
-    fn proxied(io: TokioIo<TcpStream>, began: Instant) -> Self {
+    fn proxied(io: Stream, began: Instant) -> Self {
         let mut conn = Conn::direct(io, began);
         conn.forwarding_proxy = true;
         conn
@@ -240,6 +304,73 @@ impl Connection for Conn {
         Connected::new()
             .proxy(self.forwarding_proxy)
             .extra(ConnectedAt::new(self.lifecycle.clone()))
+    }
+}
+
+/// What a connection runs over: TCP, or TLS to an `https://` proxy (boxed:
+/// a rustls connection is large, and rare here).
+#[derive(Debug)]
+enum Stream {
+    Tcp(TokioIo<TcpStream>),
+    Tls(Box<TokioIo<TlsStream<TcpStream>>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(io) => io.inner(),
+            Stream::Tls(io) => io.inner().get_ref().0,
+        }
+    }
+}
+
+/// Forwards to the stream, whichever it is.
+macro_rules! on_stream {
+    ($stream:expr, $io:ident => $call:expr) => {
+        match $stream {
+            Stream::Tcp($io) => $call,
+            Stream::Tls($io) => $call,
+        }
+    };
+}
+
+impl Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_read(cx, buf))
+    }
+}
+
+impl Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_shutdown(cx))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        on_stream!(self, io => io.is_write_vectored())
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        on_stream!(self.get_mut(), io => Pin::new(io).poll_write_vectored(cx, bufs))
     }
 }
 

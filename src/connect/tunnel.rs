@@ -12,7 +12,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, StatusCode, Uri};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{BoxError, ErrorKind, Raised};
 
@@ -26,6 +26,14 @@ pub(crate) enum ProxyError {
     /// No connection to the proxy itself.
     #[error("could not connect to the proxy {proxy}")]
     Unreachable {
+        proxy: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The TLS handshake with the proxy itself (an `https://` proxy)
+    /// failed: most often its certificate is not trusted.
+    #[error("TLS with the proxy {proxy} failed")]
+    Tls {
         proxy: String,
         #[source]
         source: BoxError,
@@ -58,7 +66,11 @@ pub(crate) enum ProxyError {
 impl ProxyError {
     /// Boxed for the stack as what it is: no connection to the target.
     pub(crate) fn raised(self) -> BoxError {
-        Raised::boxed(ErrorKind::Connect, self)
+        let kind = match self {
+            ProxyError::Tls { .. } => ErrorKind::Tls,
+            _ => ErrorKind::Connect,
+        };
+        Raised::boxed(kind, self)
     }
 
     /// Whether trying again cannot help: the proxy refused the tunnel for a
@@ -90,7 +102,7 @@ pub(crate) fn proxy_name(proxy: &Uri) -> String {
 /// `began` and may take `patience` (the connect timeout). On success `io`
 /// carries the tunnel.
 pub(crate) async fn open(
-    io: &mut TcpStream,
+    io: &mut (impl AsyncRead + AsyncWrite + Unpin),
     proxy: &str,
     target: &str,
     auth: Option<&HeaderValue>,
@@ -104,7 +116,8 @@ pub(crate) async fn open(
             request.extend_from_slice(b"\r\n");
         }
         request.extend_from_slice(b"\r\n");
-        write_all(io, &request).await?;
+        io.write_all(&request).await?;
+        io.flush().await?;
         read_status(io).await
     };
     let broke = |source: BoxError| ProxyError::Handshake {
@@ -133,31 +146,16 @@ pub(crate) async fn open(
     }
 }
 
-async fn write_all(io: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        io.writable().await?;
-        match io.try_write(buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Reads the proxy's answer head and returns its status. Nothing may
 /// follow the head of a 2xx: the tunnel's first bytes are the target's,
 /// and they come only after the client's (the TLS handshake) go out.
-async fn read_status(io: &TcpStream) -> Result<StatusCode, BoxError> {
+async fn read_status(io: &mut (impl AsyncRead + Unpin)) -> Result<StatusCode, BoxError> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
     loop {
-        io.readable().await?;
-        match io.try_read(&mut buf[filled..]) {
-            Ok(0) => return Err("the proxy closed the connection before answering CONNECT".into()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.into()),
+        match io.read(&mut buf[filled..]).await? {
+            0 => return Err("the proxy closed the connection before answering CONNECT".into()),
+            n => filled += n,
         }
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut head = httparse::Response::new(&mut headers);

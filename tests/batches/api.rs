@@ -90,10 +90,11 @@ fn builder_rejects_invalid_settings() {
     assert_eq!(e.index(), None);
     let e = build_err(defaults().per_host_concurrency(0));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    let e = build_err(defaults().add_root_certificate(b"definitely not DER"));
+    let e = batch_fetch::Certificate::from_der(b"definitely not DER").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    let e = build_err(defaults().add_root_certificate(Vec::<u8>::new()));
+    let e = build_err(defaults().tls_built_in_root_certs(false));
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("no root certificate"), "{e}");
 }
 
 #[test]
@@ -110,7 +111,7 @@ fn builder_accepts_every_option() {
         .max_body_size(1024)
         .user_agent("ua/1")
         .default_headers(headers)
-        .add_root_certificate(pki.ca_der.clone())
+        .add_root_certificate(pki.certificate())
         .pool_idle_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(2)
         .build();

@@ -60,7 +60,7 @@ async fn http1_only_keeps_http11_when_alpn_offers_h2() {
     let pki = TestPki::generate();
     let server = TestServer::start_tls(pki.server_config()).await; // ALPN h2, http/1.1
     let client = defaults()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .http1_only()
         .retry(RetryPolicy::none())
         .build()

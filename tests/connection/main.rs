@@ -8,6 +8,8 @@ mod dns_hickory;
 mod dns_resolver;
 mod http_versions;
 mod keep_alive;
+mod key_share;
 mod resolve_overrides;
 mod security;
 mod tls;
+mod trust;

@@ -24,7 +24,7 @@ async fn https_name_without_port_goes_to_the_override_and_is_verified() {
     let pki = TestPki::for_names(&["api.example.test"]);
     let server = TestServer::start_tls(pki.server_config()).await;
     let client = builder()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .resolve("api.example.test", server.addr())
         .build()
         .unwrap();
@@ -47,7 +47,7 @@ async fn an_explicit_url_port_wins_over_the_override_s_port() {
     // The override's port is closed; the URL names the server's.
     let addr = closed_addr();
     let client = builder()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .resolve("api.example.test", addr)
         .build()
         .unwrap();
@@ -62,7 +62,7 @@ async fn an_explicit_url_port_wins_over_the_override_s_port() {
     // And the other way round: the override names the server's port, the
     // URL a closed one, which is what is used.
     let client = builder()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .resolve("api.example.test", server.addr())
         .build()
         .unwrap();
@@ -80,7 +80,7 @@ async fn a_certificate_for_another_name_is_a_tls_error() {
     let pki = TestPki::for_names(&["api.example.test"]);
     let server = TestServer::start_tls(pki.server_config()).await;
     let client = builder()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .resolve("other.example.test", server.addr())
         .build()
         .unwrap();

@@ -26,7 +26,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn client(nginx: &Nginx, builder: BatchClientBuilder) -> BatchClient {
     builder
         .timeout(Duration::from_secs(10))
-        .add_root_certificate(nginx.ca_der())
+        .add_root_certificate(batch_fetch::Certificate::from_der(nginx.ca_der()).expect("the CA"))
         .build()
         .unwrap()
 }

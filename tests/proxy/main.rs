@@ -6,4 +6,5 @@ mod support;
 
 mod proxy;
 mod proxy_socks;
+mod proxy_tls;
 mod support_proxy_selftest;

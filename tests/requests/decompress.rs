@@ -230,7 +230,7 @@ async fn decoding_works_over_http2_and_in_batches() {
     let pki = TestPki::generate();
     let server = compressing_server(Some(&pki)).await;
     let client = defaults()
-        .add_root_certificate(&pki.ca_der)
+        .add_root_certificate(pki.certificate())
         .retry(RetryPolicy::none())
         .concurrency(8)
         .build()

@@ -180,7 +180,7 @@ async fn certificates_out_of_their_validity_are_tls_errors() {
         ("not yet valid", TestPki::valid_between(2090, 2091)),
     ] {
         let server = TestServer::start_tls(pki.server_config()).await;
-        let client = client().add_root_certificate(&pki.ca_der);
+        let client = client().add_root_certificate(pki.certificate());
         let client = client.build().unwrap();
         let err = bounded(what, client.fetch(server.url("/id/1")))
             .await

@@ -39,7 +39,7 @@ pub fn client() -> BatchClient {
 
 /// [`builder`] that also trusts the CA of `pki`.
 pub fn trusting(pki: &TestPki) -> BatchClientBuilder {
-    builder().add_root_certificate(&pki.ca_der)
+    builder().add_root_certificate(pki.certificate())
 }
 
 /// Fast, deterministic backoff so that the tests do not wait:

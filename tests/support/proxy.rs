@@ -4,7 +4,8 @@
 //! `::1`, and `localhost` (as 127.0.0.1); anything else gets a 502.
 //!
 //! It optionally requires `Proxy-Authorization: Basic base64(user:pass)`
-//! (407 otherwise), and records what it saw. One request per client
+//! (407 otherwise), optionally speaks TLS to its clients (an `https://`
+//! proxy), and records what it saw. One request per client
 //! connection (forwarded requests get `Connection: close`).
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 
 use super::listen::{LOOPBACK, Listening};
 use super::raw::{read_more, read_until_head};
@@ -38,10 +41,22 @@ pub struct ProxyHit {
 #[derive(Debug, Default)]
 pub struct ProxyStats {
     accepted: AtomicUsize,
+    handshakes: AtomicUsize,
     hits: Mutex<Vec<ProxyHit>>,
 }
 
+/// `Basic base64(user:pass)`.
+fn basic(user: &str, pass: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    format!("Basic {token}")
+}
+
 impl ProxyStats {
+    /// TLS handshakes completed with clients (a TLS proxy only).
+    pub fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+
     /// Client connections accepted.
     pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
@@ -75,46 +90,76 @@ impl ProxyStats {
 pub struct ProxyServer {
     listening: Listening,
     stats: Arc<ProxyStats>,
+    tls: bool,
 }
 
 impl ProxyServer {
     /// A proxy that requires no credentials.
     pub async fn start() -> ProxyServer {
-        Self::spawn(None).await
+        Self::spawn(None, None).await
+    }
+
+    /// A proxy spoken to over TLS (an `https://` proxy) with `config`'s
+    /// certificate, requiring `Proxy-Authorization: Basic` of `auth`
+    /// (`(user, pass)`) if given. [`handshakes`](ProxyStats::handshakes)
+    /// counts the TLS handshakes it completed.
+    pub async fn start_tls(config: Arc<ServerConfig>, auth: Option<(&str, &str)>) -> ProxyServer {
+        let auth = auth.map(|(user, pass)| basic(user, pass));
+        Self::spawn(auth, Some(TlsAcceptor::from(config))).await
     }
 
     /// A proxy that requires `Proxy-Authorization: Basic` of `user:pass`.
     pub async fn with_auth(user: &str, pass: &str) -> ProxyServer {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-        Self::spawn(Some(format!("Basic {token}"))).await
+        Self::spawn(Some(basic(user, pass)), None).await
     }
 
-    async fn spawn(auth: Option<String>) -> ProxyServer {
+    async fn spawn(auth: Option<String>, tls: Option<TlsAcceptor>) -> ProxyServer {
         let stats = Arc::new(ProxyStats::default());
         let st = stats.clone();
         let auth = Arc::new(auth);
+        let is_tls = tls.is_some();
         let listening = Listening::start(LOOPBACK, Some(CONN_CAP), move |stream| {
             st.accepted.fetch_add(1, Ordering::SeqCst);
             let st = st.clone();
             let auth = auth.clone();
-            async move { handle(stream, &auth, &st).await }
+            let tls = tls.clone();
+            async move {
+                match tls {
+                    None => handle(stream, &auth, &st).await,
+                    Some(acceptor) => {
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        st.handshakes.fetch_add(1, Ordering::SeqCst);
+                        handle(stream, &auth, &st).await
+                    }
+                }
+            }
         })
         .await;
-        ProxyServer { listening, stats }
+        ProxyServer {
+            listening,
+            stats,
+            tls: is_tls,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.listening.addr()
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS proxy)
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
+        format!("{}://{}", self.scheme(), self.addr())
     }
 
-    /// `http://user:pass@127.0.0.1:PORT`
+    /// `http://user:pass@127.0.0.1:PORT` (`https://` for a TLS proxy)
     pub fn url_with_auth(&self, user: &str, pass: &str) -> String {
-        format!("http://{user}:{pass}@{}", self.addr())
+        format!("{}://{user}:{pass}@{}", self.scheme(), self.addr())
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     pub fn stats(&self) -> &Arc<ProxyStats> {
@@ -148,7 +193,7 @@ impl Head {
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Option<Head> {
+async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> Option<Head> {
     let mut buf = Vec::new();
     let end = read_until_head(stream, &mut buf, Duration::from_secs(10)).await?;
     let text = String::from_utf8_lossy(&buf[..end]).into_owned();
@@ -195,7 +240,7 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
     }
 }
 
-async fn refuse(stream: &mut TcpStream, status: u16) {
+async fn refuse(stream: &mut (impl AsyncWrite + Unpin), status: u16) {
     let reason = match status {
         407 => "Proxy Authentication Required",
         403 => "Forbidden",
@@ -214,7 +259,11 @@ async fn refuse(stream: &mut TcpStream, status: u16) {
     let _ = stream.shutdown().await;
 }
 
-async fn handle(mut client: TcpStream, auth: &Option<String>, stats: &ProxyStats) {
+async fn handle(
+    mut client: impl AsyncRead + AsyncWrite + Unpin,
+    auth: &Option<String>,
+    stats: &ProxyStats,
+) {
     let Some(head) = read_head(&mut client).await else {
         return;
     };

@@ -275,7 +275,7 @@ pub async fn exchange(addr: SocketAddr, request: &[u8], limit: Duration) -> Vec<
 /// each later read. Returns the length of the head (blank line included),
 /// or `None` on EOF/timeout/error or a head over 64 KiB.
 pub async fn read_until_head(
-    stream: &mut TcpStream,
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
     buf: &mut Vec<u8>,
     wait: Duration,
 ) -> Option<usize> {
@@ -299,7 +299,11 @@ pub async fn read_until_head(
 
 /// Reads once from `stream` and appends to `buf`, waiting at most `limit`;
 /// `false` on EOF, error or timeout.
-pub async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> bool {
+pub async fn read_more(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+    limit: Duration,
+) -> bool {
     let mut tmp = [0u8; 4096];
     match tokio::time::timeout(limit, stream.read(&mut tmp)).await {
         Ok(Ok(n)) if n > 0 => {

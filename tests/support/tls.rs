@@ -9,6 +9,7 @@ use rcgen::{
 };
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 
 /// A throw-away PKI: CA certificate (DER) and a server leaf signed by it.
 pub struct TestPki {
@@ -25,6 +26,10 @@ pub struct TestPki {
     pub chain_pem: String,
     /// The leaf's private key, PEM.
     pub leaf_key_pem: String,
+    /// A client certificate (common name `batch-fetch test client`, for
+    /// client authentication) signed by the CA, then its key: what
+    /// `Identity::from_pem` reads.
+    pub client_identity_pem: String,
 }
 
 impl TestPki {
@@ -77,7 +82,20 @@ impl TestPki {
             .signed_by(&leaf_key, &ca, &ca_key)
             .expect("sign leaf");
 
+        let client_key = KeyPair::generate().expect("client key");
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client");
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "batch-fetch test client");
+        client_params.use_authority_key_identifier_extension = true;
+        client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client = client_params
+            .signed_by(&client_key, &ca, &ca_key)
+            .expect("sign client");
+
         TestPki {
+            client_identity_pem: format!("{}{}", client.pem(), client_key.serialize_pem()),
             ca_der: ca.der().to_vec(),
             leaf_der: leaf.der().to_vec(),
             leaf_key_der: leaf_key.serialize_der(),
@@ -90,11 +108,25 @@ impl TestPki {
     /// rustls server config (ring provider) presenting leaf + CA, with the
     /// given ALPN protocols, e.g. `&[b"h2", b"http/1.1"]`.
     pub fn server_config_with_alpn(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+        self.server_config_verifying(None, alpn)
+    }
+
+    /// Server config presenting leaf + CA, with `clients` verifying client
+    /// certificates (`None`: none asked for) and `alpn`.
+    fn server_config_verifying(
+        &self,
+        clients: Option<Arc<dyn ClientCertVerifier>>,
+        alpn: &[&[u8]],
+    ) -> Arc<ServerConfig> {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
+            .expect("protocol versions");
+        let builder = match clients {
+            Some(verifier) => builder.with_client_cert_verifier(verifier),
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
             .with_single_cert(
                 vec![
                     CertificateDer::from(self.leaf_der.clone()),
@@ -105,6 +137,28 @@ impl TestPki {
             .expect("server cert");
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(config)
+    }
+
+    /// The CA, as the client takes it.
+    pub fn certificate(&self) -> batch_fetch::Certificate {
+        batch_fetch::Certificate::from_der(&self.ca_der).expect("the test CA")
+    }
+
+    /// Server config (ALPN `http/1.1`) that requires a client certificate
+    /// signed by this CA: a handshake without one fails.
+    pub fn server_config_requiring_client_auth(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.ca_der.clone()))
+            .expect("the CA");
+        let verifier = tokio_rustls::rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .expect("client verifier");
+        self.server_config_verifying(Some(verifier), &[b"http/1.1"])
     }
 
     /// Server config with ALPN `["h2", "http/1.1"]`.

@@ -36,7 +36,11 @@ async fn run(args: ClientArgs) {
             eprintln!("{NAME}: cannot read {}: {e}", ca.display());
             std::process::exit(2);
         });
-        builder = builder.add_root_certificate(der);
+        let ca = batch_fetch::Certificate::from_der(&der).unwrap_or_else(|e| {
+            eprintln!("{NAME}: {}: {e}", ca.display());
+            std::process::exit(2);
+        });
+        builder = builder.add_root_certificate(ca);
     }
     let client = batch_fetch_harness::built(NAME, builder.build());
     tally.requests_start();
