@@ -1,9 +1,10 @@
 //! The embedded server of the examples: hyper (HTTP/1.1 and h2c) on
-//! 127.0.0.1, answering each request with `handle`.
+//! 127.0.0.1 (or another loopback address), answering each request with
+//! `handle`.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -18,7 +19,18 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    serve_on(Ipv4Addr::LOCALHOST.into(), handle).await
+}
+
+/// Serves `handle` on a free port of `ip` until the process ends. Linux
+/// answers on all of 127.0.0.0/8, so 127.0.0.2 is a second local host;
+/// macOS needs it added first (`ifconfig lo0 alias 127.0.0.2`).
+pub async fn serve_on<F, Fut>(ip: IpAddr, handle: F) -> std::io::Result<SocketAddr>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
