@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use batch_fetch::{BatchClient, BatchClientBuilder, Proxy, RetryPolicy};
+use batch_fetch::{BatchClient, BatchClientBuilder, Certificate, Identity, Proxy, RetryPolicy};
 use clap::Parser;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -16,8 +16,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 /// error and the batch goes on.
 ///
 /// Exit status: 0 when every input got a response below 400, 1 when any
-/// failed (an error, or a status of 400 or more; see --allow-failures), 2
-/// for a usage error.
+/// failed (an error, or a status of 400 or more, which --fail makes an
+/// error of its own; see --allow-failures), 2 for a usage error.
 #[derive(Debug, Parser)]
 #[command(name = "batch-fetch", version, about, long_about)]
 pub(crate) struct Args {
@@ -107,6 +107,28 @@ pub(crate) struct Args {
     /// Use no proxy, whatever the environment says.
     #[arg(long)]
     pub(crate) no_proxy: bool,
+
+    /// Trust the CAs in this PEM file (one or several certificates, as
+    /// curl's --cacert), besides the system's and the bundled roots; also
+    /// for an https:// proxy (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cacert: Vec<PathBuf>,
+
+    /// Present this client certificate (PEM: the certificate, then any
+    /// intermediates; the key too unless --key is given) to servers that
+    /// ask for one (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// The private key of --cert (PEM), when not in the --cert file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+
+    /// Take a status of 400 or more (after its retries) as the input's
+    /// error, of kind "status", as curl's --fail: its body is neither put
+    /// in the line (--body) nor written (--output-dir).
+    #[arg(short = 'f', long)]
+    pub(crate) fail: bool,
 
     /// Speak HTTP/2 without TLS upgrade or ALPN (h2c, prior knowledge).
     #[arg(long, conflicts_with = "http1_only")]
@@ -205,6 +227,25 @@ impl Args {
         if self.no_proxy {
             builder = builder.no_proxy();
         }
+        for file in &self.cacert {
+            let pem = read(file)?;
+            let cas = Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("--cacert {}: {e}", file.display()))?;
+            for ca in cas {
+                builder = builder.add_root_certificate(ca);
+            }
+        }
+        if let Some(cert) = &self.cert {
+            let mut pem = read(cert)?;
+            if let Some(key) = &self.key {
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+            }
+            let identity =
+                Identity::from_pem(&pem).map_err(|e| format!("--cert {}: {e}", cert.display()))?;
+            builder = builder.identity(identity);
+        }
+        builder = builder.error_for_status(self.fail);
         if self.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }
@@ -213,6 +254,11 @@ impl Args {
         }
         builder.build().map_err(|e| e.to_string())
     }
+}
+
+/// The contents of a file an option names, or a usage error naming it.
+fn read(file: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or a bare number of seconds (`1.5`).

@@ -92,6 +92,8 @@ impl<'a> Record<'a> {
                 }
             }
             Err(err) => {
+                // A status taken as an error (--fail) still says which.
+                record.status = err.status().map(|status| status.as_u16());
                 record.attempts = err.attempts();
                 record.timings = err.timings().map(TimingsMs::from);
                 record.error = Some(ErrorRecord {

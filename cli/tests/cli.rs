@@ -18,6 +18,8 @@ mod back_pressure;
 mod exit_paths;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/tls.rs"]
+mod tls;
 
 /// Every run is bounded; a hung tool fails the test instead of the suite.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
