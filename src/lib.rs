@@ -137,6 +137,9 @@ pub use retry::RetryPolicy;
 pub use tls::{Certificate, Identity};
 /// The token [`Batch::cancel_on`] listens to (tokio-util's).
 pub use tokio_util::sync::CancellationToken;
+// The `http` types the API speaks in, as reqwest re-exports them, so that
+// matching a status or naming a header needs no `http` dependency.
+pub use http::{Method, StatusCode, Version, header};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
