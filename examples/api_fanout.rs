@@ -22,9 +22,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use batch_fetch::{BatchClient, ErrorKind, RetryPolicy};
+use batch_fetch::{BatchClient, ErrorKind, RetryPolicy, StatusCode};
 use bytes::Bytes;
-use http::StatusCode;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
