@@ -438,6 +438,15 @@ fn cause<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 's
     err.source()
 }
 
+/// The start of the message of a TLS failure after the handshake on an
+/// HTTP/2 connection (a server's alert refusing the client's certificate,
+/// which TLS 1.3 sends only once the client has finished): h2 keeps of an
+/// I/O error only its kind and message (hyper makes an `io::Error` of them
+/// again), not the rustls error inside, so
+/// the connection marks the message (see `connect::transport`) for
+/// [`classify`] to know it.
+pub(crate) const TLS_FAILURE_MARK: &str = "TLS: ";
+
 /// Decides the kind of an error that ended an attempt.
 pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKind {
     let err: &(dyn StdError + 'static) = err;
@@ -450,6 +459,12 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
             return raised.kind;
         }
         if e.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        // hyper turns h2's I/O errors back into `io::Error`s.
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.to_string().starts_with(TLS_FAILURE_MARK))
+        {
             return ErrorKind::Tls;
         }
         if e.is::<http_body_util::LengthLimitError>() {

@@ -25,6 +25,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use super::frame_watch::FrameWatch;
 use super::record::Lifecycle;
 use super::tcp::Conn;
+use crate::error::TLS_FAILURE_MARK;
 
 /// How much one read of a watched HTTP/2 connection takes at most: a TLS
 /// record's plaintext.
@@ -49,6 +50,8 @@ pub(crate) struct Watched {
     /// read cursor cannot show the bytes it was given.
     scratch: Box<[u8]>,
     lifecycle: Arc<Lifecycle>,
+    /// Whether the server has sent anything yet.
+    heard: bool,
 }
 
 impl From<MaybeHttpsStream<Conn>> for Transport {
@@ -93,6 +96,18 @@ impl Transport {
     }
 }
 
+/// `e`, its message marked when it is a TLS failure, so that it is still
+/// known as one once h2 has kept only its kind and message (see
+/// `error::TLS_FAILURE_MARK`).
+fn tls_marked(e: io::Error) -> io::Error {
+    match e.get_ref() {
+        Some(inner) if inner.is::<rustls::Error>() => {
+            io::Error::new(e.kind(), format!("{TLS_FAILURE_MARK}{inner}"))
+        }
+        _ => e,
+    }
+}
+
 impl Watched {
     fn wrap(io: MaybeHttpsStream<Conn>, lifecycle: Arc<Lifecycle>) -> Transport {
         Transport::Http2(Box::new(Watched {
@@ -100,6 +115,7 @@ impl Watched {
             watch: FrameWatch::default(),
             scratch: vec![0; WATCHED_READ].into_boxed_slice(),
             lifecycle,
+            heard: false,
         }))
     }
 
@@ -112,9 +128,10 @@ impl Watched {
         let mut scratch = ReadBuf::new(&mut self.scratch[..n]);
         if let Err(e) = ready!(Pin::new(&mut self.io).poll_read(cx, scratch.unfilled())) {
             self.lifecycle.retire();
-            return Poll::Ready(Err(e));
+            return Poll::Ready(Err(tls_marked(e)));
         }
         let read = scratch.filled();
+        self.heard |= !read.is_empty();
         let seen = self.watch.read(read);
         self.lifecycle.heads_read(seen.heads);
         if (n > 0 && read.is_empty()) || seen.goaway {
@@ -122,6 +139,37 @@ impl Watched {
         }
         buf.put_slice(read);
         Poll::Ready(Ok(()))
+    }
+}
+
+impl Watched {
+    /// A write that failed before the server sent anything: a TLS 1.3
+    /// server that refuses the client's certificate sends its alert and
+    /// closes, and the client's next write can fail (broken pipe) before
+    /// it reads the alert. Reading once tells the alert, which says why,
+    /// when it is there; otherwise `e` stands.
+    fn write_failed(&mut self, cx: &mut Context<'_>, e: io::Error) -> io::Error {
+        if self.heard {
+            return e;
+        }
+        let mut scratch = ReadBuf::new(&mut self.scratch[..]);
+        match Pin::new(&mut self.io).poll_read(cx, scratch.unfilled()) {
+            Poll::Ready(Err(read)) if read.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+                tls_marked(read)
+            }
+            _ => e,
+        }
+    }
+
+    fn poll_write_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut MaybeHttpsStream<Conn>>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match ready!(write(Pin::new(&mut self.io), cx)) {
+            Err(e) => Poll::Ready(Err(self.write_failed(cx, e))),
+            ok => Poll::Ready(ok),
+        }
     }
 }
 
@@ -197,7 +245,9 @@ impl Write for Transport {
         match self.get_mut() {
             Transport::Plain(conn) => Pin::new(conn).poll_write(cx, buf),
             Transport::Tls(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
-            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_write(cx, buf),
+            Transport::Http2(watched) => {
+                watched.poll_write_with(cx, |io, cx| io.poll_write(cx, buf))
+            }
         }
     }
 
@@ -205,7 +255,7 @@ impl Write for Transport {
         match self.get_mut() {
             Transport::Plain(conn) => Pin::new(conn).poll_flush(cx),
             Transport::Tls(tls) => Pin::new(&mut **tls).poll_flush(cx),
-            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_flush(cx),
+            Transport::Http2(watched) => watched.poll_write_with(cx, |io, cx| io.poll_flush(cx)),
         }
     }
 
@@ -233,7 +283,9 @@ impl Write for Transport {
         match self.get_mut() {
             Transport::Plain(conn) => Pin::new(conn).poll_write_vectored(cx, bufs),
             Transport::Tls(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
-            Transport::Http2(watched) => Pin::new(&mut watched.io).poll_write_vectored(cx, bufs),
+            Transport::Http2(watched) => {
+                watched.poll_write_with(cx, |io, cx| io.poll_write_vectored(cx, bufs))
+            }
         }
     }
 }

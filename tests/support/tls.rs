@@ -144,9 +144,10 @@ impl TestPki {
         batch_fetch::Certificate::from_der(&self.ca_der).expect("the test CA")
     }
 
-    /// Server config (ALPN `http/1.1`) that requires a client certificate
-    /// signed by this CA: a handshake without one fails.
-    pub fn server_config_requiring_client_auth(&self) -> Arc<ServerConfig> {
+    /// Server config (with `alpn`) that requires a client certificate
+    /// signed by this CA: a handshake without one fails (in TLS 1.3, by an
+    /// alert the client reads after its side of the handshake).
+    pub fn server_config_requiring_client_auth(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let mut roots = tokio_rustls::rustls::RootCertStore::empty();
         roots
@@ -158,7 +159,7 @@ impl TestPki {
         )
         .build()
         .expect("client verifier");
-        self.server_config_verifying(Some(verifier), &[b"http/1.1"])
+        self.server_config_verifying(Some(verifier), alpn)
     }
 
     /// Server config with ALPN `["h2", "http/1.1"]`.
