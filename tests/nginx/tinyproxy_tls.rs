@@ -28,7 +28,7 @@ fn start(test: &str, credentials: Option<(&str, &str)>) -> Option<(Tinyproxy, Ng
 
 /// [`Targets::retrying`], also trusting the front's CA, through
 /// `proxy_url`.
-fn client(targets: &Targets, front: &Nginx, proxy_url: String) -> BatchClientBuilder {
+fn through_front(targets: &Targets, front: &Nginx, proxy_url: String) -> BatchClientBuilder {
     targets
         .retrying()
         .add_root_certificate(front.certificate())
@@ -67,7 +67,7 @@ async fn https_targets_tunnel_through_tinyproxy_behind_tls() {
         return;
     };
     let targets = Targets::start().await;
-    let client = client(&targets, &front, front.tls_front_url())
+    let client = through_front(&targets, &front, front.tls_front_url())
         .build()
         .unwrap();
 
@@ -83,7 +83,7 @@ async fn http_targets_are_forwarded_by_tinyproxy_behind_tls_with_credentials() {
         return;
     };
     let targets = Targets::start().await;
-    let client = client(
+    let client = through_front(
         &targets,
         &front,
         front.tls_front_url_with_auth("user", "s3cret"),
@@ -108,14 +108,8 @@ async fn http_targets_are_forwarded_by_tinyproxy_behind_tls_with_credentials() {
 
     // Wrong credentials: the tunnel refused once and for all, the proxy
     // named as the client knows it.
-    let wrong = targets
-        .retrying()
-        .add_root_certificate(front.certificate())
-        .proxy(Proxy::all(
-            front.tls_front_url_with_auth("user", "wrong-secret"),
-        ))
-        .build()
-        .unwrap();
+    let wrong_url = front.tls_front_url_with_auth("user", "wrong-secret");
+    let wrong = through_front(&targets, &front, wrong_url).build().unwrap();
     let e = expect_err(
         bounded("wrong credentials", wrong.fetch(targets.https.url("/id/1"))).await,
         "wrong credentials",
@@ -141,7 +135,7 @@ async fn a_batch_through_tinyproxy_behind_tls_is_all_ok_in_order() {
         return;
     };
     let targets = Targets::start().await;
-    let client = client(&targets, &front, front.tls_front_url())
+    let client = through_front(&targets, &front, front.tls_front_url())
         .concurrency(10)
         .build()
         .unwrap();
