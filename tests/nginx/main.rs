@@ -7,8 +7,15 @@
 //! nginx processing at most 1 % more requests than there are inputs.
 //! Without nginx the cases skip, saying so on the terminal (see
 //! `support::nginx`).
+//!
+//! And through real proxies: Debian's tinyproxy as an `http://` proxy
+//! (`tinyproxy`), and behind nginx terminating TLS as an `https://` one
+//! (`tinyproxy_tls`).
 #[path = "../support/mod.rs"]
 mod support;
+
+mod tinyproxy;
+mod tinyproxy_tls;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -13,11 +13,17 @@
 //!   reset streams and GOAWAYs, the same on every connection or as each
 //!   request path names.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
-//! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access log.
+//! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access
+//!   log; also a TLS front (its stream module) for a plain-TCP service.
+//! * [`tinyproxy::Tinyproxy`]: a real forward proxy (Debian's tinyproxy) on
+//!   loopback, with the requests its log shows.
 //!
 //! And what they and the tests share:
 //!
-//! * [`listen::Listening`]: the accept loop of all these servers but nginx.
+//! * [`listen::Listening`]: the accept loop of all these servers but the
+//!   real ones.
+//! * [`external`]: what the real ones share (a child process in a
+//!   temporary directory, free ports, a loud skip).
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
 //! * [`clients`]: the client builders and retry policies the tests share.
@@ -27,6 +33,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod clients;
+pub mod external;
 pub mod fn_server;
 pub mod h2srv;
 pub mod json;
@@ -35,6 +42,7 @@ pub mod nginx;
 pub mod proxy;
 pub mod raw;
 pub mod server;
+pub mod tinyproxy;
 pub mod tls;
 
 use std::future::Future;

@@ -8,20 +8,36 @@
 //! request nginx processed, with the connection that carried it, so a test
 //! can count attempts as the server saw them.
 //!
-//! nginx comes from Debian (`apt-get install nginx-light`; `.ci/run`
-//! installs it). Where it cannot be had, [`Nginx::start`] says so on the
-//! terminal (past the test harness's capture) and returns `None`, so the
-//! test skips loudly. With `BATCH_FETCH_NGINX` set (as `.ci/run` does once
-//! it installed nginx), a missing or failing nginx fails the test instead.
+//! It can also be a TLS front for a plain-TCP service
+//! ([`NginxSettings::tls_front`]): its stream module terminates TLS and
+//! passes the bytes on, as a TLS proxy in front of a forward proxy does.
+//!
+//! nginx comes from Debian (`apt-get install nginx-light`, and
+//! `libnginx-mod-stream` for the TLS front; `.ci/interop` installs both).
+//! Where it cannot be had, [`Nginx::start`] says so on the terminal (past
+//! the test harness's capture) and returns `None`, so the test skips
+//! loudly. With `BATCH_FETCH_NGINX` set (as `.ci/interop` does once it
+//! installed nginx), a missing or failing nginx fails the test instead;
+//! `BATCH_FETCH_NGINX_STREAM` does the same for the stream module.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use super::TestPki;
+use super::external::{self, Process, Program, free_ports, is_root, required};
+
+const NGINX: Program = Program {
+    name: "nginx",
+    var: "BATCH_FETCH_NGINX",
+    remedy: "install Debian's nginx-light, or set BATCH_FETCH_NGINX to an nginx binary",
+};
+/// Names nginx's stream module; set, it is required.
+const STREAM: &str = "BATCH_FETCH_NGINX_STREAM";
+/// Where Debian's `libnginx-mod-stream` puts it.
+const DEBIAN_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// What differs from nginx's stock settings (Debian's nginx.conf and
 /// nginx's compiled-in defaults): `None` keeps the stock value.
@@ -37,6 +53,11 @@ pub struct NginxSettings {
     /// A body of this many bytes at `/big`, sent at `limit_rate` (bytes a
     /// second) so that requests are in flight when a test acts.
     pub big_body: Option<(usize, u32)>,
+    /// Also a stream listener ([`Nginx::tls_front`]) that terminates TLS
+    /// (this nginx's certificate, ALPN `http/1.1` only) and passes the
+    /// bytes to this address: a TLS front for a plain-TCP service, logged
+    /// per session ([`Nginx::sessions`]). Needs the stream module.
+    pub tls_front: Option<SocketAddr>,
 }
 
 /// One line of the access log: one request nginx processed.
@@ -57,8 +78,7 @@ pub struct Logged {
 
 /// A running nginx master; stopped (fast shutdown) on drop.
 pub struct Nginx {
-    dir: PathBuf,
-    child: Option<Child>,
+    process: Process,
     pki: TestPki,
     /// TLS with ALPN `h2`, `http/1.1`.
     pub https: SocketAddr,
@@ -68,127 +88,104 @@ pub struct Nginx {
     pub http1: SocketAddr,
     /// TLS with HTTP/1.1 only.
     pub https1: SocketAddr,
+    /// The TLS front, when [`NginxSettings::tls_front`] asked for one.
+    pub tls_front: Option<SocketAddr>,
 }
 
-/// The nginx binary: `BATCH_FETCH_NGINX`, else `nginx` on the path or in
-/// `/usr/sbin`.
-fn binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("BATCH_FETCH_NGINX") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|p| p.is_file())
+/// One session of the TLS front, from its access log (written when the
+/// session ends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// `TLSv1.3`, `TLSv1.2`.
+    pub tls: String,
+    /// The protocol agreed by ALPN, `-` for none.
+    pub alpn: String,
+    /// nginx's session status: 200 when it ended well, 502 when the
+    /// upstream could not be reached, 500 when the handshake failed.
+    pub status: u16,
 }
 
-/// Whether a missing nginx fails the test rather than skipping it.
-fn required() -> bool {
-    std::env::var_os("BATCH_FETCH_NGINX").is_some()
-}
-
-/// Tells the terminal, past the test harness's output capture, that
-/// `test` did not run and why.
-pub fn skip(test: &str, why: &str) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED {test}: {why}\n*** (install Debian's nginx-light, or set BATCH_FETCH_NGINX to an nginx binary)\n"
-    );
-}
-
-/// Four loopback ports that were free a moment ago.
-fn free_ports() -> [SocketAddr; 4] {
-    let listeners: Vec<TcpListener> = (0..4)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a loopback port"))
-        .collect();
-    let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-    [addrs[0], addrs[1], addrs[2], addrs[3]]
+/// The stream module to load for a TLS front: `BATCH_FETCH_NGINX_STREAM`,
+/// else Debian's, if it is there.
+fn stream_module() -> Option<PathBuf> {
+    let path = std::env::var_os(STREAM).map_or_else(|| DEBIAN_STREAM_MODULE.into(), PathBuf::from);
+    path.is_file().then_some(path)
 }
 
 impl Nginx {
     /// Starts nginx with `settings`, or returns `None` (after saying so on
     /// the terminal) when no nginx can be had and none is required.
     pub fn start(test: &str, settings: NginxSettings) -> Option<Nginx> {
-        let Some(bin) = binary() else {
-            assert!(
-                !required(),
-                "BATCH_FETCH_NGINX is set but names no nginx binary"
-            );
-            skip(test, "nginx is not installed");
-            return None;
-        };
-        // A port taken between `free_ports` and nginx's bind: try anew.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            match Nginx::try_start(&bin, &settings) {
-                Ok(nginx) => return Some(nginx),
-                Err(e) => last_error = e,
+        let bin = NGINX.find(test)?;
+        let module = match (settings.tls_front, stream_module()) {
+            (None, _) => None,
+            (Some(_), Some(module)) => Some(module),
+            (Some(_), None) => {
+                assert!(!required(STREAM), "{STREAM} names no stream module");
+                external::skip(
+                    test,
+                    "nginx's stream module is not installed",
+                    "install Debian's libnginx-mod-stream, or set BATCH_FETCH_NGINX_STREAM to ngx_stream_module.so",
+                );
+                return None;
             }
-        }
-        if required() {
-            panic!("nginx did not start: {last_error}");
-        }
-        skip(test, &format!("nginx did not start: {last_error}"));
-        None
+        };
+        NGINX.start(test, || {
+            Nginx::try_start(&bin, &settings, module.as_deref())
+        })
     }
 
-    fn try_start(bin: &Path, settings: &NginxSettings) -> Result<Nginx, String> {
-        let dir = temp_dir();
-        std::fs::create_dir_all(dir.join("logs")).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(dir.join("tmp")).map_err(|e| e.to_string())?;
+    fn try_start(
+        bin: &Path,
+        settings: &NginxSettings,
+        stream_module: Option<&Path>,
+    ) -> Result<Nginx, String> {
+        let mut process = Process::new("nginx")?;
+        let dir = process.dir().to_owned();
+        let io = |e: std::io::Error| e.to_string();
+        std::fs::create_dir_all(dir.join("logs")).map_err(io)?;
+        std::fs::create_dir_all(dir.join("tmp")).map_err(io)?;
         let pki = TestPki::generate();
-        std::fs::write(dir.join("chain.pem"), &pki.chain_pem).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join("key.pem"), &pki.leaf_key_pem).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("chain.pem"), &pki.chain_pem).map_err(io)?;
+        std::fs::write(dir.join("key.pem"), &pki.leaf_key_pem).map_err(io)?;
         if let Some((size, _)) = settings.big_body {
-            std::fs::create_dir_all(dir.join("www")).map_err(|e| e.to_string())?;
-            std::fs::write(dir.join("www/big"), vec![b'x'; size]).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(dir.join("www")).map_err(io)?;
+            std::fs::write(dir.join("www/big"), vec![b'x'; size]).map_err(io)?;
         }
-        let [https, h2c, http1, https1] = free_ports();
-        std::fs::write(
-            dir.join("nginx.conf"),
-            config(&dir, settings, https, h2c, http1, https1),
-        )
-        .map_err(|e| e.to_string())?;
+        let [https, h2c, http1, https1, front] = free_ports();
+        let tls_front = settings.tls_front.map(|upstream| (front, upstream));
+        let mut conf = config(&dir, settings, https, h2c, http1, https1);
+        if let (Some(module), Some((front, upstream))) = (stream_module, tls_front) {
+            conf = format!(
+                "load_module {};\n{conf}{}",
+                module.display(),
+                stream_config(&dir, front, upstream)
+            );
+        }
+        std::fs::write(dir.join("nginx.conf"), conf).map_err(io)?;
 
-        let stderr =
-            std::fs::File::create(dir.join("logs/stderr.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .arg("-p")
             .arg(&dir)
             .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?;
+            .arg(dir.join("nginx.conf"));
+        process.spawn(command)?;
         let mut nginx = Nginx {
-            dir,
-            child: Some(child),
+            process,
             pki,
             https,
             h2c,
             http1,
             https1,
+            tls_front: tls_front.map(|(front, _)| front),
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if [https, h2c, http1, https1]
-                .iter()
-                .all(|a| TcpStream::connect(a).is_ok())
-            {
-                return Ok(nginx);
-            }
-            let exited = nginx
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if exited.is_some() || Instant::now() > deadline {
-                return Err(format!("{exited:?}: {}", nginx.error_log()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        // Not the TLS front: nginx opens every listening socket before it
+        // starts its workers, and a probe there would be a session in its
+        // log that no client made.
+        match nginx.process.wait_listening(&[https, h2c, http1, https1]) {
+            Ok(()) => Ok(nginx),
+            Err(e) => Err(format!("{e}: {}", nginx.error_log())),
         }
     }
 
@@ -223,15 +220,37 @@ impl Nginx {
         format!("http://{}{path}", self.http1)
     }
 
-    /// The master's process id.
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+    /// This nginx's CA, as the client takes it: what a client needs to
+    /// trust the TLS front.
+    pub fn certificate(&self) -> batch_fetch::Certificate {
+        self.pki.certificate()
+    }
+
+    /// `https://localhost:PORT` of the TLS front: a proxy URL.
+    pub fn tls_front_url(&self) -> String {
+        let front = self.tls_front.expect("started with a TLS front");
+        format!("https://localhost:{}", front.port())
+    }
+
+    /// `https://user:pass@localhost:PORT` of the TLS front.
+    pub fn tls_front_url_with_auth(&self, user: &str, pass: &str) -> String {
+        let front = self.tls_front.expect("started with a TLS front");
+        format!("https://{user}:{pass}@localhost:{}", front.port())
+    }
+
+    /// The TLS front's sessions that ended, failed handshakes included.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.process
+            .read("logs/stream.log")
+            .lines()
+            .map(|line| parse_session(line).unwrap_or_else(|| panic!("stream log line {line:?}")))
+            .collect()
     }
 
     fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
+            .arg(self.process.pid().to_string())
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} nginx");
@@ -250,66 +269,30 @@ impl Nginx {
 
     /// Waits (at most 20 s) for the master to exit, after [`Nginx::quit`].
     pub fn wait_exit(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let child = self.child.as_mut().expect("running");
-        while child.try_wait().expect("wait nginx").is_none() {
-            assert!(Instant::now() < deadline, "nginx did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child = None;
+        self.process.wait_exit(Duration::from_secs(20));
     }
 
     /// Every request nginx processed so far, from its access log.
     pub fn log(&self) -> Vec<Logged> {
-        let text = std::fs::read_to_string(self.dir.join("logs/access.log")).unwrap_or_default();
-        text.lines()
+        self.process
+            .read("logs/access.log")
+            .lines()
             .map(|line| parse(line).unwrap_or_else(|| panic!("access log line {line:?}")))
             .collect()
     }
 
     /// Empties the access log (nginx keeps writing to the same file).
     pub fn clear_log(&self) {
-        std::fs::write(self.dir.join("logs/access.log"), b"").expect("truncate the access log");
+        std::fs::write(self.process.dir().join("logs/access.log"), b"")
+            .expect("truncate the access log");
     }
 
     /// nginx's error log and what it wrote on stderr (before its error
     /// log was open), for a failure's message.
     pub fn error_log(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-        format!("{}{}", read("logs/stderr.log"), read("logs/error.log"))
+        let read = |name| self.process.read(name);
+        format!("{}{}", read("stderr.log"), read("logs/error.log"))
     }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // Fast shutdown of the master and its workers (a SIGKILL to the
-            // master alone would leave the workers running).
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn temp_dir() -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "batch-fetch-nginx-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ))
 }
 
 /// Debian's stock nginx.conf, reduced to what these tests use, with the
@@ -363,12 +346,31 @@ fn config(
     )
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false)
+/// The TLS front: a stream server on `front` that terminates TLS with the
+/// certificate of [`config`]'s servers and passes the bytes to `upstream`.
+/// ALPN `http/1.1` only, the protocol spoken to a proxy: a client that
+/// offers only `h2` is refused (`no_application_protocol`), one that offers
+/// nothing is taken.
+fn stream_config(dir: &Path, front: SocketAddr, upstream: SocketAddr) -> String {
+    let d = dir.display();
+    format!(
+        "stream {{\n    \
+         log_format session '$ssl_protocol $ssl_alpn_protocol $status';\n    \
+         access_log {d}/logs/stream.log session;\n    \
+         server {{\n        listen {front} ssl;\n        \
+         ssl_certificate {d}/chain.pem;\n        ssl_certificate_key {d}/key.pem;\n        \
+         ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_alpn http/1.1;\n        \
+         proxy_pass {upstream};\n    }}\n}}\n"
+    )
+}
+
+fn parse_session(line: &str) -> Option<Session> {
+    let mut f = line.split(' ');
+    Some(Session {
+        tls: f.next()?.to_owned(),
+        alpn: f.next()?.to_owned(),
+        status: f.next()?.parse().ok()?,
+    })
 }
 
 fn parse(line: &str) -> Option<Logged> {

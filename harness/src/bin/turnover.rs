@@ -10,6 +10,9 @@
 //! `bash harness/turnover` builds everything in release mode and runs this.
 
 #[allow(dead_code)]
+#[path = "../../../tests/support/external.rs"]
+mod external;
+#[allow(dead_code)]
 #[path = "../../../tests/support/nginx.rs"]
 mod nginx;
 #[allow(dead_code)]
