@@ -225,6 +225,8 @@ impl BatchClientBuilder {
 
     /// Sets the timeout of each attempt, from connecting to the last byte of
     /// the body. Waiting for a permit or a retry backoff does not count.
+    /// An input may set its own with
+    /// [`Request::timeout`](crate::Request::timeout).
     ///
     /// Default is 30 seconds.
     pub fn timeout(mut self, dur: Duration) -> Self {
@@ -248,7 +250,9 @@ impl BatchClientBuilder {
     /// Sets how failed attempts are retried.
     ///
     /// Default is [`RetryPolicy::default()`]; use [`RetryPolicy::none()`] to
-    /// turn retries off.
+    /// turn retries off. An input may set its own with
+    /// [`Request::retry`](crate::Request::retry), and still draws on this
+    /// policy's retry budget.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self

@@ -7,14 +7,13 @@ mod decompress;
 mod gate;
 mod payload;
 mod redirect;
+mod timeout;
 
 pub(crate) use gate::GateConfig;
 pub(crate) use payload::{Payload, StackRequest};
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};
 
 use std::time::Duration;
-
-use tower::timeout::Timeout;
 
 use crate::connect::HttpsClient;
 use crate::response::ResponseLimits;
@@ -23,6 +22,7 @@ use attempts::{Attempts, AttemptsLayer};
 use collect::CollectBody;
 use decompress::Decompress;
 use gate::{Gate, GateLayer};
+use timeout::{Timeout, TimeoutLayer};
 
 /// The whole stack over the pooled client, outermost first. Named rather
 /// than boxed, so a request costs no dynamic dispatch or allocation for the
@@ -58,7 +58,8 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
 ///    per-host then global rate-limit slots (see `gate` for why in this
 ///    order, and why a request waiting for a slot holds no permit);
 /// 3. **per-attempt timeout**, inside the limits so that time spent queued
-///    for a permit or a slot does not count against it;
+///    for a permit or a slot does not count against it; an input's own
+///    timeout replaces the client's for its attempts;
 /// 4. **body collection** with the size limit, inside all of the above so
 ///    that permits are held and the timeout runs until the last body byte;
 /// 5. **decompression**, under the body collection, so the size limit
@@ -74,7 +75,7 @@ pub(crate) fn stack_over<C>(cfg: &StackConfig, client: C) -> StackOver<C> {
     tower::ServiceBuilder::new()
         .layer(AttemptsLayer::new(cfg.retry, cfg.redirect))
         .layer(GateLayer::new(cfg.gate))
-        .layer(tower::timeout::TimeoutLayer::new(cfg.timeout))
+        .layer(TimeoutLayer::new(cfg.timeout))
         .service(CollectBody::new(
             decompress::decompress(client, cfg.decompress),
             cfg.limits,

@@ -1,14 +1,17 @@
 //! [`Request`]: a request described in one expression, for batches.
 
 use std::fmt;
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
+use super::overrides::Overrides;
 use super::{IntoRequest, sealed};
-use crate::error::Error;
+use crate::error::{BoxError, Error};
+use crate::retry::RetryPolicy;
 
 /// A request to put in a batch: method, URL, headers and body, built with
 /// chained calls.
@@ -39,6 +42,7 @@ pub struct Request {
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
+    overrides: Overrides,
     error: Option<Error>,
 }
 
@@ -51,6 +55,7 @@ impl Request {
             query: None,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            overrides: Overrides::default(),
             error: None,
         }
     }
@@ -145,7 +150,7 @@ impl Request {
                 value.set_sensitive(true);
                 self.headers.insert(AUTHORIZATION, value);
             }
-            Err(e) => self.fail(e.into()),
+            Err(e) => self.fail(e),
         }
         self
     }
@@ -184,7 +189,72 @@ impl Request {
         self
     }
 
-    fn fail(&mut self, e: http::Error) {
+    /// Sets the timeout of each attempt of this request, in place of the
+    /// client's [`timeout`](crate::BatchClientBuilder::timeout): from
+    /// connecting to the last byte of the body, each retry and redirect hop
+    /// with a timeout of its own. Waiting for a permit, a rate slot or a
+    /// retry backoff does not count.
+    ///
+    /// Per attempt, like the client's; reqwest's `RequestBuilder::timeout`
+    /// is instead a total for the whole request. A deadline for everything
+    /// is [`Batch::deadline`](crate::Batch::deadline).
+    ///
+    /// Default is the client's. Zero is this input's
+    /// [`InvalidRequest`](crate::ErrorKind::InvalidRequest) error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use batch_fetch::Request;
+    ///
+    /// // A report known to be slow, in a batch of quick lookups.
+    /// let slow = Request::get("https://api.example.test/report")
+    ///     .timeout(Duration::from_secs(120));
+    /// # drop(slow);
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.fail("the request's timeout must be longer than zero");
+        }
+        self.overrides.timeout = Some(timeout);
+        self
+    }
+
+    /// Retries this request by `policy` instead of the client's
+    /// [`retry`](crate::BatchClientBuilder::retry) policy:
+    /// [`RetryPolicy::none()`] to send it once, or more retries for an
+    /// input that matters more.
+    ///
+    /// Everything of `policy` applies to this request but its
+    /// [`budget_percent`](RetryPolicy::budget_percent): the retry budget is
+    /// the client's, shared by all its requests whatever their policy.
+    /// This request's retries draw on it, and its first attempt pays into
+    /// it when `policy` allows retries, so a batch of such inputs still
+    /// cannot multiply the load on a failing server.
+    ///
+    /// Default is the client's. A policy whose `max_delay` is below its
+    /// `base_delay`, or with a `budget_percent` out of range, is this
+    /// input's [`InvalidRequest`](crate::ErrorKind::InvalidRequest) error.
+    ///
+    /// ```
+    /// use batch_fetch::{Request, RetryPolicy};
+    ///
+    /// // A charge: better to fail than to be sent twice.
+    /// let charge = Request::put("https://api.example.test/charges/42")
+    ///     .body("amount=10")
+    ///     .retry(RetryPolicy::none());
+    /// # drop(charge);
+    /// ```
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        if let Err(reason) = policy.validate() {
+            self.fail(reason);
+        }
+        self.overrides.retry = Some(policy);
+        self
+    }
+
+    fn fail(&mut self, e: impl Into<BoxError>) {
         let err = Error::invalid_request(self.url.clone(), e);
         self.error.get_or_insert(err);
     }
@@ -217,6 +287,7 @@ impl IntoRequest for Request {
         *req.method_mut() = self.method;
         *req.headers_mut() = self.headers;
         *req.body_mut() = self.body;
+        self.overrides.attach(&mut req);
         Ok(req)
     }
 }
@@ -229,6 +300,8 @@ impl fmt::Debug for Request {
             .field("url", &crate::error::redact_input(&self.url))
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("body_len", &self.body.len())
+            .field("timeout", &self.overrides.timeout)
+            .field("retry", &self.overrides.retry)
             .finish()
     }
 }

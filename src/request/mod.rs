@@ -4,6 +4,9 @@
 //! it, which costs a reference count rather than a copy.
 
 pub(crate) mod chained;
+mod overrides;
+
+pub(crate) use overrides::Overrides;
 
 use bytes::Bytes;
 use http::{Request, Uri};

@@ -41,7 +41,9 @@ const MAX_RECYCLED: u32 = 100;
 /// works on its own clone, so `attempts` counts the attempts of that
 /// request's current hop while the settings and the budget are shared by
 /// all (behind one `Arc`: the settings are too large to copy into every
-/// request's future).
+/// request's future). A request with a policy of its own gets settings of
+/// its own, and still the client's budget
+/// ([`for_request`](Self::for_request)).
 #[derive(Clone)]
 pub(crate) struct Policy {
     shared: Arc<Shared>,
@@ -58,7 +60,8 @@ pub(crate) struct Policy {
 
 struct Shared {
     settings: RetryPolicy,
-    budget: TpsBudget,
+    /// The client's, whatever the settings: see [`Policy::for_request`].
+    budget: Arc<TpsBudget>,
 }
 
 /// What follows an attempt.
@@ -95,13 +98,39 @@ impl Policy {
         Policy {
             shared: Arc::new(Shared {
                 settings,
-                budget: TpsBudget::new(Duration::from_secs(10), 10, settings.budget_percent),
+                budget: Arc::new(TpsBudget::new(
+                    Duration::from_secs(10),
+                    10,
+                    settings.budget_percent,
+                )),
             }),
             attempts: 0,
             redispatched: 0,
             recycled: 0,
             stale: 0,
             redispatching: false,
+        }
+    }
+
+    /// The state of a request whose input set a policy of its own
+    /// ([`Request::retry`](crate::Request::retry)): its settings, and this
+    /// policy's budget. The budget stays the client's because it guards the
+    /// servers against the client as a whole: a budget per request would
+    /// always have its reserve left, and let a batch of such inputs
+    /// multiply the load on a failing server. So `settings.budget_percent`
+    /// is not used.
+    #[cold]
+    pub(crate) fn for_request(&self, settings: &RetryPolicy) -> Self {
+        Policy {
+            shared: Arc::new(Shared {
+                settings: *settings,
+                budget: self.shared.budget.clone(),
+            }),
+            attempts: self.attempts,
+            redispatched: self.redispatched,
+            recycled: self.recycled,
+            stale: self.stale,
+            redispatching: self.redispatching,
         }
     }
 
@@ -222,3 +251,17 @@ impl Policy {
 #[derive(Debug, thiserror::Error)]
 #[error("placeholder")]
 struct Placeholder;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_s_own_policy_keeps_the_client_s_budget() {
+        let client = Policy::new(RetryPolicy::default().budget_percent(0.5));
+        let own = client.for_request(&RetryPolicy::none().budget_percent(0.0));
+        assert!(!own.may_retry(), "its own settings");
+        assert!(client.may_retry());
+        assert!(Arc::ptr_eq(&own.shared.budget, &client.shared.budget));
+    }
+}

@@ -284,3 +284,41 @@ async fn accept_defaults_to_any_and_yields_to_the_callers() {
     let echo = echo_of(&html, Request::get(url.as_str())).await;
     assert_eq!(echo.header_all("accept"), ["text/html"]);
 }
+
+/// A zero timeout or an invalid retry policy on one input is that input's
+/// `InvalidRequest`, naming the setting; the batch goes on, and nothing
+/// of the bad input reaches the server. Valid overrides leave the request
+/// as it was built.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_override_is_that_input_s_error() {
+    use std::time::Duration;
+
+    use batch_fetch::RetryPolicy;
+
+    let server = TestServer::start().await;
+    let url = server.url("/echo");
+    let backwards = RetryPolicy::default()
+        .base_delay(Duration::from_secs(2))
+        .max_delay(Duration::from_secs(1));
+    let results = bounded(
+        "overrides",
+        client().fetch_all_settled([
+            Request::get(format!("{url}?i=0")).timeout(Duration::ZERO),
+            Request::get(format!("{url}?i=1")).retry(backwards),
+            Request::get(format!("{url}?i=2"))
+                .header("x-kept", "yes")
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::none()),
+        ]),
+    )
+    .await;
+    let zero = results[0].as_ref().unwrap_err();
+    assert_eq!(zero.kind(), ErrorKind::InvalidRequest);
+    assert!(zero.to_string().contains("timeout"), "{zero}");
+    let policy = results[1].as_ref().unwrap_err();
+    assert_eq!(policy.kind(), ErrorKind::InvalidRequest);
+    assert!(policy.to_string().contains("max_delay"), "{policy}");
+    let echo = Echo::parse(&results[2].as_ref().unwrap().text().unwrap());
+    assert_eq!(echo.header("x-kept"), Some("yes"));
+    assert_eq!(server.hits_prefix("/echo"), 1);
+}

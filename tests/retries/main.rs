@@ -16,6 +16,7 @@ mod h2_load;
 mod h2_refused_stream;
 mod idempotency;
 mod misbehaving;
+mod overrides;
 mod properties;
 mod retries;
 mod retry_after;

@@ -239,6 +239,29 @@ async fn answer(
     handler(seen).await
 }
 
+/// A server that answers `503` to the first `failures` requests for each
+/// path, then `200`: each path counts its own attempts, which
+/// [`FnStats::seen_path`] lists.
+pub async fn failing_first(failures: usize) -> FnServer {
+    let seen: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    FnServer::start(move |req| {
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.entry(req.path()).or_default();
+            *n += 1;
+            *n
+        };
+        async move {
+            if n <= failures {
+                reply(503, format!("failure {n}"))
+            } else {
+                reply(200, format!("ok after {n}"))
+            }
+        }
+    })
+    .await
+}
+
 /// A whole-body answer.
 pub fn reply(status: u16, body: impl Into<Bytes>) -> Response<FnBody> {
     text(StatusCode::from_u16(status).expect("status code"), body)

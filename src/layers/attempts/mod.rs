@@ -29,10 +29,12 @@ use bytes::Bytes;
 use super::StackRequest;
 use super::redirect::{Hops, RedirectPolicy};
 use crate::error::BoxError;
+use crate::request::Overrides;
 use crate::retry::{Policy, RetryPolicy};
 
 /// Applies [`Attempts`] to a service. All services it makes share one
-/// retry budget.
+/// retry budget, which requests with a retry policy of their own draw on
+/// too.
 #[derive(Clone, Debug)]
 pub(crate) struct AttemptsLayer {
     retry: Policy,
@@ -86,7 +88,10 @@ where
         // Kept even with retries and redirects off: a request the server
         // did not process is sent again (see `retry::Next::Redispatch`).
         let hops = Hops::keep(&req);
-        let mut retry = self.retry.clone();
+        let mut retry = match Overrides::of(&req).and_then(|own| own.retry.as_ref()) {
+            Some(own) => self.retry.for_request(own),
+            None => self.retry.clone(),
+        };
         retry.attempt_starts();
         let first = self.inner.call(req);
         // The clone is made ready again before each later attempt.

@@ -1,0 +1,73 @@
+//! The per-attempt timeout: tower's `Timeout`, but with the duration of
+//! each request's own, when its input set one
+//! ([`Request::timeout`](crate::Request::timeout)), else the client's.
+//!
+//! It fails with tower's own [`Elapsed`](tower::timeout::error::Elapsed),
+//! so a timeout reads the same whichever setting it came from: kind
+//! `Timeout`, "request timed out", retried like any other.
+
+mod future;
+
+pub(crate) use future::ResponseFuture;
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::error::BoxError;
+use crate::layers::StackRequest;
+use crate::request::Overrides;
+
+/// Applies [`Timeout`] to a service.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimeoutLayer {
+    default: Duration,
+}
+
+impl TimeoutLayer {
+    /// Attempts of requests without a timeout of their own get `default`.
+    pub(crate) const fn new(default: Duration) -> Self {
+        TimeoutLayer { default }
+    }
+}
+
+impl<S> tower::Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+
+    fn layer(&self, inner: S) -> Timeout<S> {
+        Timeout {
+            inner,
+            default: self.default,
+        }
+    }
+}
+
+/// Fails an attempt that has not finished within its timeout.
+#[derive(Clone, Debug)]
+pub(crate) struct Timeout<S> {
+    inner: S,
+    default: Duration,
+}
+
+impl<S> tower::Service<StackRequest> for Timeout<S>
+where
+    S: tower::Service<StackRequest>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    #[inline]
+    fn call(&mut self, req: StackRequest) -> Self::Future {
+        let timeout = Overrides::of(&req)
+            .and_then(|own| own.timeout)
+            .unwrap_or(self.default);
+        let response = self.inner.call(req);
+        ResponseFuture::new(response, tokio::time::sleep(timeout))
+    }
+}
