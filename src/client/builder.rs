@@ -8,14 +8,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{ACCEPT, HeaderValue, USER_AGENT};
 
 use super::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig, KeepAlive};
 use crate::dns::{Backend, DnsResolver, Resolve};
-use crate::error::Error;
-use crate::layers::{self, GateConfig, RedirectPolicy, StackConfig};
+use crate::error::{BoxError, Error};
+use crate::layers::{self, AttemptLayer, AttemptService, GateConfig, RedirectPolicy, StackConfig};
 use crate::proxy::Proxy;
 use crate::response::ResponseLimits;
 use crate::retry::RetryPolicy;
@@ -56,6 +57,7 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`resolve`](Self::resolve) | none |
 /// | [`dns_resolver`](Self::dns_resolver) | the system's getaddrinfo |
 /// | [`proxy`](Self::proxy) / [`no_proxy`](Self::no_proxy) | `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` |
+/// | [`layer`](Self::layer) | none: your own tower layers around each attempt |
 #[must_use]
 pub struct BatchClientBuilder {
     concurrency: usize,
@@ -85,6 +87,8 @@ pub struct BatchClientBuilder {
     #[cfg(feature = "hickory-dns")]
     hickory_dns: bool,
     proxy: ProxySetting,
+    /// The caller's own layers around each attempt, the first outermost.
+    layers: Vec<AttemptLayer>,
 }
 
 /// Where proxies come from.
@@ -133,6 +137,7 @@ impl Default for BatchClientBuilder {
             #[cfg(feature = "hickory-dns")]
             hickory_dns: false,
             proxy: ProxySetting::Environment,
+            layers: Vec::new(),
         }
     }
 }
@@ -484,6 +489,107 @@ impl BatchClientBuilder {
         self
     }
 
+    /// Wraps each attempt in a tower layer of your own: to sign every
+    /// attempt, refresh a token, count or time attempts, or answer in
+    /// place of the network in a test.
+    ///
+    /// # What the layer sees
+    ///
+    /// Its service is called once for every request the client sends: each
+    /// attempt, each retry, each redirect hop (a request of its own), and
+    /// each request sent again because the server did not process it. It
+    /// takes an `http::Request<`[`Bytes`](bytes::Bytes)`>`: the method, the
+    /// absolute URL of that hop, the headers (the request's own and the
+    /// client's [`default_headers`](Self::default_headers) and
+    /// `User-Agent`), the whole body, and the request's extensions. It
+    /// gives back an `http::Response<Bytes>` whose body is complete and
+    /// already decoded (`Content-Encoding` and `Content-Length` removed
+    /// when decoded), or an error of a type that converts into a
+    /// [`BoxError`](crate::BoxError). It wraps a
+    /// `tower::util::BoxCloneSyncService<http::Request<Bytes>,
+    /// http::Response<Bytes>, BoxError>` that sends the request and reads
+    /// the response.
+    ///
+    /// It does not see what is added under it: `Accept-Encoding` (with
+    /// [`decompress`](Self::decompress) on), `Host` and a forwarding
+    /// proxy's credentials; nor the bytes on the wire, the connection, or
+    /// the response before its body is read and checked against
+    /// [`max_body_size`](Self::max_body_size) and the header limits. So a
+    /// signature over headers must leave those out.
+    ///
+    /// # Where it sits
+    ///
+    /// Inside the retries and redirects, the concurrency and rate limits
+    /// and the per-attempt [`timeout`](Self::timeout); over the body
+    /// collection, decompression and the connection pool. So its time,
+    /// from the call to the response, counts in the attempt's timeout, and
+    /// the attempt holds its permits meanwhile. Its `poll_ready` is awaited
+    /// before each attempt, with the permits held and before the timeout
+    /// starts.
+    ///
+    /// What it answers is judged like a server's: a response of a
+    /// [retried status](RetryPolicy::retry_statuses) is retried, a redirect
+    /// followed. What it answers without calling the service below is not
+    /// checked against the size or header limits. An error it raises ends
+    /// the attempt; tower's `Elapsed` counts as a
+    /// [`Timeout`](crate::ErrorKind::Timeout) (retried), anything else
+    /// that is not an error of the client's own as a
+    /// [`Protocol`](crate::ErrorKind::Protocol) error (not retried).
+    ///
+    /// The service is cloned for each attempt: keep shared state behind an
+    /// `Arc`.
+    ///
+    /// The input's record (what [`Response::timings`](crate::Response::timings)
+    /// and [`remote_addr`](crate::Response::remote_addr) are read from)
+    /// rides in a private request extension through the layer; a service
+    /// that drops or replaces the extensions loses those for its attempt,
+    /// and nothing else.
+    ///
+    /// # Order
+    ///
+    /// Several calls compose, the first call outermost, as
+    /// `tower::ServiceBuilder` orders layers: with `.layer(a).layer(b)`, a
+    /// request goes through `a`, then `b`, then out; a response comes back
+    /// through `b`, then `a`.
+    ///
+    /// Default is none; a client without layers of its own pays nothing
+    /// for this.
+    ///
+    /// ```
+    /// use batch_fetch::BatchClient;
+    /// use http::HeaderValue;
+    ///
+    /// // Stamps every attempt, retries included, as it leaves.
+    /// let client = BatchClient::builder()
+    ///     .layer(tower::util::MapRequestLayer::new(|mut req: http::Request<bytes::Bytes>| {
+    ///         req.headers_mut()
+    ///             .insert("x-sent-at", HeaderValue::from_static("now"));
+    ///         req
+    ///     }))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<AttemptService> + Send + Sync + 'static,
+        L::Service: tower::Service<http::Request<Bytes>, Response = http::Response<Bytes>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<Bytes>>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<http::Request<Bytes>>>::Future: Send + 'static,
+    {
+        use tower::ServiceExt;
+
+        self.layers
+            .push(AttemptLayer::new(tower::layer::layer_fn(move |inner| {
+                layer.layer(inner).map_err(Into::<BoxError>::into)
+            })));
+        self
+    }
+
     /// Every check `build` makes before it builds anything (the rate limits
     /// are checked as `stack_config` turns them into spacings).
     fn validate(&self) -> Result<(), Error> {
@@ -551,6 +657,7 @@ impl BatchClientBuilder {
             },
             timeout: self.timeout,
             limits: self.limits,
+            layers: self.layers.clone(),
         })
     }
 
@@ -652,6 +759,7 @@ impl std::fmt::Debug for BatchClientBuilder {
             .field("dns_overrides", &self.dns_overrides)
             .field("custom_dns_resolver", &self.dns_resolver.is_some())
             .field("proxy", &self.proxy)
+            .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }

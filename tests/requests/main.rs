@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod attempt_layers;
 mod body_limit;
 mod decode_errors;
 mod decompress;

@@ -93,8 +93,11 @@ where
             None => self.retry.clone(),
         };
         retry.attempt_starts();
+        // The clone is made ready again before each later attempt. Made
+        // before the call, so that the first attempt's future is built in
+        // its place in ours rather than moved there.
+        let service = self.inner.clone();
         let first = self.inner.call(req);
-        // The clone is made ready again before each later attempt.
-        ResponseFuture::new(first, self.inner.clone(), hops, retry, self.redirect)
+        ResponseFuture::new(first, service, hops, retry, self.redirect)
     }
 }
