@@ -125,6 +125,7 @@ mod tls;
 pub use client::Batch;
 pub use client::BatchClient;
 pub use client::BatchClientBuilder;
+pub use client::Pending;
 pub use dns::{Resolve, Resolving};
 pub use error::{BoxError, Error, ErrorKind};
 pub use inputs::{FromStream, IntoInputs, from_stream};

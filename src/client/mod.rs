@@ -4,9 +4,11 @@
 mod builder;
 mod exec;
 mod handle;
+mod service;
 
 pub use builder::BatchClientBuilder;
 pub use handle::Batch;
+pub use service::Pending;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,8 @@ struct Inner {
 fn _assert_impls() {
     fn ok<T: Send + Sync + Clone + 'static>() {}
     ok::<BatchClient>();
+    fn send<T: Send + Unpin + 'static>() {}
+    send::<Pending>();
 }
 
 // Batches can be spawned: their futures are `Send`.

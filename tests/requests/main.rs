@@ -12,4 +12,5 @@ mod header_limits;
 mod json_request;
 mod json_response;
 mod request_builder;
+mod service;
 mod status_errors;
