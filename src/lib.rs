@@ -135,6 +135,8 @@ pub use response::Response;
 pub use retry::RetryPolicy;
 /// The token [`Batch::cancel_on`] listens to (tokio-util's).
 pub use tokio_util::sync::CancellationToken;
+/// A parsed WHATWG URL (the `url` crate's), accepted as an input.
+pub use url::Url;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

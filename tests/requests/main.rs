@@ -1,5 +1,6 @@
-//! Requests and responses: the Request builder, JSON both ways, bodies
-//! decoded (gzip, deflate, brotli, zstd) and limited, response heads limited.
+//! Requests and responses: URL inputs (WHATWG), the Request builder, JSON
+//! both ways, bodies decoded (gzip, deflate, brotli, zstd) and limited,
+//! response heads limited.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,3 +13,4 @@ mod json_request;
 mod json_response;
 mod request_builder;
 mod status_errors;
+mod urls;
