@@ -2,8 +2,9 @@
 //! `Url`, `http::Uri` and `http::Request<B>`, src/request/).
 //!
 //! Input: the URL, as bytes (read as UTF-8, lossily). Checks, beyond "no
-//! panic": text is read as the `url` crate's WHATWG parser reads it, and
-//! a `Url` of it gives the same request; a
+//! panic": text is read as the `url` crate's WHATWG parser reads it (so
+//! the shortcut for text already in normal form, request/normal_url.rs,
+//! agrees with the parse), and a `Url` of it gives the same request; a
 //! request is a `GET` of an absolute `http`/`https` URL with a host, and
 //! reads back the same from its own URL; a refusal is an
 //! `InvalidRequest` error; an `http::Uri`, alone or in an

@@ -4,6 +4,7 @@
 //! it, which costs a reference count rather than a copy.
 
 pub(crate) mod chained;
+mod normal_url;
 mod whatwg;
 
 use bytes::Bytes;

@@ -10,15 +10,38 @@
 //! resolved. What comes out is ASCII, which `http::Uri` takes as it is.
 //! Where WHATWG and RFC 3986 disagree WHATWG wins, as in browsers:
 //! `http:///x` and `http:x` are `http://x/`.
+//!
+//! Text already in the form WHATWG gives back skips the `url` crate's
+//! parse (see [`normal_url`](super::normal_url)).
 
 use http::Uri;
 use url::Url;
 
+use super::normal_url::already_normal;
 use crate::error::Error;
 
 /// The `http::Uri` of a URL given as text, read as WHATWG reads it, with
 /// `query` (form-encoded pairs) appended to its query.
 pub(super) fn to_uri(input: &str, query: Option<&str>) -> Result<Uri, Error> {
+    if let Some(normal) = already_normal(input) {
+        let uri = match query {
+            None => Uri::try_from(normal),
+            // Form-encoded pairs hold only bytes WHATWG leaves alone in a
+            // query: appended as they are, the text stays in normal form.
+            Some(query) => {
+                let sep = match normal.split_once('?') {
+                    Some((_, own)) if !own.is_empty() => "&",
+                    Some(_) => "",
+                    None => "?",
+                };
+                Uri::try_from(format!("{normal}{sep}{query}"))
+            }
+        };
+        // On an error, the parse below says what is wrong.
+        if let Ok(uri) = uri {
+            return Ok(uri);
+        }
+    }
     let mut url = Url::parse(input).map_err(|e| Error::invalid_request(input, e))?;
     if let Some(query) = query {
         let query = match url.query() {
