@@ -54,9 +54,9 @@ pub enum ErrorKind {
     /// The response head has more headers, or more header bytes, than the
     /// client accepts (`max_response_headers`, `max_response_header_size`).
     HeadersTooLarge,
-    /// The body could not be read as asked: not UTF-8 for
-    /// [`text()`](crate::Response::text), not the expected JSON for
-    /// `json()`.
+    /// The body could not be read as asked: not the expected JSON for
+    /// `json()`. ([`text()`](crate::Response::text) reads any body,
+    /// replacing what is not text.)
     Decode,
     /// The server answered with a `4xx` or `5xx` status, and the caller
     /// asked for that to be an error:

@@ -29,6 +29,8 @@
 //!
 //! * `gzip`, `deflate`, `brotli`, `zstd` (default): decode that
 //!   `Content-Encoding`.
+//! * `charset` (default): `Response::text()` decodes the `charset` of
+//!   `Content-Type` (encoding_rs); `Response::text_with_charset()`.
 //! * `json`: `Request::json()` and `Response::json()`, with serde.
 //! * `hickory-dns`: `BatchClientBuilder::hickory_dns`, an async caching
 //!   resolver.
