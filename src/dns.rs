@@ -91,6 +91,21 @@ impl DnsResolver {
     }
 }
 
+/// The name a [`resolve`](crate::BatchClientBuilder::resolve) override is
+/// kept under: the host as an input URL's host is parsed (WHATWG), so that
+/// `resolve("Bücher.test", ..)` matches `http://bücher.test/`: lowercase,
+/// an internationalised name in punycode (`xn--bcher-kva.test`), an IPv6
+/// address without brackets. A name WHATWG refuses is kept lowercased
+/// (it can match no URL, which WHATWG would have refused too).
+pub(crate) fn override_key(host: &str) -> String {
+    match url::Host::parse(host) {
+        Ok(url::Host::Domain(domain)) => domain,
+        Ok(url::Host::Ipv4(ip)) => ip.to_string(),
+        Ok(url::Host::Ipv6(ip)) => ip.to_string(),
+        Err(_) => host.trim_matches(['[', ']']).to_ascii_lowercase(),
+    }
+}
+
 impl fmt::Debug for DnsResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let backend = match self.backend {
@@ -147,5 +162,30 @@ impl tower::Service<Name> for DnsResolver {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::override_key;
+
+    #[test]
+    fn override_keys_are_hosts_as_urls_name_them() {
+        for (host, want) in [
+            ("example.test", "example.test"),
+            ("API.Example.TEST", "api.example.test"),
+            ("bücher.test", "xn--bcher-kva.test"),
+            ("BÜCHER.test", "xn--bcher-kva.test"),
+            ("xn--bcher-kva.test", "xn--bcher-kva.test"),
+            ("[::1]", "::1"),
+            ("::1", "::1"),
+            ("127.1", "127.0.0.1"),
+            ("Bad Host", "bad host"),
+        ] {
+            assert_eq!(override_key(host), want, "{host:?}");
+        }
+        // The key is what a parsed input's host is.
+        let url = url::Url::parse("http://Bücher.Test:8080/").unwrap();
+        assert_eq!(url.host_str(), Some(override_key("bücher.test").as_str()));
     }
 }

@@ -54,9 +54,9 @@ pub enum ErrorKind {
     /// The response head has more headers, or more header bytes, than the
     /// client accepts (`max_response_headers`, `max_response_header_size`).
     HeadersTooLarge,
-    /// The body could not be read as asked: not UTF-8 for
-    /// [`text()`](crate::Response::text), not the expected JSON for
-    /// `json()`.
+    /// The body could not be read as asked: not the expected JSON for
+    /// `json()`. ([`text()`](crate::Response::text) reads any body,
+    /// replacing what is not text.)
     Decode,
     /// The server answered with a `4xx` or `5xx` status, and the caller
     /// asked for that to be an error:
@@ -326,12 +326,39 @@ pub(crate) struct Redacted<'a>(pub(crate) &'a Uri);
 /// A URL as given (perhaps not even a valid one) without the
 /// `user:password@` of its authority.
 pub(crate) fn redact_input(input: &str) -> String {
-    let Some(start) = input.find("://").map(|i| i + 3) else {
+    // Failing that, whatever follows a `://` may be an authority.
+    let start = authority_start(input).or_else(|| input.find("://").map(|i| i + 3));
+    let Some(start) = start else {
         return input.to_owned();
     };
     match userinfo(input, start) {
         Some(range) => format!("{}{}", &input[..range.start], &input[range.end..]),
         None => input.to_owned(),
+    }
+}
+
+/// Where the authority of `input` starts, as a WHATWG parser finds it:
+/// after the scheme's `:` and `//`; for `http`, `https` and the other
+/// special schemes after any number of `/` or `\`, even none
+/// (`http:u:p@host` has credentials). Tabs and newlines, which the parser
+/// drops, are skipped.
+fn authority_start(input: &str) -> Option<usize> {
+    let colon = input.find(':')?;
+    let mut scheme: String = input[..colon]
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    scheme.make_ascii_lowercase();
+    let special = matches!(
+        scheme.trim_start_matches(|c: char| c <= ' '),
+        "http" | "https" | "ws" | "wss" | "ftp" | "file"
+    );
+    let rest = &input[colon + 1..];
+    if special {
+        let after = rest.trim_start_matches(['/', '\\', '\t', '\n', '\r']);
+        Some(input.len() - after.len())
+    } else {
+        rest.starts_with("//").then_some(colon + 3)
     }
 }
 
@@ -525,6 +552,20 @@ mod tests {
         );
         assert_eq!(redact_input("ftp://a@b/c@d"), "ftp://b/c@d");
         assert_eq!(redact_input("not a url @ all"), "not a url @ all");
+        // What WHATWG reads as credentials, however the slashes are.
+        for input in [
+            "http:u:s3cret@bad host/x",
+            "HTTP:/u:s3cret@bad host/x",
+            " http:\\\\u:s3cret@bad host/x",
+            "ht\ttp:\t//u:s3cret@bad host/x",
+            "http:u:s3cret@bad host/x://y",
+        ] {
+            let shown = redact_input(input);
+            assert!(!shown.contains("s3cret"), "{input:?} -> {shown:?}");
+            assert!(shown.contains("bad host/x"), "{input:?} -> {shown:?}");
+        }
+        assert_eq!(redact_input("mailto:u@a.test"), "mailto:u@a.test");
+        assert_eq!(redact_input("a:b http://u:p@h/"), "a:b http://h/");
         let err = Error::invalid_request("http://u:s3cret@bad host/", "bad");
         assert!(!err.to_string().contains("s3cret"), "{err}");
         assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");

@@ -29,6 +29,8 @@
 //!
 //! * `gzip`, `deflate`, `brotli`, `zstd` (default): decode that
 //!   `Content-Encoding`.
+//! * `charset` (default): `Response::text()` decodes the `charset` of
+//!   `Content-Type` (encoding_rs); `Response::text_with_charset()`.
 //! * `json`: `Request::json()` and `Response::json()`, with serde.
 //! * `hickory-dns`: `BatchClientBuilder::hickory_dns`, an async caching
 //!   resolver.
@@ -141,6 +143,8 @@ pub use tokio_util::sync::CancellationToken;
 // The `http` types the API speaks in, as reqwest re-exports them, so that
 // matching a status or naming a header needs no `http` dependency.
 pub use http::{Method, StatusCode, Version, header};
+/// A parsed WHATWG URL (the `url` crate's), accepted as an input.
+pub use url::Url;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

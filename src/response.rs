@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Uri, Version};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::timings::Timings;
 
 /// A response whose body has been read completely.
@@ -63,7 +63,7 @@ impl Response {
         &self.url
     }
 
-    /// This response, or an error of kind [`Status`](ErrorKind::Status)
+    /// This response, or an error of kind [`Status`](crate::ErrorKind::Status)
     /// if its status is `4xx` or `5xx` (as reqwest's and aiohttp's
     /// `raise_for_status()`), carrying the status, the URL and the
     /// attempts. The body is dropped with it.
@@ -107,24 +107,63 @@ impl Response {
         self.body
     }
 
-    /// The body as UTF-8 text.
+    /// The body as text, decoded by the `charset` of its `Content-Type`
+    /// (UTF-8 when there is none, or one the WHATWG Encoding Standard does
+    /// not name), as reqwest does: a byte order mark wins over the
+    /// charset and is stripped, and a malformed sequence becomes
+    /// U+FFFD (`�`), so a body in the wrong encoding still reads.
+    ///
+    /// Without the `charset` feature (on by default) the body is read as
+    /// UTF-8 alone, malformed sequences replaced the same way.
+    ///
+    /// ```
+    /// # fn run(resp: batch_fetch::Response) -> Result<(), batch_fetch::Error> {
+    /// // `Content-Type: text/plain; charset=iso-8859-1`, body `caf\xe9`:
+    /// assert_eq!(resp.text()?, "café");
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
-    /// An error of kind [`Decode`](ErrorKind::Decode) if the body is not
-    /// valid UTF-8.
+    /// None: whatever the bytes, there is text ([`body()`](Self::body)
+    /// has them as they came). It returns a `Result` as reqwest's does,
+    /// so that code moves between the two unchanged.
     pub fn text(&self) -> Result<String, Error> {
-        match std::str::from_utf8(&self.body) {
-            Ok(text) => Ok(text.to_owned()),
-            Err(e) => Err(self.decode_error(e)),
+        #[cfg(feature = "charset")]
+        {
+            self.text_with_charset("utf-8")
         }
+        #[cfg(not(feature = "charset"))]
+        {
+            Ok(String::from_utf8_lossy(&self.body).into_owned())
+        }
+    }
+
+    /// Like [`text()`](Self::text), with `default_encoding` for a body
+    /// whose `Content-Type` names no charset: a label of the WHATWG
+    /// Encoding Standard such as `"windows-1252"` or `"shift_jis"` (see
+    /// [encoding_rs](https://docs.rs/encoding_rs/0.8/encoding_rs/#relationship-with-windows-code-pages)),
+    /// UTF-8 when it names none. A charset in the header still wins, as
+    /// in reqwest, and one it does not know means UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// None, as for [`text()`](Self::text).
+    #[cfg(feature = "charset")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "charset")))]
+    pub fn text_with_charset(&self, default_encoding: &str) -> Result<String, Error> {
+        let label = charset(self.headers()).unwrap_or(default_encoding);
+        let encoding =
+            encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(encoding_rs::UTF_8);
+        let (text, _, _) = encoding.decode(&self.body);
+        Ok(text.into_owned())
     }
 
     /// The body parsed as JSON into `T`.
     ///
     /// # Errors
     ///
-    /// An error of kind [`Decode`](ErrorKind::Decode) if the body is not
+    /// An error of kind [`Decode`](crate::ErrorKind::Decode) if the body is not
     /// JSON of that shape.
     #[cfg(feature = "json")]
     #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
@@ -132,8 +171,9 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e))
     }
 
+    #[cfg(feature = "json")]
     fn decode_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> Error {
-        Error::new(ErrorKind::Decode, Some(Box::new(e) as _)).with_url(self.url.clone())
+        Error::new(crate::ErrorKind::Decode, Some(Box::new(e) as _)).with_url(self.url.clone())
     }
 
     /// How many attempts were made: 1 when the first one was kept.
@@ -178,6 +218,18 @@ impl fmt::Debug for Response {
             .field("remote_addr", &self.remote_addr)
             .finish()
     }
+}
+
+/// The `charset` parameter of the `Content-Type` in `headers`, unquoted.
+#[cfg(feature = "charset")]
+fn charset(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    value.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 /// What a response may weigh: the client's `max_body_size`,

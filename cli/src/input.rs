@@ -109,7 +109,7 @@ where
                 continue;
             };
             // Masked once, here: every output shows the URL from this.
-            let url = url.map(|url| redact::userinfo(&url).into_owned());
+            let url = url.map(|url| redact::input_url(&url).into_owned());
             origins.insert(index, Origin { line: line_no, url });
             index += 1;
             if tx.send((input, std::mem::take(&mut bytes))).await.is_err() {

@@ -64,6 +64,43 @@ pub(crate) fn userinfo(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// An input's URL as written, its credentials masked: as [`userinfo`],
+/// and also where the library's WHATWG parser finds credentials without
+/// `//` after an `http:` or `https:` (`http:u:p@h`, `http:\\u:p@h`).
+pub(crate) fn input_url(url: &str) -> Cow<'_, str> {
+    let masked = userinfo(url);
+    let Some(start) = slashless_authority(&masked) else {
+        return masked;
+    };
+    let rest = &masked[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) if !rest[..at].ends_with(MASK) => {
+            Cow::Owned(format!("{}{MASK}{}", &masked[..start], &rest[at..]))
+        }
+        _ => masked,
+    }
+}
+
+/// Where the authority of an `http:` or `https:` URL starts when the
+/// scheme's `:` is not followed by exactly `//`: past any `/` and `\\`
+/// (and the tabs and newlines a WHATWG parser drops).
+fn slashless_authority(url: &str) -> Option<usize> {
+    let colon = url.find(':')?;
+    let scheme: String = url[..colon]
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let scheme = scheme.trim_start_matches(|c: char| c <= ' ');
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return None;
+    }
+    let rest = &url[colon + 1..];
+    let after = rest.trim_start_matches(['/', '\\', '\t', '\n', '\r']);
+    let skipped = &rest[..rest.len() - after.len()];
+    (skipped != "//").then_some(url.len() - after.len())
+}
+
 /// Whether a header of this name carries a secret.
 pub(crate) fn is_secret_header(name: &str) -> bool {
     let name = name.trim().to_ascii_lowercase();
@@ -97,6 +134,18 @@ mod tests {
         // A password that holds an `@` of its own.
         assert_eq!(userinfo("http://u:p@ss@h.test/"), "http://***@h.test/");
         assert!(matches!(userinfo("http://h.test/"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn input_urls_lose_credentials_however_written() {
+        assert_eq!(input_url("http://u:p@h.test/a@b"), "http://***@h.test/a@b");
+        assert_eq!(input_url("http:u:p@h.test/x"), "http:***@h.test/x");
+        assert_eq!(input_url("HTTPS:/u:p@h.test/"), "HTTPS:/***@h.test/");
+        assert_eq!(input_url("http:\\\\u:p@h.test/"), "http:\\\\***@h.test/");
+        assert_eq!(input_url("http:\t//u:p@h.test/"), "http:\t//***@h.test/");
+        assert_eq!(input_url("http:h.test/a@b"), "http:h.test/a@b");
+        assert_eq!(input_url("mailto:u@h.test"), "mailto:u@h.test");
+        assert!(matches!(input_url("http://h.test/"), Cow::Borrowed(_)));
     }
 
     #[test]

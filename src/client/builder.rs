@@ -438,11 +438,12 @@ impl BatchClientBuilder {
     /// curl's `--resolve`. TLS is still verified against `host`. The port of
     /// `addr` is used when the URL names none (an explicit URL port wins; a
     /// port of 0 means the URL's). Call it again to add addresses, for the
-    /// same host or others.
+    /// same host or others. `host` is read as a URL's host is: any case,
+    /// an internationalised name as it is written or in punycode.
     ///
     /// Default is none.
     pub fn resolve(mut self, host: impl Into<String>, addr: SocketAddr) -> Self {
-        let host = host.into().trim_matches(['[', ']']).to_ascii_lowercase();
+        let host = crate::dns::override_key(&host.into());
         self.dns_overrides.entry(host).or_default().push(addr);
         self
     }

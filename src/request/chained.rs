@@ -47,7 +47,22 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request with `method` for `url`.
+    /// A request with `method` for `url`: text, or a [`Url`](crate::Url) (which
+    /// converts into its text; for a `&Url` pass `url.as_str()`).
+    ///
+    /// The text is read as a WHATWG URL, as a browser reads it (see
+    /// [`IntoRequest`](crate::IntoRequest)), when the batch reaches the
+    /// request: one that is not an absolute `http`/`https` URL is that
+    /// input's [`InvalidRequest`](crate::ErrorKind::InvalidRequest) error.
+    ///
+    /// ```
+    /// use batch_fetch::Request;
+    ///
+    /// let url = batch_fetch::Url::parse("https://api.example.test/items").unwrap();
+    /// let req = Request::get(url.as_str()).bearer_auth("token");
+    /// let again = Request::get(url);
+    /// # drop((req, again));
+    /// ```
     pub fn new(method: Method, url: impl Into<String>) -> Self {
         Request {
             method,
@@ -266,24 +281,8 @@ impl IntoRequest for Request {
         if let Some(err) = self.error {
             return Err(err);
         }
-        let url = match self.query {
-            Some(query) if !query.is_empty() => {
-                // Before any fragment; after any query already there.
-                let (base, fragment) = match self.url.split_once('#') {
-                    Some((base, fragment)) => (base, Some(fragment)),
-                    None => (self.url.as_str(), None),
-                };
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let mut url = format!("{base}{sep}{query}");
-                if let Some(fragment) = fragment {
-                    url.push('#');
-                    url.push_str(fragment);
-                }
-                url
-            }
-            _ => self.url,
-        };
-        let mut req = url.as_str().into_request()?;
+        let query = self.query.as_deref().filter(|q| !q.is_empty());
+        let mut req = super::get(super::whatwg::to_uri(&self.url, query)?)?;
         *req.method_mut() = self.method;
         *req.headers_mut() = self.headers;
         *req.body_mut() = self.body;

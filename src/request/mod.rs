@@ -4,26 +4,38 @@
 //! it, which costs a reference count rather than a copy.
 
 pub(crate) mod chained;
+mod normal_url;
 mod overrides;
+mod whatwg;
 
 pub(crate) use overrides::Overrides;
 
 use bytes::Bytes;
 use http::{Request, Uri};
+use url::Url;
 
 use crate::error::Error;
 
 /// An input that can be fetched: a URL or a complete [`http::Request`].
 ///
-/// Implemented for `&str`, `String`, `&String` and [`http::Uri`] (a `GET`
-/// of that URL), for `http::Request<B>` with `B` one of `()`, [`Bytes`],
-/// `String`, `Vec<u8>` and `&'static str`, for the crate's
-/// [`Request`](crate::Request) builder, and for `Result<T, E>` of any of
-/// those (an `Err` is that input's error).
+/// Implemented for `&str`, `String`, `&String`, [`Url`](crate::Url), `&Url` and
+/// [`http::Uri`] (a `GET` of that URL), for `http::Request<B>` with `B`
+/// one of `()`, [`Bytes`], `String`, `Vec<u8>` and `&'static str`, for the
+/// crate's [`Request`](crate::Request) builder, and for `Result<T, E>` of
+/// any of those (an `Err` is that input's error).
 ///
-/// An input that is not an absolute `http` or `https` URL becomes an error
-/// of kind [`InvalidRequest`](crate::ErrorKind::InvalidRequest) for that
-/// input alone; the rest of the batch is unaffected.
+/// Text is read as a browser reads it, by the WHATWG URL Standard (the
+/// [`url`] crate, as reqwest does): surrounding whitespace is trimmed, a
+/// space or other character a URL cannot hold is percent-encoded
+/// (`/a b` is sent as `/a%20b`), an internationalised host is sent in
+/// punycode (`bücher.test` as `xn--bcher-kva.test`), scheme and host are
+/// lowercased and a default port is dropped. An `http::Uri`, alone or in
+/// an `http::Request`, is already parsed and is sent as it is.
+///
+/// An input that is not an absolute `http` or `https` URL with a host
+/// becomes an error of kind
+/// [`InvalidRequest`](crate::ErrorKind::InvalidRequest) for that input
+/// alone; the rest of the batch is unaffected.
 ///
 /// ```
 /// # async fn run() -> Result<(), batch_fetch::Error> {
@@ -50,8 +62,7 @@ mod sealed {
 impl sealed::Sealed for &str {}
 impl IntoRequest for &str {
     fn into_request(self) -> Result<Request<Bytes>, Error> {
-        let uri = parse_url(self)?;
-        get(uri)
+        get(whatwg::to_uri(self, None)?)
     }
 }
 
@@ -66,6 +77,20 @@ impl sealed::Sealed for &String {}
 impl IntoRequest for &String {
     fn into_request(self) -> Result<Request<Bytes>, Error> {
         self.as_str().into_request()
+    }
+}
+
+impl sealed::Sealed for Url {}
+impl IntoRequest for Url {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        (&self).into_request()
+    }
+}
+
+impl sealed::Sealed for &Url {}
+impl IntoRequest for &Url {
+    fn into_request(self) -> Result<Request<Bytes>, Error> {
+        get(whatwg::uri_of(self)?)
     }
 }
 
@@ -151,14 +176,6 @@ fn get(uri: Uri) -> Result<Request<Bytes>, Error> {
     Ok(req)
 }
 
-fn parse_url(input: &str) -> Result<Uri, Error> {
-    let uri: Uri = input
-        .parse()
-        .map_err(|e: http::uri::InvalidUri| Error::invalid_request(input, e))?;
-    check_url(&uri)?;
-    Ok(uri)
-}
-
 /// Marks credentials as sensitive, however they were set: their `Debug`
 /// then shows no value, and HTTP/2 never puts them in its compression
 /// table (where another request could probe for them).
@@ -238,7 +255,8 @@ mod tests {
             .into_request()
             .unwrap();
         move_credentials(&mut req).unwrap();
-        assert_eq!(req.uri(), "http://Example.test:8080/a?b=c");
+        // WHATWG lowercases the host.
+        assert_eq!(req.uri().to_string(), "http://example.test:8080/a?b=c");
         let auth = &req.headers()[http::header::AUTHORIZATION];
         assert!(auth.is_sensitive());
         // base64("us@er:p:ss")
@@ -269,11 +287,16 @@ mod tests {
             "ftp://host/x",
             "example.com",
             "http://",
-            "http:///x",
+            "http://bad host/",
         ] {
             let err = bad.into_request().expect_err(bad);
             assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}");
         }
+        // WHATWG, as browsers and reqwest: the slashes before the host are
+        // optional for http, so this names host `x` (RFC 3986 reads an
+        // empty host, which `http::Uri` refused).
+        let req = "http:///x".into_request().unwrap();
+        assert_eq!(req.uri(), "http://x/");
     }
 
     #[test]
@@ -286,6 +309,13 @@ mod tests {
         ] {
             let req = good.into_request().expect(good);
             assert_eq!(req.method(), http::Method::GET);
+            let url = Url::parse(good).unwrap();
+            assert_eq!(url.clone().into_request().unwrap().uri(), req.uri());
+            assert_eq!((&url).into_request().unwrap().uri(), req.uri());
+        }
+        for bad in ["ftp://a/x", "mailto:a@b.test", "data:text/plain,x"] {
+            let err = Url::parse(bad).unwrap().into_request().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}");
         }
     }
 

@@ -1,12 +1,12 @@
-//! Requests and responses: the Request builder, JSON both ways, bodies
-//! decoded (gzip, deflate, brotli, zstd) and limited, response heads limited.
+//! Requests and responses: URL inputs (WHATWG), the Request builder, JSON
+//! both ways, bodies decoded (gzip, deflate, brotli, zstd) and limited,
+//! text by charset, response heads limited.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod attempt_layers;
 mod body_limit;
-mod decode_errors;
 mod decompress;
 mod header_limits;
 mod json_request;
@@ -14,3 +14,5 @@ mod json_response;
 mod request_builder;
 mod service;
 mod status_errors;
+mod text_charset;
+mod urls;

@@ -74,8 +74,10 @@ pub(super) fn location(res: &http::Response<bytes::Bytes>, base: &Uri) -> Option
     resolve(raw.trim(), base)
 }
 
-/// Resolves a `Location` against the URL it came from (RFC 3986 §5), and
-/// keeps it only if it is an `http`/`https` URL.
+/// Resolves a `Location` against the URL it came from, as a browser does
+/// (WHATWG, as inputs are read: a space is percent-encoded, an
+/// internationalised host becomes punycode), and keeps it only if it is
+/// an `http`/`https` URL.
 fn resolve(location: &str, base: &Uri) -> Option<Uri> {
     let base = url::Url::parse(&base.to_string()).ok()?;
     let next = base.join(location).ok()?;
@@ -182,6 +184,10 @@ mod tests {
             ("?p=2", "http://a.test/x/y?p=2"),
             ("//b.test/w", "http://b.test/w"),
             ("https://c.test:8443/v#frag", "https://c.test:8443/v"),
+            // Read as WHATWG URLs, as inputs are.
+            ("/a b", "http://a.test/a%20b"),
+            ("http://bücher.test/é", "http://xn--bcher-kva.test/%C3%A9"),
+            ("//Bücher.test:80/", "http://xn--bcher-kva.test/"),
         ];
         for (location, want) in cases {
             assert_eq!(resolve(location, &base), Some(uri(want)), "{location}");
