@@ -182,7 +182,7 @@ fuzz_target!(|data: &[u8]| {
 
     // A second move changes nothing.
     let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    move_credentials(&mut req);
+    let _ = move_credentials(&mut req);
     assert_eq!(req.uri(), &uri);
     assert_eq!(req.headers(), &headers);
 });

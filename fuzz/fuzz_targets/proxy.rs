@@ -8,10 +8,11 @@
 //!
 //! Checks, beyond "no panic": a refused proxy URL is a `Config` error
 //! whose message does not depend on the password in it; an accepted one is
-//! `http`, `socks5` or `socks5h` with a host, and is then really used (no
+//! `http`, `https`, `socks5` or `socks5h` with a host, and is then really used (no
 //! typo may silently mean "no proxy"): a request of a proxied scheme that
 //! no `NO_PROXY` entry names goes to that proxy's host and port, with the
-//! URL's credentials as `Proxy-Authorization` for an HTTP proxy; `*`, a
+//! URL's credentials as `Proxy-Authorization` for an HTTP proxy (`http`
+//! or `https`, TLS to the proxy); `*`, a
 //! listed domain or its subdomains, and a listed IP address bypass it.
 #![no_main]
 
@@ -121,12 +122,14 @@ fuzz_target!(|data: &[u8]| {
     let configured: Uri = full.parse().expect("accepted, so it parses");
     let scheme = configured.scheme_str().unwrap_or_default();
     assert!(
-        matches!(scheme, "http" | "socks5" | "socks5h"),
+        matches!(scheme, "http" | "https" | "socks5" | "socks5h"),
         "{full:?} accepted"
     );
     let host = configured.host().unwrap_or_default();
     assert!(!host.is_empty(), "{full:?} accepted without a host");
     let has_credentials = configured.authority().unwrap().as_str().contains('@');
+    // Both speak HTTP to the proxy; `https` over TLS.
+    let http_proxy = matches!(scheme, "http" | "https");
 
     let entries: Vec<&str> = no_proxy
         .unwrap_or_default()
@@ -189,14 +192,14 @@ fuzz_target!(|data: &[u8]| {
             "{full:?}: {target} goes to {via}"
         );
         assert_eq!(via.port_u16(), configured.port_u16(), "{full:?}: {via}");
-        if scheme == "http" && has_credentials {
+        if http_proxy && has_credentials {
             let auth = intercept.basic_auth().expect("credentials dropped");
             assert!(auth.is_sensitive());
             if target.scheme_str() == Some("http") {
                 assert_eq!(proxy_forward_auth(&matcher, target).as_ref(), Some(auth));
             }
         }
-        if target.scheme_str() != Some("http") || scheme != "http" {
+        if target.scheme_str() != Some("http") || !http_proxy {
             assert_eq!(proxy_forward_auth(&matcher, target), None);
         }
     }
