@@ -100,12 +100,15 @@ impl Transport {
 /// known as one once h2 has kept only its kind and message (see
 /// `error::TLS_FAILURE_MARK`).
 fn tls_marked(e: io::Error) -> io::Error {
-    match e.get_ref() {
-        Some(inner) if inner.is::<rustls::Error>() => {
-            io::Error::new(e.kind(), format!("{TLS_FAILURE_MARK}{inner}"))
-        }
-        _ => e,
+    match tls_failure(&e) {
+        Some(inner) => io::Error::new(e.kind(), format!("{TLS_FAILURE_MARK}{inner}")),
+        None => e,
     }
+}
+
+/// The rustls error inside `e`, if it is one.
+fn tls_failure(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
 impl Watched {
@@ -154,9 +157,7 @@ impl Watched {
         }
         let mut scratch = ReadBuf::new(&mut self.scratch[..]);
         match Pin::new(&mut self.io).poll_read(cx, scratch.unfilled()) {
-            Poll::Ready(Err(read)) if read.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
-                tls_marked(read)
-            }
+            Poll::Ready(Err(read)) if tls_failure(&read).is_some() => tls_marked(read),
             _ => e,
         }
     }

@@ -236,13 +236,21 @@ pub(crate) fn move_credentials<B>(req: &mut Request<B>) -> Result<(), Error> {
 
 /// Accepts only absolute `http`/`https` URLs with a host.
 fn check_url(uri: &Uri) -> Result<(), Error> {
-    let reason = match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => return Ok(()),
-        (Some("http" | "https"), _) => "URL has no host",
-        (Some(_), _) => "scheme is not http or https",
-        (None, _) => "not an absolute URL",
-    };
-    Err(Error::invalid_request(uri.to_string(), reason))
+    match not_fetchable(uri.scheme_str(), uri.host()) {
+        None => Ok(()),
+        Some(reason) => Err(Error::invalid_request(uri.to_string(), reason)),
+    }
+}
+
+/// Why a URL with this scheme and host cannot be fetched (`None`: it can),
+/// for `http::Uri` inputs and URL text alike.
+fn not_fetchable(scheme: Option<&str>, host: Option<&str>) -> Option<&'static str> {
+    match (scheme, host) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => None,
+        (Some("http" | "https"), _) => Some("URL has no host"),
+        (Some(_), _) => Some("scheme is not http or https"),
+        (None, _) => Some("not an absolute URL"),
+    }
 }
 
 #[cfg(test)]

@@ -53,15 +53,13 @@ pub(super) fn to_uri(input: &str, query: Option<&str>) -> Result<Uri, Error> {
     uri_of(&url)
 }
 
-/// Accepts only absolute `http`/`https` URLs with a host.
+/// Accepts only absolute `http`/`https` URLs with a host (WHATWG gives
+/// these schemes a non-empty host, or refuses).
 fn check(url: &Url) -> Result<(), Error> {
-    let reason = match (url.scheme(), url.host_str()) {
-        // WHATWG gives these schemes a non-empty host, or refuses.
-        ("http" | "https", Some(host)) if !host.is_empty() => return Ok(()),
-        ("http" | "https", _) => "URL has no host",
-        _ => "scheme is not http or https",
-    };
-    Err(Error::invalid_request(url.as_str(), reason))
+    match super::not_fetchable(Some(url.scheme()), url.host_str()) {
+        None => Ok(()),
+        Some(reason) => Err(Error::invalid_request(url.as_str(), reason)),
+    }
 }
 
 /// The `http::Uri` of `url`, once [`check`]ed, without its fragment
