@@ -212,6 +212,9 @@ impl Job {
     /// by the one who ran the download (also when that future is dropped);
     /// waits for a write under way (one chunk) rather than leave a file
     /// that write would then extend.
+    ///
+    /// Called when the download ends, with its file or not: after it, no
+    /// write of this job happens, so its path is free for another.
     pub(crate) fn abandon(&self) {
         let mut part = self
             .shared
@@ -219,6 +222,7 @@ impl Job {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         part.abandon();
+        release(&mut part);
     }
 }
 
@@ -229,6 +233,13 @@ impl Drop for Shared {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         part.abandon();
+        release(part);
+    }
+}
+
+/// Frees the path of `part` for another download, once.
+fn release(part: &mut PartFile) {
+    if part.take_claim() {
         claimed().remove(part.path());
     }
 }

@@ -33,6 +33,9 @@ pub(crate) struct PartFile {
     keep: bool,
     /// `<part>.meta` was written: the file may be resumed.
     resumable: bool,
+    /// This download holds its path against others in the process (see
+    /// `job`), until the download ends.
+    claimed: bool,
 }
 
 #[derive(Debug)]
@@ -62,7 +65,13 @@ impl PartFile {
             checksum: settings.checksum,
             keep: settings.keep_partial,
             resumable: false,
+            claimed: true,
         }
+    }
+
+    /// True the first time: the claim on the path is given up.
+    pub(crate) fn take_claim(&mut self) -> bool {
+        std::mem::take(&mut self.claimed)
     }
 
     /// Takes up the partial file an earlier run kept for `url`, if its
