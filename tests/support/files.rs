@@ -119,6 +119,13 @@ impl FileServer {
         log.iter().filter(|h| h.path == path).cloned().collect()
     }
 
+    /// The `Range` of each request to `path` and the status answered, in
+    /// arrival order.
+    pub fn answers(&self, path: &str) -> Vec<(Option<String>, u16)> {
+        let hits = self.requests(path);
+        hits.into_iter().map(|h| (h.range, h.status)).collect()
+    }
+
     /// Body bytes written for `path` so far (all requests).
     pub fn body_bytes(&self, path: &str) -> u64 {
         let bytes = self.state.bytes.lock().unwrap();
@@ -362,7 +369,7 @@ fn plan(spec: &FileSpec, head: &Head, path: &str, version: u32, before: usize) -
         headers,
         body,
         len: end - start,
-        cut: spec.cuts.get(before).copied(),
+        cut: spec.cut(before),
         chunked: spec.chunked && status == 200,
         drip: spec.drip,
         head_only: false,

@@ -36,6 +36,7 @@ pub struct FileSpec {
     pub(super) validator: Validator,
     pub(super) honour_range: bool,
     pub(super) cuts: Vec<u64>,
+    pub(super) cut_first: Option<(u64, usize)>,
     pub(super) changes: bool,
     pub(super) wrong_range: Option<WrongRange>,
     pub(super) gzip: bool,
@@ -54,6 +55,7 @@ impl FileSpec {
             validator: Validator::Strong,
             honour_range: true,
             cuts: Vec::new(),
+            cut_first: None,
             changes: false,
             wrong_range: None,
             gzip: false,
@@ -83,18 +85,27 @@ impl FileSpec {
         self
     }
 
-    /// The first `times` requests of the path are cut: the connection
-    /// closes after exactly `after` body bytes of the answer (whose head
-    /// announced the whole length).
-    pub fn cut_after(self, after: u64, times: usize) -> Self {
-        self.cuts(vec![after; times])
+    /// The first `times` requests of the path are cut (`usize::MAX`:
+    /// every one): the connection closes after exactly `after` body bytes
+    /// of the answer (whose head announced the whole length).
+    pub fn cut_after(mut self, after: u64, times: usize) -> Self {
+        self.cut_first = Some((after, times));
+        self.cuts.clear();
+        self
     }
 
     /// Request `i` of the path (from 0) is cut after `cuts[i]` body bytes
     /// of its answer; later requests are not cut.
     pub fn cuts(mut self, cuts: Vec<u64>) -> Self {
         self.cuts = cuts;
+        self.cut_first = None;
         self
+    }
+
+    /// Where request `i` of the path (from 0) is cut, if it is.
+    pub(super) fn cut(&self, i: usize) -> Option<u64> {
+        let first = self.cut_first.filter(|(_, times)| i < *times);
+        self.cuts.get(i).copied().or(first.map(|(after, _)| after))
     }
 
     /// The content and validator change after the first request: it is
