@@ -1,5 +1,6 @@
 //! One result per input, whatever each input does: `download_all_settled`
-//! answers in input order, `download_stream` yields each index once, and
+//! answers in input order, `download_stream` yields each index once,
+//! `download_stream_ordered` each in input order, and
 //! `download_all` fails fast with the first error and leaves no `.part`
 //! of the downloads it stopped.
 
@@ -78,6 +79,27 @@ async fn download_stream_yields_each_index_once() {
         bounded("stream", client(1).download_stream(items).collect()).await;
 
     seen.sort_by_key(|(i, _)| *i);
+    let indices: Vec<usize> = seen.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 1, 2, 3, 4]);
+    for (i, result) in seen {
+        check_mixed(i, result, &dir);
+    }
+    assert_no_part(&dir);
+}
+
+// The first input is the slowest: the ordered stream holds the others
+// back until it is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_stream_ordered_yields_in_input_order() {
+    let server = FileServer::start().await;
+    let dir = Scratch::new("dl-order-ordered");
+    let mut items = mixed(&server, &dir);
+    let slow = FileSpec::new(SIZE).delay(Duration::from_millis(300));
+    items[0].0 = server.add("/good0.bin", slow);
+
+    let seen: Vec<(usize, Result<Download, Error>)> =
+        bounded("stream", client(1).download_stream_ordered(items).collect()).await;
+
     let indices: Vec<usize> = seen.iter().map(|(i, _)| *i).collect();
     assert_eq!(indices, [0, 1, 2, 3, 4]);
     for (i, result) in seen {
