@@ -93,31 +93,29 @@ impl PartFile {
         Some(validator)
     }
 
-    /// Says (or unsays) in `<part>.meta` how to resume this file, when
-    /// partial files are kept.
+    /// Says in `<part>.meta` how to resume this file, when partial files
+    /// are kept.
     pub(crate) fn note_resumable(
         &mut self,
         url: &str,
-        validator: Option<&Validator>,
+        validator: &Validator,
     ) -> Result<(), BoxError> {
         if !self.keep {
             return Ok(());
         }
         let meta_path = meta::path(&self.path);
-        match validator {
-            Some(validator) => {
-                std::fs::write(&meta_path, meta::render(url, validator)).map_err(|e| {
-                    file_error(format!("cannot write {}: {e}", meta_path.display()))
-                })?;
-                self.resumable = true;
-            }
-            None if self.resumable => {
-                let _ = std::fs::remove_file(&meta_path);
-                self.resumable = false;
-            }
-            None => {}
-        }
+        std::fs::write(&meta_path, meta::render(url, validator))
+            .map_err(|e| file_error(format!("cannot write {}: {e}", meta_path.display())))?;
+        self.resumable = true;
         Ok(())
+    }
+
+    /// This file cannot be resumed (any more): a failure removes it.
+    pub(crate) fn not_resumable(&mut self) {
+        if self.resumable {
+            let _ = std::fs::remove_file(meta::path(&self.path));
+            self.resumable = false;
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
