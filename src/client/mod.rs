@@ -227,9 +227,11 @@ impl BatchClient {
     /// - A body cut off mid-way is retried by the client's retry policy
     ///   (for `GET` and the other methods it repeats). If the server said
     ///   `Accept-Ranges: bytes` with a strong `ETag` (or a
-    ///   `Last-Modified`), the next attempt asks for the rest only, with
-    ///   `Range` and `If-Range`: a `206` whose `Content-Range` starts where
-    ///   the file ends is appended ([`Download::resumed`]); a `200` (the
+    ///   `Last-Modified`) and a `Content-Length`, as file servers do, the
+    ///   next attempt asks for the rest only, with
+    ///   `Range` and `If-Range`: a `206` whose `Content-Range` runs from
+    ///   where the file ends to the end, with that many bytes, is appended
+    ///   ([`Download::resumed`]); a `200` (the
     ///   file changed on the server) starts the file over, so two versions
     ///   are never spliced; a `206` for other bytes is refused and the next
     ///   attempt starts over. Without a validator, retries start over.

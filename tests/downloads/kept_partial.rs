@@ -123,6 +123,35 @@ fn lengthen_partial(target: &Path, extra: usize) {
     std::fs::write(part_of(target), part).unwrap();
 }
 
+// A partial that holds every byte (a run killed between its last write
+// and the rename): the resume asks for bytes past the end, the server
+// answers 416 with the length, and the file is whole as it is.
+#[tokio::test]
+async fn a_kept_partial_holding_every_byte_completes_on_a_416() {
+    let server = FileServer::start().await;
+    let url = server.add("/f.bin", FileSpec::new(SIZE).cut_after(CUT, 1));
+    let dir = Scratch::new("dl-kept-whole");
+    let target = dir.join("f.bin");
+
+    first_run_cut(&url, &target).await;
+    let mut part = std::fs::read(part_of(&target)).unwrap();
+    part.extend(files::content("/f.bin", 0, SIZE).split_off(CUT as usize));
+    std::fs::write(part_of(&target), part).unwrap();
+
+    let d = done(bounded("second run", continuing().download(&url, &target)).await);
+
+    assert_file(&target, "/f.bin", 0, SIZE);
+    assert_eq!(d.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert!(d.resumed());
+    assert_eq!(d.bytes(), SIZE);
+    assert_eq!(
+        server.answers("/f.bin"),
+        answers([(None, 200), (Some("bytes=524288-"), 416)])
+    );
+    assert!(!part_of(&target).exists());
+    assert!(!meta_of(&target).exists());
+}
+
 // Its Range starts past the end, the server answers 416 with the real
 // length: that must not pass for a whole file; the retry starts over.
 #[tokio::test]

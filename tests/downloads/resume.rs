@@ -146,14 +146,15 @@ async fn random_cuts_across_a_batch_resend_almost_nothing() {
     assert_no_part(&dir);
 }
 
-// Every byte arrived but the body's end did not (a chunked body without
-// its last chunk): the resume asks for bytes past the end, the server
-// answers 416 with the length, and the file is whole as it is.
+// A chunked body (no Content-Length) cut after its last byte, before
+// its end: without a length the client cannot tell a decoded body from a
+// raw one (tower-http drops both headers when it decodes), so it does not
+// resume: the retry starts over, and the file is the whole body once.
 #[tokio::test]
-async fn a_cut_after_the_last_byte_completes_on_a_416() {
+async fn a_chunked_body_is_not_resumed_but_started_over() {
     let server = FileServer::start().await;
     let url = server.add("/f.bin", FileSpec::new(SIZE).chunked().cut_after(SIZE, 1));
-    let dir = Scratch::new("dl-resume-416");
+    let dir = Scratch::new("dl-resume-chunked");
     let target = dir.join("f.bin");
 
     let d = done(bounded("download", client(3).download(&url, &target)).await);
@@ -161,12 +162,9 @@ async fn a_cut_after_the_last_byte_completes_on_a_416() {
     assert_file(&target, "/f.bin", 0, SIZE);
     assert_eq!(
         server.answers("/f.bin"),
-        answers([(None, 200), (Some("bytes=1048576-"), 416)])
+        answers([(None, 200), (None, 200)])
     );
-    assert_eq!(d.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-    assert_eq!(
-        server.body_bytes("/f.bin") - "range not satisfiable".len() as u64,
-        SIZE
-    );
+    assert!(!d.resumed());
+    assert_eq!(d.status(), StatusCode::OK);
     assert_no_part(&dir);
 }

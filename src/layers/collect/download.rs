@@ -15,7 +15,6 @@ use http_body_util::BodyExt;
 use super::phases::Stopwatch;
 use crate::download::{self, AttemptStart, Job, Placement};
 use crate::error::{BoxError, ErrorKind, Interrupted, Raised};
-use crate::layers::was_encoded;
 use crate::observe::RequestRecord;
 use crate::response::Downloaded;
 
@@ -59,12 +58,11 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let encoded = was_encoded(head);
     let placement = if own_range {
         // The caller's own `Range`: the answer is what they asked for.
         Placement::At(0)
     } else {
-        match download::placement(head.status, &head.headers, start, encoded) {
+        match download::placement(head.status, &head.headers, start) {
             Ok(placement) => placement,
             Err(why) => {
                 // Unusable for resuming: the next attempt (or run) starts
@@ -85,7 +83,7 @@ where
     // A 200 says whether a later attempt (or run) may resume.
     let validator = (head.status == http::StatusCode::OK).then(|| {
         let validator = (!own_range)
-            .then(|| download::validator(&head.headers, encoded))
+            .then(|| download::validator(&head.headers))
             .flatten();
         job.set_resume(validator.clone());
         validator
@@ -103,7 +101,8 @@ where
         }
     };
     let max = job.settings().max_size;
-    if let (Some(max), Some(len), false) = (max, download::content_length(&head.headers), encoded)
+    // A decoded body has no length left; a raw one's is the stored one.
+    if let (Some(max), Some(len)) = (max, download::content_length(&head.headers))
         && at.saturating_add(len) > max
     {
         return Err(too_large(max));
