@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
 
+use super::detach;
 use super::phases::Stopwatch;
 use crate::download::{self, AttemptStart, Job, Placement};
 use crate::error::{BoxError, ErrorKind, Interrupted, Raised};
@@ -44,6 +45,8 @@ where
         stopwatch.body_done(record);
     }
     head.extensions.insert(result?);
+    // The head outlives the attempt in the results: off the read buffer.
+    detach::headers(&mut head.headers);
     Ok(http::Response::from_parts(head, Bytes::new()))
 }
 
