@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use batch_fetch::{Error, ErrorKind, Response, Timings};
+use batch_fetch::{ErrorKind, Timings};
 use serde::Serialize;
 
 use crate::input::Origin;
+use crate::outcome::Outcome;
 use crate::redact;
 
 /// What one input's line says.
@@ -22,17 +23,24 @@ pub(crate) struct Record<'a> {
     /// The URL that answered, after redirects, its credentials masked.
     final_url: Option<String>,
     status: Option<u16>,
-    /// Body bytes (decoded).
-    bytes: Option<usize>,
+    /// Body bytes (decoded): in memory, or in the file.
+    bytes: Option<u64>,
     attempts: u32,
     timings: Option<TimingsMs>,
     error: Option<ErrorRecord>,
     /// Where `--output-dir` put the body.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) file: Option<String>,
-    /// Why the body could not be written there.
+    file: Option<String>,
+    /// Whether part of the file came from an earlier attempt or run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) file_error: Option<String>,
+    resumed: Option<bool>,
+    /// The file was there from an earlier run (`--continue`): no request
+    /// was sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    kept: bool,
+    /// The file's SHA-256, in hex (`--checksum`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
     /// The body (`--body`): as text when it is UTF-8, else base64.
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
@@ -60,45 +68,55 @@ impl<'a> Record<'a> {
     pub(crate) fn new(
         index: usize,
         origin: &'a Origin,
-        result: &Result<Response, Error>,
+        outcome: &Outcome,
         with_body: bool,
     ) -> Self {
         let mut record = Record {
             index,
             line: origin.line,
             url: origin.url.as_deref(),
-            final_url: None,
-            status: None,
-            bytes: None,
-            attempts: 0,
-            timings: None,
+            final_url: outcome
+                .final_url()
+                .map(|url| redact::userinfo(&url.to_string()).into_owned()),
+            // A status taken as an error (--fail, or a download's) still
+            // says which.
+            status: outcome.status(),
+            bytes: outcome.bytes(),
+            attempts: outcome.attempts(),
+            timings: outcome.timings().map(TimingsMs::from),
             error: None,
-            file: None,
-            file_error: None,
+            file: outcome.file().map(|path| path.display().to_string()),
+            resumed: None,
+            kept: false,
+            sha256: None,
             body: None,
             body_encoding: None,
         };
-        match result {
-            Ok(res) => {
-                record.final_url = Some(redact::userinfo(&res.url().to_string()).into_owned());
-                record.status = Some(res.status().as_u16());
-                record.bytes = Some(res.body().len());
-                record.attempts = res.attempts();
-                record.timings = Some(TimingsMs::from(res.timings()));
-                if with_body {
-                    let (body, encoding) = body_text(res.body());
-                    record.body = Some(body);
-                    record.body_encoding = Some(encoding);
-                }
+        match outcome {
+            Outcome::Fetched(Ok(res)) if with_body => {
+                let (body, encoding) = body_text(res.body());
+                record.body = Some(body);
+                record.body_encoding = Some(encoding);
             }
-            Err(err) => {
-                // A status taken as an error (--fail) still says which.
-                record.status = err.status().map(|status| status.as_u16());
-                record.attempts = err.attempts();
-                record.timings = err.timings().map(TimingsMs::from);
+            Outcome::Fetched(Ok(_)) => {}
+            Outcome::Downloaded(Ok(download)) => {
+                record.resumed = Some(download.resumed());
+                record.sha256 = download.sha256().as_ref().map(|sha| hex(sha));
+            }
+            Outcome::Kept { .. } => {
+                record.resumed = Some(false);
+                record.kept = true;
+            }
+            Outcome::Fetched(Err(err)) | Outcome::Downloaded(Err(err)) => {
                 record.error = Some(ErrorRecord {
                     kind: kind_name(err.kind()),
                     message: redact::userinfo(&err.to_string()).into_owned(),
+                });
+            }
+            Outcome::FileFailed(reason) => {
+                record.error = Some(ErrorRecord {
+                    kind: kind_name(ErrorKind::File),
+                    message: reason.clone(),
                 });
             }
         }
@@ -108,13 +126,12 @@ impl<'a> Record<'a> {
 
 impl Record<'_> {
     /// Why the tool counts this input as failed, when it does: its error,
-    /// the body it could not write, or its status.
+    /// or its status.
     pub(crate) fn failure(&self) -> String {
-        match (&self.error, &self.file_error, self.status) {
-            (Some(error), _, _) => error.message.clone(),
-            (None, Some(file_error), _) => format!("cannot write the body: {file_error}"),
-            (None, None, Some(status)) => format!("status {status}"),
-            (None, None, None) => String::new(),
+        match (&self.error, self.status) {
+            (Some(error), _) => error.message.clone(),
+            (None, Some(status)) => format!("status {status}"),
+            (None, None) => String::new(),
         }
     }
 }
@@ -142,6 +159,18 @@ fn body_text(body: &[u8]) -> (String, &'static str) {
             "base64",
         ),
     }
+}
+
+/// Bytes as lowercase hex, as `sha256sum` writes a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Milliseconds with microsecond precision.
