@@ -75,7 +75,7 @@ impl BatchClient {
         let Some(Target(path)) = req.extensions_mut().remove::<Target>() else {
             return Ok((req, None));
         };
-        match Job::new(path, self.inner.downloads) {
+        match Job::new(path, req.uri(), self.inner.downloads) {
             Ok(job) => {
                 req.extensions_mut().insert(job.clone());
                 Ok((req, Some(job)))
@@ -110,6 +110,9 @@ async fn run(
     // However this ends, even dropped, a download without its file leaves
     // no partial file.
     let _abandon = job.map(Abandon);
+    if let Some(Abandon(job)) = &_abandon {
+        job.take_up_partial().await;
+    }
     let req = req.map(|bytes| Payload {
         bytes,
         record: Some(record.clone()),

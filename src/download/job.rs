@@ -28,6 +28,9 @@ pub(crate) struct DownloadSettings {
     pub(crate) max_size: Option<u64>,
     /// Compute the SHA-256 of the stored bytes.
     pub(crate) checksum: bool,
+    /// Keep a resumable partial file when the download fails, and resume
+    /// one found at the start.
+    pub(crate) keep_partial: bool,
 }
 
 /// One download, shared by its attempts.
@@ -39,6 +42,8 @@ pub(crate) struct Job {
 #[derive(Debug)]
 struct Shared {
     target: PathBuf,
+    /// The input's URL, for the `.meta` of a kept partial file.
+    url: String,
     settings: DownloadSettings,
     /// Bumped by each attempt; writes of older ones are skipped.
     generation: AtomicU64,
@@ -83,7 +88,11 @@ impl Job {
     ///
     /// Fails (kind [`File`](ErrorKind::File)) when `target` has no file
     /// name, or another download of this process is writing the same file.
-    pub(crate) fn new(target: PathBuf, settings: DownloadSettings) -> Result<Job, BoxError> {
+    pub(crate) fn new(
+        target: PathBuf,
+        url: &http::Uri,
+        settings: DownloadSettings,
+    ) -> Result<Job, BoxError> {
         let part = part_path(&target)
             .ok_or_else(|| file_error(format!("{} is not a file path", target.display())))?;
         if !claimed().insert(part.clone()) {
@@ -95,17 +104,22 @@ impl Job {
         Ok(Job {
             shared: Arc::new(Shared {
                 target,
+                url: url.to_string(),
                 settings,
                 generation: AtomicU64::new(0),
                 persisted: AtomicU64::new(0),
                 resume: Mutex::new(None),
-                part: Mutex::new(PartFile::new(part, settings.checksum)),
+                part: Mutex::new(PartFile::new(part, settings)),
             }),
         })
     }
 
     pub(crate) fn target(&self) -> &Path {
         &self.shared.target
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.shared.url
     }
 
     pub(crate) fn settings(&self) -> DownloadSettings {
@@ -128,6 +142,25 @@ impl Job {
             generation,
             offset,
             validator,
+        }
+    }
+
+    /// With [`keep_partial`](DownloadSettings::keep_partial), takes up the
+    /// partial file an earlier run left for `url`: the first attempt then
+    /// asks for the rest. Anything unusable is started over.
+    pub(crate) async fn take_up_partial(&self) {
+        if !self.shared.settings.keep_partial {
+            return;
+        }
+        let url = self.shared.url.clone();
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let found = self
+            .on_file(generation, move |part, persisted, _| {
+                Ok(part.take_up(&url, persisted))
+            })
+            .await;
+        if let Ok(Some(validator)) = found {
+            self.set_resume(Some(validator));
         }
     }
 
@@ -179,6 +212,9 @@ impl Job {
     /// by the one who ran the download (also when that future is dropped);
     /// waits for a write under way (one chunk) rather than leave a file
     /// that write would then extend.
+    ///
+    /// Called when the download ends, with its file or not: after it, no
+    /// write of this job happens, so its path is free for another.
     pub(crate) fn abandon(&self) {
         let mut part = self
             .shared
@@ -186,6 +222,7 @@ impl Job {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         part.abandon();
+        release(&mut part);
     }
 }
 
@@ -196,6 +233,13 @@ impl Drop for Shared {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         part.abandon();
+        release(part);
+    }
+}
+
+/// Frees the path of `part` for another download, once.
+fn release(part: &mut PartFile) {
+    if part.take_claim() {
         claimed().remove(part.path());
     }
 }

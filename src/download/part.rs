@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::job::file_error;
+use super::job::{DownloadSettings, Validator, file_error};
 use crate::error::{BoxError, ErrorKind, Raised};
 
 #[derive(Debug)]
@@ -28,6 +28,14 @@ pub(crate) struct PartFile {
     /// the run, and the file is read again at the end.
     hash: Option<Hasher>,
     checksum: bool,
+    /// Keep the file when the download fails, if it can be resumed: its
+    /// validator is then in `<part>.meta` (see `meta`).
+    keep: bool,
+    /// `<part>.meta` was written: the file may be resumed.
+    resumable: bool,
+    /// This download holds its path against others in the process (see
+    /// `job`), until the download ends.
+    claimed: bool,
 }
 
 #[derive(Debug)]
@@ -46,16 +54,70 @@ impl Hasher {
 }
 
 impl PartFile {
-    pub(crate) fn new(path: PathBuf, checksum: bool) -> Self {
+    pub(crate) fn new(path: PathBuf, settings: DownloadSettings) -> Self {
         PartFile {
             path,
             file: None,
             created: false,
             abandoned: false,
             finished: false,
-            hash: checksum.then(Hasher::new),
-            checksum,
+            hash: settings.checksum.then(Hasher::new),
+            checksum: settings.checksum,
+            keep: settings.keep_partial,
+            resumable: false,
+            claimed: true,
         }
+    }
+
+    /// True the first time: the claim on the path is given up.
+    pub(crate) fn take_claim(&mut self) -> bool {
+        std::mem::take(&mut self.claimed)
+    }
+
+    /// Takes up the partial file an earlier run kept for `url`, if its
+    /// `.meta` says how to resume it: its validator, and the bytes it has.
+    pub(crate) fn take_up(&mut self, url: &str, persisted: &AtomicU64) -> Option<Validator> {
+        let meta = std::fs::read(meta::path(&self.path)).ok()?;
+        let validator = meta::parse(&meta, url)?;
+        let file = OpenOptions::new().write(true).open(&self.path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if len == 0 {
+            return None;
+        }
+        self.file = Some(file);
+        self.created = true;
+        self.resumable = true;
+        // The bytes already there are read again for the checksum.
+        self.hash = None;
+        persisted.store(len, Ordering::Release);
+        Some(validator)
+    }
+
+    /// Says (or unsays) in `<part>.meta` how to resume this file, when
+    /// partial files are kept.
+    pub(crate) fn note_resumable(
+        &mut self,
+        url: &str,
+        validator: Option<&Validator>,
+    ) -> Result<(), BoxError> {
+        if !self.keep {
+            return Ok(());
+        }
+        let meta_path = meta::path(&self.path);
+        match validator {
+            Some(validator) => {
+                std::fs::write(&meta_path, meta::render(url, validator)).map_err(|e| {
+                    file_error(format!("cannot write {}: {e}", meta_path.display()))
+                })?;
+                self.resumable = true;
+            }
+            None if self.resumable => {
+                let _ = std::fs::remove_file(&meta_path);
+                self.resumable = false;
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -141,6 +203,9 @@ impl PartFile {
             ))
         })?;
         self.finished = true;
+        if self.resumable {
+            let _ = std::fs::remove_file(meta::path(&self.path));
+        }
         Ok(sha256)
     }
 
@@ -151,6 +216,10 @@ impl PartFile {
         }
         self.abandoned = true;
         self.file = None;
+        if self.keep && self.resumable {
+            // For a later run to resume.
+            return;
+        }
         if self.created {
             // Gone already is fine; anything else leaves nothing better to do.
             let _ = std::fs::remove_file(&self.path);
@@ -182,6 +251,72 @@ impl PartFile {
 
     fn io_error(&self, what: &str, err: io::Error) -> BoxError {
         file_error(format!("{what} {}: {err}", self.path.display()))
+    }
+}
+
+/// `<part>.meta`: what a later run needs to resume a kept partial file
+/// safely: the URL it came from and the validator for `If-Range`.
+mod meta {
+    use std::path::{Path, PathBuf};
+
+    use http::HeaderValue;
+
+    use super::Validator;
+
+    const FIRST_LINE: &str = "batch-fetch partial download 1";
+
+    pub(super) fn path(part: &Path) -> PathBuf {
+        let mut name = part.as_os_str().to_os_string();
+        name.push(".meta");
+        PathBuf::from(name)
+    }
+
+    pub(super) fn render(url: &str, validator: &Validator) -> String {
+        let total = validator.total.map_or_else(String::new, |t| t.to_string());
+        format!(
+            "{FIRST_LINE}\nurl {url}\nif-range {}\ntotal {total}\n",
+            String::from_utf8_lossy(validator.if_range.as_bytes())
+        )
+    }
+
+    /// The validator, if `text` is a meta file of ours for `url`.
+    pub(super) fn parse(text: &[u8], url: &str) -> Option<Validator> {
+        let text = std::str::from_utf8(text).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != FIRST_LINE {
+            return None;
+        }
+        let mut field =
+            |name: &str| -> Option<&str> { lines.next()?.strip_prefix(name)?.strip_prefix(' ') };
+        if field("url")? != url {
+            return None;
+        }
+        let if_range = HeaderValue::from_str(field("if-range")?).ok()?;
+        let total = match field("total")? {
+            "" => None,
+            n => Some(n.parse().ok()?),
+        };
+        Some(Validator { if_range, total })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_meta_file_reads_back_for_its_url_only() {
+            let v = Validator {
+                if_range: HeaderValue::from_static("\"abc\""),
+                total: Some(42),
+            };
+            let text = render("http://h.test/a", &v);
+            assert_eq!(parse(text.as_bytes(), "http://h.test/a"), Some(v.clone()));
+            assert_eq!(parse(text.as_bytes(), "http://h.test/b"), None);
+            assert_eq!(parse(b"garbage", "http://h.test/a"), None);
+            let unknown = Validator { total: None, ..v };
+            let text = render("http://h.test/a", &unknown);
+            assert_eq!(parse(text.as_bytes(), "http://h.test/a"), Some(unknown));
+        }
     }
 }
 

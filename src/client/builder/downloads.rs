@@ -27,4 +27,20 @@ impl BatchClientBuilder {
         self.downloads.checksum = enabled;
         self
     }
+
+    /// Whether downloads survive the run, as `aria2c -c` and `curl -C -`
+    /// do: a download that fails or is cancelled keeps its `<path>.part`
+    /// when it can be resumed (the server allows ranges and gave a
+    /// validator), beside a small `<path>.part.meta` holding that
+    /// validator and the URL; and a download that finds both for its URL
+    /// asks only for the rest (`Range` with `If-Range`, so a file that
+    /// changed on the server starts over rather than splice two
+    /// versions). A partial file that cannot be resumed is still removed.
+    ///
+    /// Default is `false`: a download that ends without its file leaves
+    /// nothing behind.
+    pub fn download_continue(mut self, enabled: bool) -> Self {
+        self.downloads.keep_partial = enabled;
+        self
+    }
 }

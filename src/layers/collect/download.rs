@@ -76,13 +76,14 @@ where
             }
         }
     };
-    if head.status == http::StatusCode::OK {
-        job.set_resume(if own_range {
-            None
-        } else {
-            download::validator(&head.headers, encoded)
-        });
-    }
+    // A 200 says whether a later attempt (or run) may resume.
+    let validator = (head.status == http::StatusCode::OK).then(|| {
+        let validator = (!own_range)
+            .then(|| download::validator(&head.headers, encoded))
+            .flatten();
+        job.set_resume(validator.clone());
+        validator
+    });
     let generation = start.generation;
     let at = match placement {
         Placement::At(at) => at,
@@ -101,8 +102,13 @@ where
     {
         return Err(too_large(max));
     }
+    let url = job.url().to_owned();
     job.on_file(generation, move |part, persisted, _| {
-        part.start(at, persisted)
+        part.start(at, persisted)?;
+        match &validator {
+            Some(validator) => part.note_resumable(&url, validator.as_ref()),
+            None => Ok(()),
+        }
     })
     .await?;
 
