@@ -157,17 +157,21 @@ pub(crate) struct Args {
     /// (its last segment, reduced to [A-Za-z0-9._-]; never outside DIR,
     /// whatever the URL or headers say). DIR is made if missing. Each body
     /// goes to "{file}.part" first, renamed onto the file once whole;
-    /// a cut transfer is retried, and resumed where the server allows.
-    /// Only a 2xx answer is stored: any other status is the input's error
-    /// of kind "status", as with --fail. The line says "file", "bytes" and
-    /// "resumed".
+    /// a cut transfer is retried, and resumed where the server allows
+    /// (--timeout bounds each attempt, body included: raise it for large
+    /// files). Only a 2xx answer is stored: any other status is the
+    /// input's error of kind "status" (its line keeps the status), as with
+    /// --fail; a file that cannot be written is the input's error of kind
+    /// "file". The line says "file", "bytes" and "resumed".
     #[arg(long, value_name = "DIR")]
     pub(crate) output_dir: Option<PathBuf>,
 
-    /// With --output-dir: keep the files an earlier run finished (no
-    /// request is sent for them; their line says "kept": true) and resume
-    /// its partial ones, as aria2c -c and curl -C - do. Files are matched
-    /// by name, so give the same inputs in the same order.
+    /// With --output-dir, as aria2c -c and curl -C - do: keep the files an
+    /// earlier run finished (no request is sent for them; their line says
+    /// "kept": true), and resume the partial files an earlier --continue
+    /// run left (a transfer that fails or is stopped, by Ctrl-C say,
+    /// keeps its "{file}.part" when the server allows ranges). Files are
+    /// matched by name: give the same inputs in the same order.
     #[arg(long = "continue", requires = "output_dir")]
     pub(crate) continue_run: bool,
 
@@ -177,7 +181,8 @@ pub(crate) struct Args {
     pub(crate) checksum: bool,
 
     /// Put each body into its JSON line ("body"; "body_encoding" is
-    /// "utf-8", or "base64" for a body that is not UTF-8).
+    /// "utf-8", or "base64" for a body that is not UTF-8); not with
+    /// --output-dir, which never holds a body.
     #[arg(long, conflicts_with = "output_dir")]
     pub(crate) body: bool,
 
@@ -218,6 +223,7 @@ impl Args {
             )
             .max_body_size(self.max_body)
             .download_checksum(self.checksum)
+            .download_continue(self.continue_run)
             .redirect_limit(self.max_redirects);
         if let Some(n) = self.per_host {
             builder = builder.per_host_concurrency(n);

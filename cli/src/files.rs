@@ -7,11 +7,13 @@
 //! through, whatever the URL says. Response headers (`Content-Disposition`
 //! included) and redirects are not consulted.
 //!
-//! The library writes the body to `<file>.part` and renames it onto the
+//! The library writes the body to `<file>.part` (and, with `--continue`,
+//! what resuming it needs to `<file>.part.meta`) and renames it onto the
 //! file once whole. The rename replaces whatever name is at the file's
-//! path, a symbolic link included, and never writes through it; the
-//! partial file, though, is opened by name, so one that is a link (or
-//! anything but a plain file) is refused here rather than followed.
+//! path, a symbolic link included, and never writes through it; the files
+//! beside it, though, are opened by name, so where one of them is a link
+//! (or anything but a plain file) the input is refused here rather than
+//! the link followed.
 
 use std::fs;
 use std::io::{self, Read};
@@ -20,8 +22,9 @@ use std::path::{Path, PathBuf};
 /// The longest name part kept after the index.
 const MAX_NAME: usize = 64;
 
-/// The name of the partial file beside the file, as the library makes it.
-const PART_SUFFIX: &str = ".part";
+/// The files the library writes beside the file, by opening their name:
+/// the partial file, and what a later run needs to resume it.
+const BESIDE: [&str; 2] = [".part", ".part.meta"];
 
 /// The file name for input `index` fetched from `url`, as written.
 pub(crate) fn file_name(index: usize, url: &str) -> String {
@@ -85,15 +88,17 @@ pub(crate) enum Prepared {
     Fetch,
     /// Send nothing: a plain file is there (`--continue`), `bytes` long.
     Kept { bytes: u64 },
-    /// Send nothing: the partial file's place holds something that is not
-    /// a plain file (a symbolic link, a directory, a FIFO); why.
+    /// Send nothing: the place of a file the library writes beside it
+    /// holds something that is not a plain file (a symbolic link, a
+    /// directory, a FIFO); why.
     Unwritable(String),
 }
 
 /// Decides for the input whose body goes to `path`: kept when
 /// `keep_complete` and a plain file is there (a file at the path is whole:
-/// the library renames only whole ones onto it); else fetched, unless its
-/// partial file would be opened through a link. Blocking: a few `lstat`s.
+/// the library renames only whole ones onto it); else fetched, unless a
+/// file beside it would be opened through a link. Blocking: a few
+/// `lstat`s.
 pub(crate) fn prepare(path: &Path, keep_complete: bool) -> Prepared {
     if keep_complete
         && let Ok(meta) = fs::symlink_metadata(path)
@@ -101,21 +106,25 @@ pub(crate) fn prepare(path: &Path, keep_complete: bool) -> Prepared {
     {
         return Prepared::Kept { bytes: meta.len() };
     }
-    let part = part_path(path);
-    match fs::symlink_metadata(&part) {
-        Ok(meta) if !meta.is_file() => Prepared::Unwritable(format!(
-            "{} exists and is not a plain file (a link is not followed)",
-            part.display()
-        )),
-        _ => Prepared::Fetch,
+    for suffix in BESIDE {
+        let beside = with_suffix(path, suffix);
+        if let Ok(meta) = fs::symlink_metadata(&beside)
+            && !meta.is_file()
+        {
+            return Prepared::Unwritable(format!(
+                "{} exists and is not a plain file (a link is not followed)",
+                beside.display()
+            ));
+        }
     }
+    Prepared::Fetch
 }
 
-/// `<path>.part`, where the library writes the body first.
-fn part_path(path: &Path) -> PathBuf {
-    let mut part = path.as_os_str().to_owned();
-    part.push(PART_SUFFIX);
-    PathBuf::from(part)
+/// `path` with `suffix` added to its name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// The SHA-256 of the file at `path` (of a kept file: a downloaded one's
@@ -201,11 +210,18 @@ mod tests {
             Prepared::Fetch,
             "a link is not kept"
         );
-        std::os::unix::fs::symlink(&elsewhere, part_path(&linked)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, with_suffix(&linked, ".part")).unwrap();
         assert!(matches!(prepare(&linked, false), Prepared::Unwritable(_)));
-        let part_dir = dir.join("00000002-c");
-        fs::create_dir(part_path(&part_dir)).unwrap();
+        let meta_linked = dir.join("00000002-c");
+        std::os::unix::fs::symlink(&elsewhere, with_suffix(&meta_linked, ".part.meta")).unwrap();
+        assert!(matches!(
+            prepare(&meta_linked, true),
+            Prepared::Unwritable(_)
+        ));
+        let part_dir = dir.join("00000003-d");
+        fs::create_dir(with_suffix(&part_dir, ".part")).unwrap();
         assert!(matches!(prepare(&part_dir, true), Prepared::Unwritable(_)));
+        fs::write(with_suffix(&part_dir, ".part.meta"), "").unwrap();
 
         assert_eq!(
             hex(&sha256(&elsewhere).unwrap()),

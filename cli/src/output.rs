@@ -65,8 +65,11 @@ struct ErrorRecord {
 }
 
 impl<'a> Record<'a> {
+    /// The line of input `index`, which was at `position` in the batch
+    /// (none when it was not sent).
     pub(crate) fn new(
         index: usize,
+        position: Option<usize>,
         origin: &'a Origin,
         outcome: &Outcome,
         with_body: bool,
@@ -108,9 +111,13 @@ impl<'a> Record<'a> {
                 record.kept = true;
             }
             Outcome::Fetched(Err(err)) | Outcome::Downloaded(Err(err)) => {
+                let mut message = err.to_string();
+                if let Some(position) = position.filter(|&p| p != index) {
+                    message = renumbered(&message, position, index);
+                }
                 record.error = Some(ErrorRecord {
                     kind: kind_name(err.kind()),
-                    message: redact::userinfo(&err.to_string()).into_owned(),
+                    message: redact::userinfo(&message).into_owned(),
                 });
             }
             Outcome::FileFailed(reason) => {
@@ -146,6 +153,20 @@ impl From<&Timings> for TimingsMs {
             total_ms: ms(t.total()),
         }
     }
+}
+
+/// `message` saying `(input {index})` where the library, which numbers
+/// only the inputs it was given, said `(input {position})`: with
+/// `--continue`, the inputs kept are not given to it. The library's
+/// number comes first in its message, after the URL (which has no
+/// spaces) or the input as written (quoted: in the rare input that holds
+/// the very same text, that would be renumbered instead).
+fn renumbered(message: &str, position: usize, index: usize) -> String {
+    message.replacen(
+        &format!(" (input {position})"),
+        &format!(" (input {index})"),
+        1,
+    )
 }
 
 /// A body as JSON text: itself when it is UTF-8, else its base64.
@@ -195,5 +216,32 @@ pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Status => "status",
         ErrorKind::File => "file",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_librarys_number_for_an_input_becomes_the_tools() {
+        assert_eq!(
+            renumbered(
+                "HTTP status error for http://h.test/a (input 1): 404 Not Found",
+                1,
+                4
+            ),
+            "HTTP status error for http://h.test/a (input 4): 404 Not Found"
+        );
+        assert_eq!(
+            renumbered(
+                "timed out for http://h.test/ (input 12) after 2 attempts",
+                1,
+                4
+            ),
+            "timed out for http://h.test/ (input 12) after 2 attempts",
+            "only that number"
+        );
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
     }
 }

@@ -240,7 +240,7 @@ fn write_one(
     written.cancelled += u64::from(outcome.cancelled());
     written.not_sent += u64::from(position.is_none());
     written.kept += u64::from(matches!(outcome, Outcome::Kept { .. }));
-    let mut record = Record::new(index, &origin, &outcome, settings.with_body);
+    let mut record = Record::new(index, position, &origin, &outcome, settings.with_body);
     if sha256.is_some() {
         record.sha256 = sha256;
     }
