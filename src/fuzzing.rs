@@ -192,3 +192,33 @@ pub fn collect(
         Poll::Pending => panic!("collecting a ready response returned Pending"),
     }
 }
+
+/// Where a download's answer goes (`placement` in `download/resume.rs`):
+/// the answer's `status` and `Content-Range` to an attempt that asked for
+/// the rest from `offset` (when `offset > 0`) of a body of `total` bytes,
+/// if the first answer said. `Ok((at, complete))`: written from `at`, or
+/// (`complete`) the file was whole already; `Err`: refused (the next
+/// attempt starts over).
+pub fn download_placement(
+    status: StatusCode,
+    content_range: &[u8],
+    offset: u64,
+    total: Option<u64>,
+) -> Result<(u64, bool), String> {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(content_range) {
+        headers.insert(http::header::CONTENT_RANGE, value);
+    }
+    let start = crate::download::AttemptStart {
+        generation: 1,
+        offset,
+        validator: Some(crate::download::Validator {
+            if_range: HeaderValue::from_static("\"v\""),
+            total,
+        }),
+    };
+    match crate::download::placement(status, &headers, &start, false)? {
+        crate::download::Placement::At(at) => Ok((at, false)),
+        crate::download::Placement::Complete(len) => Ok((len, true)),
+    }
+}

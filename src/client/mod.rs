@@ -286,6 +286,21 @@ impl BatchClient {
     {
         self.batch().download_stream(items)
     }
+
+    /// Like [`download_stream`](Self::download_stream), but yields the
+    /// results in input order, as
+    /// [`fetch_stream_ordered`](Self::fetch_stream_ordered) does.
+    pub fn download_stream_ordered<I>(
+        &self,
+        items: I,
+    ) -> impl Stream<Item = (usize, Result<Download, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoDownloads,
+        <I::Inputs as IntoInputs>::Stream: Send + 'static,
+        <I::Inputs as IntoInputs>::Item: Send,
+    {
+        self.batch().download_stream_ordered(items)
+    }
 }
 
 impl Default for BatchClient {
