@@ -238,11 +238,12 @@ impl BatchClient {
     ///   times out mid-body resumes like a cut one.
     /// - A body the server compressed (`Content-Encoding`) is stored
     ///   decoded, as [`Response::body`] holds it: the file is the resource
-    ///   itself, whatever the server chose to send on the wire. Such a body
-    ///   cannot be resumed (ranges count the compressed bytes), so its
-    ///   retries start over. A client built with
+    ///   itself, whatever the server chose to send on the wire. A body sent
+    ///   with a `Content-Encoding` is never resumed (ranges count the bytes
+    ///   as sent, and a resume asks for the body unencoded), so its retries
+    ///   start over. A client built with
     ///   [`decompress(false)`](crate::BatchClientBuilder::decompress)
-    ///   stores the raw bytes.
+    ///   stores the raw bytes (and restarts them too).
     /// - [`max_download_size`](crate::BatchClientBuilder::max_download_size)
     ///   bounds a file (unlimited by default);
     ///   [`max_body_size`](crate::BatchClientBuilder::max_body_size) does

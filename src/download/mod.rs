@@ -14,9 +14,9 @@ mod resume;
 
 pub use input::IntoDownloads;
 pub(crate) use input::{Target, one};
-pub(crate) use job::{AttemptStart, DownloadSettings, Job, file_error};
 #[cfg(fuzzing)]
 pub(crate) use job::Validator;
+pub(crate) use job::{AttemptStart, DownloadSettings, Job, file_error};
 pub(crate) use resume::{Placement, ask_for_rest, content_length, placement, validator};
 
 use std::fmt;

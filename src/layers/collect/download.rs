@@ -67,10 +67,16 @@ where
         match download::placement(head.status, &head.headers, start, encoded) {
             Ok(placement) => placement,
             Err(why) => {
-                // Unusable for resuming: the next attempt starts over.
+                // Unusable for resuming: the next attempt (or run) starts
+                // over.
                 job.set_resume(None);
+                job.on_file(start.generation, |part, _, _| {
+                    part.not_resumable();
+                    Ok(())
+                })
+                .await?;
                 return Err(Box::new(Interrupted {
-                    received: 0,
+                    received: None,
                     cause: why.into(),
                 }));
             }
@@ -106,9 +112,11 @@ where
     job.on_file(generation, move |part, persisted, _| {
         part.start(at, persisted)?;
         match &validator {
-            Some(validator) => part.note_resumable(&url, validator.as_ref()),
-            None => Ok(()),
+            Some(Some(validator)) => part.note_resumable(&url, validator)?,
+            Some(None) => part.not_resumable(),
+            None => {}
         }
+        Ok(())
     })
     .await?;
 
@@ -137,7 +145,7 @@ where
                 // Keep what arrived, so the next attempt asks for less.
                 let received = writer.flush().await?;
                 return Err(Box::new(Interrupted {
-                    received: received - at,
+                    received: Some(received - at),
                     cause: err,
                 }));
             }
