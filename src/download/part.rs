@@ -79,7 +79,7 @@ impl PartFile {
     pub(crate) fn take_up(&mut self, url: &str, persisted: &AtomicU64) -> Option<Validator> {
         let meta = std::fs::read(meta::path(&self.path)).ok()?;
         let validator = meta::parse(&meta, url)?;
-        let file = OpenOptions::new().write(true).open(&self.path).ok()?;
+        let file = no_follow().write(true).open(&self.path).ok()?;
         let len = file.metadata().ok()?.len();
         if len == 0 {
             return None;
@@ -104,7 +104,14 @@ impl PartFile {
             return Ok(());
         }
         let meta_path = meta::path(&self.path);
-        std::fs::write(&meta_path, meta::render(url, validator))
+        no_follow()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&meta_path)
+            .and_then(|mut file| {
+                io::Write::write_all(&mut file, meta::render(url, validator).as_bytes())
+            })
             .map_err(|e| file_error(format!("cannot write {}: {e}", meta_path.display())))?;
         self.resumable = true;
         Ok(())
@@ -134,7 +141,7 @@ impl PartFile {
                     self.path.display()
                 )));
             }
-            let file = OpenOptions::new()
+            let file = no_follow()
                 .write(true)
                 .create(true)
                 .truncate(true)
@@ -323,6 +330,15 @@ mod meta {
             assert_eq!(parse(b"garbage", "http://h.test/a"), None);
         }
     }
+}
+
+/// Options that refuse to open a symbolic link: a link planted at a
+/// partial file's path would have the download write where it points.
+fn no_follow() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options
 }
 
 #[cfg(unix)]

@@ -112,3 +112,38 @@ async fn two_inputs_with_one_target_leave_one_whole_body() {
     );
     assert_no_part(&dir);
 }
+
+// A symbolic link planted where the partial file goes (in a shared
+// directory, say) would have the download write wherever it points: the
+// partial file (and its `.meta`) are never opened through a link. The
+// download fails as that input's `File` error, and the file the link
+// names is untouched.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_link_at_the_partial_files_path_is_never_followed() {
+    let server = FileServer::start().await;
+    let url = server.add("/f.bin", FileSpec::new(SIZE));
+    let dir = Scratch::new("dl-replace-link");
+    let target = dir.join("f.bin");
+    let victim = dir.join("victim");
+    std::fs::write(&victim, OLD).unwrap();
+    std::os::unix::fs::symlink(&victim, part_of(&target)).unwrap();
+
+    let err = super::failed(bounded("download", client(0).download(&url, &target)).await);
+
+    assert_eq!(err.kind(), batch_fetch::ErrorKind::File, "{err}");
+    assert!(err.to_string().contains("f.bin.part"), "{err}");
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        OLD,
+        "written through the link"
+    );
+    assert!(!target.exists());
+    assert!(
+        std::fs::symlink_metadata(part_of(&target))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "someone else's link is theirs to remove"
+    );
+}

@@ -211,29 +211,35 @@ async fn download_flags_that_do_not_go_together_are_usage_errors() {
 }
 
 /// Waits for `child` (bounded by [`RUN_LIMIT`]), and returns its exit code
-/// and its peak resident set in KiB, as the kernel counted it for that
-/// child alone (`wait4`'s `ru_maxrss`: no sampling, so no peak between
-/// two samples is missed, and no other test's child is counted).
+/// and its peak resident set in KiB: the kernel's own high-water mark
+/// (`VmHWM` in /proc/PID/status), read every few milliseconds until the
+/// process exits. The mark only grows, so the last reading misses at most
+/// the last few milliseconds of the run (its exit, long after the body
+/// was written), and no other test's child is counted.
 fn wait_with_peak_rss(mut child: std::process::Child) -> (i32, u64) {
-    let pid = child.id() as libc::pid_t;
+    let status_file = format!("/proc/{}/status", child.id());
     let started = Instant::now();
+    let mut peak = 0;
     loop {
-        let mut status = 0;
-        // SAFETY: an all-zero `rusage` is a valid value of this plain C
-        // struct, which wait4 then fills.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: both pointers are to live locals of the right types.
-        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if got == pid {
-            assert!(libc::WIFEXITED(status), "ended by a signal: {status}");
-            return (libc::WEXITSTATUS(status), usage.ru_maxrss as u64);
+        // Read before reaping: a reaped process has no /proc entry, a
+        // zombie no memory lines.
+        if let Some(hwm) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak = peak.max(hwm);
         }
-        assert_eq!(got, 0, "wait4: {}", std::io::Error::last_os_error());
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let code = status.code().expect("ended by a signal");
+            assert!(peak > 0, "no VmHWM reading of the tool");
+            return (code, peak);
+        }
         if started.elapsed() > RUN_LIMIT {
             let _ = child.kill();
             panic!("the tool did not finish within {RUN_LIMIT:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
