@@ -62,8 +62,13 @@ pub enum ErrorKind {
     /// asked for that to be an error:
     /// [`Response::error_for_status`](crate::Response::error_for_status),
     /// or [`error_for_status(true)`](crate::BatchClientBuilder::error_for_status)
-    /// on the client. [`Error::status()`] says which.
+    /// on the client. [`Error::status()`] says which. A download takes
+    /// any final answer but a `2xx` for a failure.
     Status,
+    /// A download's file could not be created, written or moved into
+    /// place: a missing directory, no space left, no permission. The
+    /// message names the path.
+    File,
 }
 
 impl ErrorKind {
@@ -81,6 +86,7 @@ impl ErrorKind {
             ErrorKind::HeadersTooLarge => "response headers too large",
             ErrorKind::Decode => "error decoding response body",
             ErrorKind::Status => "HTTP status error",
+            ErrorKind::File => "file error",
         }
     }
 }
@@ -446,6 +452,19 @@ pub(crate) enum Stopped {
 #[derive(Debug, thiserror::Error)]
 #[error("error reading response body")]
 pub(crate) struct BodyError(#[source] pub(crate) BoxError);
+
+/// A download's body broke off after its head arrived. Unlike a
+/// [`BodyError`], the retry policy repeats it (for a method that may be
+/// repeated): what arrived is on disk, and the next attempt asks for the
+/// rest when the server allows it. Its kind is the one of the failure it
+/// carries.
+#[derive(Debug, thiserror::Error)]
+#[error("download cut off after {received} bytes")]
+pub(crate) struct Interrupted {
+    pub(crate) received: u64,
+    #[source]
+    pub(crate) cause: BoxError,
+}
 
 /// Walks an error and its sources, looking inside `io::Error`s too (whose own
 /// `source()` skips the error they wrap).

@@ -48,7 +48,9 @@ where
 }
 
 /// Wraps a [`Stream`](futures_core::Stream) of requests (URLs read from a
-/// file or a channel, say) so that every batch entry point accepts it.
+/// file or a channel, say) so that every batch entry point accepts it; a
+/// stream of `(request, path)` pairs, so that the `download` entry points
+/// do.
 ///
 /// ```
 /// # async fn run() {
@@ -67,11 +69,7 @@ where
 /// assert_eq!(results.len(), 3);
 /// # }
 /// ```
-pub fn from_stream<S>(stream: S) -> FromStream<S>
-where
-    S: Stream,
-    S::Item: IntoRequest,
-{
+pub fn from_stream<S: Stream>(stream: S) -> FromStream<S> {
     FromStream { stream }
 }
 
@@ -79,6 +77,13 @@ where
 #[derive(Debug)]
 pub struct FromStream<S> {
     stream: S,
+}
+
+impl<S> FromStream<S> {
+    /// The stream it wraps.
+    pub(crate) fn into_inner(self) -> S {
+        self.stream
+    }
 }
 
 impl<S> sealed::Sealed for FromStream<S>

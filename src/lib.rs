@@ -109,6 +109,7 @@ pub mod bench_api;
 mod client;
 mod connect;
 mod dns;
+mod download;
 mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
@@ -129,6 +130,7 @@ pub use client::BatchClient;
 pub use client::BatchClientBuilder;
 pub use client::Pending;
 pub use dns::{Resolve, Resolving};
+pub use download::{Download, IntoDownloads};
 pub use error::{BoxError, Error, ErrorKind};
 pub use inputs::{FromStream, IntoInputs, from_stream};
 pub use observe::{BatchStats, Event, Observer, Progress, Timings};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -95,6 +96,23 @@ impl Response {
         let status = self.status();
         (status.is_client_error() || status.is_server_error())
             .then(|| Error::bad_status(status, self.url.clone(), self.attempts, self.timings))
+    }
+
+    /// The bytes this response brought: its body's, or a download's file's.
+    pub(crate) fn transferred(&self) -> u64 {
+        match self.head.extensions.get::<Downloaded>() {
+            Some(downloaded) => downloaded.bytes,
+            None => self.body.len() as u64,
+        }
+    }
+
+    /// Whether the body went to a file (see `download`).
+    pub(crate) fn is_downloaded(&self) -> bool {
+        self.head.extensions.get::<Downloaded>().is_some()
+    }
+
+    pub(crate) fn take_downloaded(&mut self) -> Option<Downloaded> {
+        self.head.extensions.remove::<Downloaded>()
     }
 
     /// The whole body.
@@ -230,6 +248,16 @@ fn charset(headers: &HeaderMap) -> Option<&str> {
             .eq_ignore_ascii_case("charset")
             .then(|| value.trim().trim_matches('"'))
     })
+}
+
+/// A body the body layer stored in a file rather than in memory, in the
+/// response's extensions: where, how much, and how.
+#[derive(Clone, Debug)]
+pub(crate) struct Downloaded {
+    pub(crate) path: PathBuf,
+    pub(crate) bytes: u64,
+    pub(crate) resumed: bool,
+    pub(crate) sha256: Option<[u8; 32]>,
 }
 
 /// What a response may weigh: the client's `max_body_size`,

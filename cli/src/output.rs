@@ -164,6 +164,7 @@ pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::HeadersTooLarge => "headers_too_large",
         ErrorKind::Decode => "decode",
         ErrorKind::Status => "status",
+        ErrorKind::File => "file",
         _ => "other",
     }
 }

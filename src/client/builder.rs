@@ -1,6 +1,7 @@
 //! [`BatchClientBuilder`]: every setting of a client, with its default.
 //! The TLS settings are in `tls.rs` beside this file.
 
+mod downloads;
 mod tls;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use http::header::{ACCEPT, HeaderValue, USER_AGENT};
 use super::{BatchClient, Inner};
 use crate::connect::{self, ConnectConfig, KeepAlive};
 use crate::dns::{Backend, DnsResolver, Resolve};
+use crate::download::DownloadSettings;
 use crate::error::{BoxError, Error};
 use crate::layers::{self, AttemptLayer, AttemptService, GateConfig, RedirectPolicy, StackConfig};
 use crate::proxy::Proxy;
@@ -40,6 +42,8 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
 /// | [`retry`](Self::retry) | [`RetryPolicy::default()`]: 3 retries, 100 ms → 10 s, full jitter |
 /// | [`max_body_size`](Self::max_body_size) | 32 MiB |
+/// | [`max_download_size`](Self::max_download_size) | unlimited (a download's body goes to its file) |
+/// | [`download_checksum`](Self::download_checksum) | off |
 /// | [`user_agent`](Self::user_agent) | `batch-fetch/<version>` |
 /// | [`default_headers`](Self::default_headers) | `Accept: */*` (a request's own `Accept`, or one set here, wins) |
 /// | [`tls_built_in_root_certs`](Self::tls_built_in_root_certs) | on: the operating system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` on Linux) and the bundled web PKI roots |
@@ -70,6 +74,7 @@ pub struct BatchClientBuilder {
     connect_timeout: Duration,
     retry: RetryPolicy,
     limits: ResponseLimits,
+    downloads: DownloadSettings,
     /// Set explicitly; wins over a `User-Agent` in `default_headers`.
     user_agent: Option<String>,
     default_headers: HeaderMap,
@@ -116,6 +121,7 @@ impl Default for BatchClientBuilder {
                 max_headers: 100,
                 max_header_bytes: 64 * 1024,
             },
+            downloads: DownloadSettings::default(),
             user_agent: None,
             default_headers: HeaderMap::new(),
             tls: TlsSettings::default(),
@@ -732,6 +738,7 @@ impl BatchClientBuilder {
             concurrency: self.concurrency,
             batch_deadline: self.batch_deadline,
             error_for_status: self.error_for_status,
+            downloads: self.downloads,
         }))
     }
 }
@@ -749,6 +756,7 @@ impl std::fmt::Debug for BatchClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
             .field("max_body_size", &self.limits.max_body_size)
+            .field("downloads", &self.downloads)
             .field("user_agent", &self.user_agent)
             .field(
                 "default_headers",

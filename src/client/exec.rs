@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use super::BatchClient;
 use crate::admission::Admission;
 use crate::batch::Started;
+use crate::download::{self, Job, Target};
 use crate::error::{BoxError, Error};
 use crate::layers::{FinalUrl, Payload, Stack, StackRequest};
 use crate::observe::{BatchState, RequestRecord};
@@ -41,8 +42,8 @@ impl BatchClient {
         batch: Option<InBatch>,
     ) -> Started<impl Future<Output = Result<Response, Error>> + Send + 'static + use<>> {
         let index = batch.as_ref().map(|b| b.index);
-        let prepared = match prepared {
-            Ok(req) => {
+        let prepared = match prepared.and_then(|req| self.attach_job(req)) {
+            Ok((req, job)) => {
                 let (admission, state) = match batch {
                     Some(InBatch {
                         admission, state, ..
@@ -51,14 +52,35 @@ impl BatchClient {
                 };
                 let record =
                     RequestRecord::new(index, req.uri().clone(), admission, state, Instant::now());
-                Ok((self.inner.stack.clone(), req, record))
+                Ok((self.inner.stack.clone(), req, record, job))
             }
             Err(err) => Err(err.with_index(index)),
         };
-        let record = prepared.as_ref().ok().map(|(_, _, record)| record.clone());
+        let record = prepared
+            .as_ref()
+            .ok()
+            .map(|(_, _, record, _)| record.clone());
         Started {
             future: run(prepared, index, self.inner.error_for_status),
             record,
+        }
+    }
+
+    /// A download's input (its path in the extensions) made a [`Job`] that
+    /// its attempts share.
+    fn attach_job(
+        &self,
+        mut req: http::Request<Bytes>,
+    ) -> Result<(http::Request<Bytes>, Option<Job>), Error> {
+        let Some(Target(path)) = req.extensions_mut().remove::<Target>() else {
+            return Ok((req, None));
+        };
+        match Job::new(path, req.uri(), self.inner.downloads) {
+            Ok(job) => {
+                req.extensions_mut().insert(job.clone());
+                Ok((req, Some(job)))
+            }
+            Err(err) => Err(Error::from_stack(err, 0).with_url(req.uri().clone())),
         }
     }
 
@@ -80,11 +102,17 @@ impl BatchClient {
 /// The part of a request that waits: not generic over the input type, and
 /// borrowing nothing.
 async fn run(
-    prepared: Result<(Stack, http::Request<Bytes>, RequestRecord), Error>,
+    prepared: Result<(Stack, http::Request<Bytes>, RequestRecord, Option<Job>), Error>,
     index: Option<usize>,
     error_for_status: bool,
 ) -> Result<Response, Error> {
-    let (stack, req, record) = prepared?;
+    let (stack, req, record, job) = prepared?;
+    // However this ends, even dropped, a download without its file leaves
+    // no partial file.
+    let _abandon = job.map(Abandon);
+    if let Some(Abandon(job)) = &_abandon {
+        job.take_up_partial().await;
+    }
     let req = req.map(|bytes| Payload {
         bytes,
         record: Some(record.clone()),
@@ -104,6 +132,9 @@ async fn run(
                 record.timings(),
                 record.remote_addr(),
             );
+            if _abandon.is_some() && !res.is_downloaded() {
+                return Err(not_stored(&res).with_index(index));
+            }
             match error_for_status.then(|| res.status_error()).flatten() {
                 Some(err) => Err(err.with_index(index)),
                 None => Ok(res),
@@ -114,6 +145,37 @@ async fn run(
             .with_index(index)
             .with_timings(record.timings())),
     }
+}
+
+/// Removes a download's partial file when it ends without its file.
+struct Abandon(Job);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
+
+/// The error of a download whose final answer was not stored: any status
+/// but a `2xx` (a file of an error page would pass for the file), or a
+/// caller's layer that answered itself.
+fn not_stored(res: &Response) -> Error {
+    if res.status().is_success() {
+        return Error::from_stack(
+            download::file_error(
+                "a layer of the caller's answered the download with a response of its own".into(),
+            ),
+            res.attempts(),
+        )
+        .with_url(res.url().clone())
+        .with_timings(*res.timings());
+    }
+    Error::bad_status(
+        res.status(),
+        res.url().clone(),
+        res.attempts(),
+        *res.timings(),
+    )
 }
 
 /// Runs the stack; with the `tracing` feature, in a span of its own, which

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::BatchClient;
 use super::exec::InBatch;
 use crate::batch::{self, Driver, Mode, Results, Start, StopWhen};
+use crate::download::{Download, IntoDownloads};
 use crate::error::Error;
 use crate::inputs::IntoInputs;
 use crate::observe::BatchState;
@@ -21,7 +23,7 @@ use crate::response::Response;
 ///
 /// Made by [`BatchClient::batch()`]; runs with the same entry points as
 /// the client (`fetch_all`, `fetch_all_settled`, `fetch_stream`,
-/// `fetch_stream_ordered`). Cheap to clone: clones share the progress,
+/// `fetch_stream_ordered`, and the `download` ones). Cheap to clone: clones share the progress,
 /// the stats and the cancellation, so one clone can run the batch while
 /// another shows its progress or cancels it.
 ///
@@ -192,6 +194,43 @@ impl Batch {
         I::Item: Send,
     {
         Results::new(self.driver(reqs, false), true)
+    }
+
+    /// Like [`BatchClient::download_all`], with this batch's settings.
+    ///
+    /// # Errors
+    ///
+    /// The first error, with [`Error::index()`] naming its input.
+    pub async fn download_all<I: IntoDownloads>(&self, items: I) -> Result<Vec<Download>, Error> {
+        let responses = self.fetch_all(items.into_inputs()).await?;
+        Ok(responses.into_iter().map(Download::from_response).collect())
+    }
+
+    /// Like [`BatchClient::download_all_settled`], with this batch's
+    /// settings.
+    pub async fn download_all_settled<I: IntoDownloads>(
+        &self,
+        items: I,
+    ) -> Vec<Result<Download, Error>> {
+        let results = self.fetch_all_settled(items.into_inputs()).await;
+        results
+            .into_iter()
+            .map(|result| result.map(Download::from_response))
+            .collect()
+    }
+
+    /// Like [`BatchClient::download_stream`], with this batch's settings.
+    pub fn download_stream<I>(
+        &self,
+        items: I,
+    ) -> impl Stream<Item = (usize, Result<Download, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoDownloads,
+        <I::Inputs as IntoInputs>::Stream: Send + 'static,
+        <I::Inputs as IntoInputs>::Item: Send,
+    {
+        self.fetch_stream(items.into_inputs())
+            .map(|(index, result)| (index, result.map(Download::from_response)))
     }
 
     /// A driver over `reqs` whose request futures own all they need, so

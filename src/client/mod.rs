@@ -10,12 +10,14 @@ pub use builder::BatchClientBuilder;
 pub use handle::Batch;
 pub use service::Pending;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
 use http::HeaderMap;
 
+use crate::download::{self, Download, DownloadSettings, IntoDownloads};
 use crate::error::Error;
 use crate::inputs::IntoInputs;
 use crate::layers::Stack;
@@ -50,6 +52,7 @@ struct Inner {
     concurrency: usize,
     batch_deadline: Option<Duration>,
     error_for_status: bool,
+    downloads: DownloadSettings,
 }
 
 // Checked here so that a change that breaks it fails to compile.
@@ -188,6 +191,100 @@ impl BatchClient {
         I::Item: Send,
     {
         self.batch().fetch_stream_ordered(reqs)
+    }
+
+    /// Downloads one request's body to the file `path`, through the same
+    /// limits, timeout and retries as a batch; see
+    /// [`download_all`](Self::download_all).
+    ///
+    /// # Errors
+    ///
+    /// As for [`download_all`](Self::download_all).
+    pub async fn download(
+        &self,
+        req: impl IntoRequest,
+        path: impl Into<PathBuf>,
+    ) -> Result<Download, Error> {
+        self.fetch(download::one(req, path))
+            .await
+            .map(Download::from_response)
+    }
+
+    /// Downloads every `(request, path)` pair, each body streamed to its
+    /// file rather than held in memory, and returns the downloads in input
+    /// order, or the first error (fail-fast, as
+    /// [`fetch_all`](Self::fetch_all)).
+    ///
+    /// Each body is written to `<path>.part` beside its path and renamed
+    /// onto the path once whole, so a file at the path is always complete
+    /// (an existing one is replaced at that moment). A download that
+    /// fails, or is cancelled or dropped, leaves no `.part` file.
+    ///
+    /// - Only a `2xx` answer is written. Any other final answer (after the
+    ///   retry policy and the redirects) is an error of kind
+    ///   [`Status`](crate::ErrorKind::Status): a file holding an error
+    ///   page would pass for the file.
+    /// - A body cut off mid-way is retried by the client's retry policy
+    ///   (for `GET` and the other methods it repeats). If the server said
+    ///   `Accept-Ranges: bytes` with a strong `ETag` (or a
+    ///   `Last-Modified`), the next attempt asks for the rest only, with
+    ///   `Range` and `If-Range`: a `206` whose `Content-Range` starts where
+    ///   the file ends is appended ([`Download::resumed`]); a `200` (the
+    ///   file changed on the server) starts the file over, so two versions
+    ///   are never spliced; a `206` for other bytes is refused and the next
+    ///   attempt starts over. Without a validator, retries start over.
+    /// - Each attempt has the client's [`timeout`](crate::BatchClientBuilder::timeout),
+    ///   which covers the body: raise it for large files; an attempt that
+    ///   times out mid-body resumes like a cut one.
+    /// - A body the server compressed (`Content-Encoding`) is stored
+    ///   decoded, as [`Response::body`] holds it: the file is the resource
+    ///   itself, whatever the server chose to send on the wire. Such a body
+    ///   cannot be resumed (ranges count the compressed bytes), so its
+    ///   retries start over. A client built with
+    ///   [`decompress(false)`](crate::BatchClientBuilder::decompress)
+    ///   stores the raw bytes.
+    /// - [`max_download_size`](crate::BatchClientBuilder::max_download_size)
+    ///   bounds a file (unlimited by default);
+    ///   [`max_body_size`](crate::BatchClientBuilder::max_body_size) does
+    ///   not apply.
+    /// - A file that cannot be written (a missing directory, no space, no
+    ///   permission) is that input's error, of kind
+    ///   [`File`](crate::ErrorKind::File), naming the path; the rest of the
+    ///   batch goes on. Two inputs of one batch (or of one process) with
+    ///   the same path: the second is such an error while the first runs.
+    ///
+    /// The disk is written on tokio's blocking pool: the task that drives
+    /// the batch never waits for it.
+    ///
+    /// # Errors
+    ///
+    /// The first error, with [`Error::index()`] naming its input.
+    pub async fn download_all<I: IntoDownloads>(&self, items: I) -> Result<Vec<Download>, Error> {
+        self.batch().download_all(items).await
+    }
+
+    /// Like [`download_all`](Self::download_all), with exactly one result
+    /// per input, in input order, whatever fails.
+    pub async fn download_all_settled<I: IntoDownloads>(
+        &self,
+        items: I,
+    ) -> Vec<Result<Download, Error>> {
+        self.batch().download_all_settled(items).await
+    }
+
+    /// Like [`download_all`](Self::download_all), yielding `(index,
+    /// result)` as each download completes, as
+    /// [`fetch_stream`](Self::fetch_stream) does.
+    pub fn download_stream<I>(
+        &self,
+        items: I,
+    ) -> impl Stream<Item = (usize, Result<Download, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoDownloads,
+        <I::Inputs as IntoInputs>::Stream: Send + 'static,
+        <I::Inputs as IntoInputs>::Item: Send,
+    {
+        self.batch().download_stream(items)
     }
 }
 

@@ -54,7 +54,7 @@ impl BatchState {
 
     /// An input has its result.
     pub(crate) fn finish(&self, index: usize, result: &Result<Response, Error>) {
-        let bytes = result.as_ref().map_or(0, |res| res.body().len() as u64);
+        let bytes = result.as_ref().map_or(0, |res| res.transferred());
         self.counters.finished(result.is_ok(), bytes);
         if let Some(observer) = &self.observer {
             observer.on_event(&match result {

@@ -72,7 +72,7 @@ impl BatchStats {
             Ok(res) => {
                 self.responses += 1;
                 *self.statuses.entry(res.status()).or_default() += 1;
-                self.bytes += res.body().len() as u64;
+                self.bytes += res.transferred();
                 (res.attempts(), Some(res.timings().total()))
             }
             Err(err) => {

@@ -54,7 +54,7 @@ pub trait IntoRequest: sealed::Sealed {
     fn into_request(self) -> Result<Request<Bytes>, Error>;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
     pub trait SealedBody {}
 }

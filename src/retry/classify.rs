@@ -38,7 +38,7 @@ pub(super) fn redispatch(
     err: &(dyn StdError + Send + Sync + 'static),
 ) -> Option<Redispatch> {
     let err: &(dyn StdError + 'static) = err;
-    if err.is::<error::BodyError>() {
+    if err.is::<error::BodyError>() || err.is::<error::Interrupted>() {
         return None;
     }
     let mut stale = false;
@@ -168,6 +168,10 @@ pub(super) fn verdict(
     if refused_by_server(err) || goaway(err) {
         return Verdict::Retry { retry_after: None };
     }
+    // A download cut off mid-body: the next attempt asks for the rest.
+    if may_resend && interrupted(err) {
+        return Verdict::Retry { retry_after: None };
+    }
     // A proxy that refused the tunnel for good (403, 407...) says so again
     // to the next try.
     if proxy_refused_for_good(err) {
@@ -182,6 +186,11 @@ pub(super) fn verdict(
         }
         _ => Verdict::Done,
     }
+}
+
+fn interrupted(err: &(dyn StdError + Send + Sync + 'static)) -> bool {
+    let err: &(dyn StdError + 'static) = err;
+    error::chain(Some(err)).any(|e| e.is::<error::Interrupted>())
 }
 
 fn proxy_refused_for_good(err: &(dyn StdError + Send + Sync + 'static)) -> bool {

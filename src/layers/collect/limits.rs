@@ -1,6 +1,7 @@
 //! What a response may weigh, checked: the head's field count and bytes,
 //! an announced body length, and the body as it is read.
 
+use crate::download::content_length;
 use crate::error::{BodyError, BoxError, ErrorKind, Raised};
 use crate::response::ResponseLimits;
 
@@ -28,6 +29,25 @@ pub(super) fn check_head(
     headers: &http::HeaderMap,
     limits: &ResponseLimits,
 ) -> Result<(), BoxError> {
+    check_fields(headers, limits)?;
+    // Refuse an announced oversize body without reading it. (A decoded
+    // body has no Content-Length left; the body limit then counts its
+    // decoded bytes.) Beside `Transfer-Encoding`, a `Content-Length` does
+    // not say the body's size (RFC 9112 §6.3): the chunks do.
+    if content_length(headers).is_some_and(|len| len > limits.max_body_size as u64)
+        && !headers.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        return Err(body_too_large(limits.max_body_size));
+    }
+    Ok(())
+}
+
+/// The head's field count and bytes, within their limits (a download's
+/// body has a limit of its own).
+pub(super) fn check_fields(
+    headers: &http::HeaderMap,
+    limits: &ResponseLimits,
+) -> Result<(), BoxError> {
     if headers.len() > limits.max_headers {
         return Err(headers_too_large(format!(
             "{} header fields, over the limit of {}",
@@ -45,26 +65,7 @@ pub(super) fn check_head(
             limits.max_header_bytes
         )));
     }
-    // Refuse an announced oversize body without reading it. (A decoded
-    // body has no Content-Length left; the body limit then counts its
-    // decoded bytes.) Beside `Transfer-Encoding`, a `Content-Length` does
-    // not say the body's size (RFC 9112 §6.3): the chunks do.
-    if content_length(headers).is_some_and(|len| len > limits.max_body_size as u64)
-        && !headers.contains_key(http::header::TRANSFER_ENCODING)
-    {
-        return Err(body_too_large(limits.max_body_size));
-    }
     Ok(())
-}
-
-fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Names a body failure: over the limit, or anything else that broke the

@@ -9,6 +9,7 @@
 //! inner future resolves.
 
 mod detach;
+mod download;
 mod limits;
 mod phases;
 
@@ -23,6 +24,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use pin_project_lite::pin_project;
 
 use crate::connect::ConnectedAt;
+use crate::download::{AttemptStart, Job};
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::RequestRecord;
@@ -45,7 +47,7 @@ impl<S, B> tower::Service<StackRequest> for CollectBody<S>
 where
     S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = http::Response<Bytes>;
@@ -57,8 +59,20 @@ where
     }
 
     fn call(&mut self, req: StackRequest) -> Self::Future {
-        let (head, payload) = req.into_parts();
+        let (mut head, payload) = req.into_parts();
         let record = payload.record;
+        let download = head.extensions.get::<Job>().cloned().map(|job| {
+            let start = job.begin_attempt();
+            let own_range = head.headers.contains_key(http::header::RANGE);
+            if !own_range {
+                crate::download::ask_for_rest(&mut head.headers, &start);
+            }
+            Box::new(Downloading {
+                job,
+                start,
+                own_range,
+            })
+        });
         CollectFuture {
             state: State::Head {
                 send: self
@@ -67,10 +81,22 @@ where
             },
             limits: self.limits,
             record,
-            stopwatch: Stopwatch::start(),
+            stopwatch: Some(Stopwatch::start()),
+            download,
         }
     }
 }
+
+/// A download's attempt, until its response head arrives (boxed: rare,
+/// and the future of every request carries the room for it).
+struct Downloading {
+    job: Job,
+    start: AttemptStart,
+    own_range: bool,
+}
+
+/// The rest of a download's attempt, once its head is in.
+type Storing = Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, BoxError>> + Send>>;
 
 pin_project! {
     /// The response head, then the body.
@@ -84,7 +110,9 @@ pin_project! {
         limits: ResponseLimits,
         // Where the attempt's phases are written down.
         record: Option<RequestRecord>,
-        stopwatch: Stopwatch,
+        // Taken by a download's body.
+        stopwatch: Option<Stopwatch>,
+        download: Option<Box<Downloading>>,
     }
 }
 
@@ -101,6 +129,7 @@ pin_project! {
             collect: Collect<Limited<B>>,
             head: Option<http::response::Parts>,
         },
+        Download { storing: Storing },
     }
 }
 
@@ -108,7 +137,7 @@ impl<F, B, E> Future for CollectFuture<F, B>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: Into<BoxError>,
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Output = Result<http::Response<Bytes>, BoxError>;
@@ -120,7 +149,31 @@ where
                 StateProj::Head { send } => {
                     let res = ready!(send.poll(cx)).map_err(Into::into)?;
                     let (mut head, body) = res.into_parts();
-                    this.stopwatch.head(head.extensions.remove::<ConnectedAt>());
+                    let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
+                    stopwatch.head(head.extensions.remove::<ConnectedAt>());
+                    if let Some(downloading) = this.download.take()
+                        && stores(&head, &downloading.start)
+                    {
+                        limits::check_fields(&head.headers, this.limits)?;
+                        let Downloading {
+                            job,
+                            start,
+                            own_range,
+                        } = *downloading;
+                        let storing = download::store(
+                            job,
+                            start,
+                            own_range,
+                            head,
+                            body,
+                            this.record.clone(),
+                            this.stopwatch.take().expect("taken only at the end"),
+                        );
+                        this.state.set(State::Download {
+                            storing: Box::pin(storing),
+                        });
+                        continue;
+                    }
                     limits::check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
                     this.state.set(State::Body {
@@ -130,8 +183,8 @@ where
                 }
                 StateProj::Body { collect, head } => {
                     let collected = ready!(collect.poll(cx));
-                    if let Some(record) = this.record {
-                        this.stopwatch.body_done(record);
+                    if let (Some(record), Some(stopwatch)) = (this.record, this.stopwatch) {
+                        stopwatch.body_done(record);
                     }
                     let body = match collected {
                         Ok(collected) => detach::body(collected),
@@ -144,7 +197,16 @@ where
                     detach::headers(&mut head.headers);
                     return Poll::Ready(Ok(http::Response::from_parts(head, body)));
                 }
+                StateProj::Download { storing } => return storing.as_mut().poll(cx),
             }
         }
     }
+}
+
+/// Whether a download's answer goes to its file: a `2xx`, or the `416`
+/// that may say a resumed file is whole. Any other answer is read into
+/// memory as usual, for the retry policy and redirects to judge.
+fn stores(head: &http::response::Parts, start: &AttemptStart) -> bool {
+    head.status.is_success()
+        || (head.status == http::StatusCode::RANGE_NOT_SATISFIABLE && start.offset > 0)
 }

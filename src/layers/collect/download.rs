@@ -1,0 +1,227 @@
+//! The body of a download's answer, written to its partial file as it
+//! arrives instead of collected (see `crate::download`).
+//!
+//! Chunks gather into a buffer of [`CHUNK`] bytes; a full buffer is
+//! written on the blocking pool while the next one fills, so the disk and
+//! the network work at once, the task that drives the batch never waits on
+//! the disk, and a download holds about two buffers whatever its size.
+
+use std::pin::pin;
+
+use bytes::{Bytes, BytesMut};
+use http_body::Body;
+use http_body_util::BodyExt;
+
+use super::phases::Stopwatch;
+use crate::download::{self, AttemptStart, Job, Placement};
+use crate::error::{BoxError, ErrorKind, Interrupted, Raised};
+use crate::layers::was_encoded;
+use crate::observe::RequestRecord;
+use crate::response::Downloaded;
+
+/// The most bytes buffered before a write: big enough that a write costs
+/// little per byte, small enough that a hundred downloads at once hold a
+/// few MiB (two buffers each).
+const CHUNK: usize = 128 << 10;
+
+/// One attempt of a download, from its response head: where its body
+/// goes, and the whole of it written there; on success, the file renamed
+/// onto the target and an empty response that says so.
+pub(super) async fn store<B>(
+    job: Job,
+    start: AttemptStart,
+    own_range: bool,
+    mut head: http::response::Parts,
+    body: B,
+    record: Option<RequestRecord>,
+    stopwatch: Stopwatch,
+) -> Result<http::Response<Bytes>, BoxError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let result = write_body(&job, &start, own_range, &head, body).await;
+    if let Some(record) = &record {
+        stopwatch.body_done(record);
+    }
+    head.extensions.insert(result?);
+    Ok(http::Response::from_parts(head, Bytes::new()))
+}
+
+async fn write_body<B>(
+    job: &Job,
+    start: &AttemptStart,
+    own_range: bool,
+    head: &http::response::Parts,
+    body: B,
+) -> Result<Downloaded, BoxError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let encoded = was_encoded(head);
+    let placement = if own_range {
+        // The caller's own `Range`: the answer is what they asked for.
+        Placement::At(0)
+    } else {
+        match download::placement(head.status, &head.headers, start, encoded) {
+            Ok(placement) => placement,
+            Err(why) => {
+                // Unusable for resuming: the next attempt starts over.
+                job.set_resume(None);
+                return Err(Box::new(Interrupted {
+                    received: 0,
+                    cause: why.into(),
+                }));
+            }
+        }
+    };
+    // A 200 says whether a later attempt (or run) may resume.
+    let validator = (head.status == http::StatusCode::OK).then(|| {
+        let validator = (!own_range)
+            .then(|| download::validator(&head.headers, encoded))
+            .flatten();
+        job.set_resume(validator.clone());
+        validator
+    });
+    let generation = start.generation;
+    let at = match placement {
+        Placement::At(at) => at,
+        Placement::Complete(total) => {
+            let sha256 = job
+                .on_file(generation, move |part, _, target| {
+                    part.finish(total, target)
+                })
+                .await?;
+            return Ok(stored(job, total, true, sha256));
+        }
+    };
+    let max = job.settings().max_size;
+    if let (Some(max), Some(len), false) = (max, download::content_length(&head.headers), encoded)
+        && at.saturating_add(len) > max
+    {
+        return Err(too_large(max));
+    }
+    let url = job.url().to_owned();
+    job.on_file(generation, move |part, persisted, _| {
+        part.start(at, persisted)?;
+        match &validator {
+            Some(validator) => part.note_resumable(&url, validator.as_ref()),
+            None => Ok(()),
+        }
+    })
+    .await?;
+
+    let mut writer = Writer {
+        job,
+        generation,
+        end: at,
+        buf: BytesMut::new(),
+        writing: None,
+    };
+    let mut body = pin!(body);
+    loop {
+        let frame = body.frame().await.map(|f| f.map_err(Into::into));
+        match frame {
+            None => break,
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if max.is_some_and(|max| writer.len_with(data.len()) > max) {
+                    return Err(too_large(max.unwrap_or_default()));
+                }
+                writer.push(&data).await?;
+            }
+            Some(Err(err)) => {
+                // Keep what arrived, so the next attempt asks for less.
+                let received = writer.flush().await?;
+                return Err(Box::new(Interrupted {
+                    received: received - at,
+                    cause: err,
+                }));
+            }
+        }
+    }
+    let end = writer.flush().await?;
+    let sha256 = job
+        .on_file(generation, move |part, _, target| part.finish(end, target))
+        .await?;
+    Ok(stored(job, end, at > 0, sha256))
+}
+
+fn stored(job: &Job, bytes: u64, resumed: bool, sha256: Option<[u8; 32]>) -> Downloaded {
+    Downloaded {
+        path: job.target().to_path_buf(),
+        bytes,
+        resumed,
+        sha256,
+    }
+}
+
+fn too_large(max: u64) -> BoxError {
+    Raised::boxed(
+        ErrorKind::BodyTooLarge,
+        format!("download exceeds the limit of {max} bytes"),
+    )
+}
+
+/// A write under way on the blocking pool.
+type Writing = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// Buffers a body's chunks and writes them, one write under way at most.
+struct Writer<'a> {
+    job: &'a Job,
+    generation: u64,
+    /// Where the buffered bytes go in the file.
+    end: u64,
+    buf: BytesMut,
+    writing: Option<Writing>,
+}
+
+impl Writer<'_> {
+    /// The file's length once `more` bytes are added to what is buffered.
+    fn len_with(&self, more: usize) -> u64 {
+        self.end + (self.buf.len() + more) as u64
+    }
+
+    async fn push(&mut self, data: &[u8]) -> Result<(), BoxError> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(CHUNK);
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.write_buffered().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the write under way, then starts one of the buffer.
+    async fn write_buffered(&mut self) -> Result<(), BoxError> {
+        if let Some(writing) = self.writing.take() {
+            writing.await?;
+        }
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let bytes = std::mem::take(&mut self.buf).freeze();
+        let at = self.end;
+        self.end += bytes.len() as u64;
+        self.writing = Some(Box::pin(
+            self.job
+                .on_file(self.generation, move |part, persisted, _| {
+                    part.write(at, &bytes, persisted)
+                }),
+        ));
+        Ok(())
+    }
+
+    /// Writes all that is buffered; the file's length after.
+    async fn flush(&mut self) -> Result<u64, BoxError> {
+        self.write_buffered().await?;
+        if let Some(writing) = self.writing.take() {
+            writing.await?;
+        }
+        Ok(self.end)
+    }
+}
