@@ -72,7 +72,7 @@ pub fn render(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## Downloads: batch-fetch beside aria2 and curl\n\n\
+        "### Downloads: the last run\n\n\
          aria2 {}, curl {}; {runs} interleaved run(s){}; medians (min–max). \
          Every file of every run was verified byte for byte.\n",
         clients::version("aria2c"),
