@@ -114,6 +114,8 @@ fn main() {
         std::process::exit(2);
     });
 
+    // Other work on the machine shows in every figure: say how much.
+    let load_before = load_average();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for case in cases {
@@ -157,7 +159,8 @@ fn main() {
     }
     drop(ws);
 
-    let section = report::render(args.runs, args.quick, &rows, &missing, &failures);
+    let load = (load_before, load_average());
+    let section = report::render(args.runs, args.quick, load, &rows, &missing, &failures);
     batch_fetch_harness::write_between(&args.out, report::BEGIN, report::END, &section);
     eprintln!("{section}");
     eprintln!("wrote {}", args.out.display());
@@ -168,4 +171,12 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// The 1-minute load average, from /proc/loadavg (`?` where unreadable).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }

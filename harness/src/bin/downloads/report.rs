@@ -23,8 +23,16 @@ fn spread(samples: &[Sample], figure: impl Fn(&Sample) -> f64) -> Option<Spread>
     Spread::of(samples.iter().map(figure).collect())
 }
 
+/// `3.24 s (2.84–3.94)`: the median with its unit, then the range.
 fn show(spread: Option<Spread>, decimals: usize, unit: &str) -> String {
-    spread.map_or_else(|| "–".to_owned(), |s| format!("{}{unit}", s.show(decimals)))
+    match spread {
+        None => "–".to_owned(),
+        Some(s) if s.min == s.max => format!("{:.*}{unit}", decimals, s.median),
+        Some(s) => format!(
+            "{:.*}{unit} ({:.*}–{:.*})",
+            decimals, s.median, decimals, s.min, decimals, s.max
+        ),
+    }
 }
 
 /// One figure of a sample.
@@ -65,6 +73,7 @@ fn ours(row: &Row) -> &[Sample] {
 pub fn render(
     runs: usize,
     quick: bool,
+    load: (String, String),
     rows: &[Row],
     missing: &[Client],
     failures: &[String],
@@ -74,14 +83,17 @@ pub fn render(
         out,
         "### Downloads: the last run\n\n\
          aria2 {}, curl {}; {runs} interleaved run(s){}; medians (min–max). \
-         Every file of every run was verified byte for byte.\n",
+         Every file of every run was verified byte for byte. The machine's \
+         load average (1 min) was {} before and {} after the run.\n",
         clients::version("aria2c"),
         clients::version("curl"),
         if quick {
             " of the **quick** (shrunk) cases: not figures to quote"
         } else {
             ""
-        }
+        },
+        load.0,
+        load.1
     );
     let _ = writeln!(
         out,
@@ -195,4 +207,90 @@ pub fn render(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use batch_fetch_harness::ChildUsage;
+
+    use super::*;
+    use crate::cases::Case;
+    use crate::server::Stats;
+
+    fn sample(wall_s: f64, cpu_s: f64, rss_mib: u64, body_bytes: u64) -> Sample {
+        Sample {
+            usage: ChildUsage {
+                exit_code: Some(0),
+                wall_s,
+                user_s: cpu_s,
+                max_rss_kib: rss_mib * 1024,
+                ..ChildUsage::default()
+            },
+            server: Stats {
+                requests: 10,
+                body_bytes,
+                connections: 5,
+                ..Stats::default()
+            },
+            total_bytes: 10 << 20,
+        }
+    }
+
+    /// The ratios name the best peer for each figure, and the goals read
+    /// the RSS pair and the cut case.
+    #[test]
+    fn ratios_and_goals() {
+        let case = |key, size, cut| Case {
+            key,
+            n: 10,
+            size,
+            c: 5,
+            cut,
+        };
+        let total = 10 << 20;
+        let rows = vec![
+            Row {
+                case: case("large", 1 << 20, false),
+                samples: vec![
+                    (Client::BatchFetch, vec![sample(1.0, 0.1, 10, total)]),
+                    (Client::Aria2, vec![sample(4.0, 0.05, 30, total)]),
+                    (Client::Curl, vec![sample(2.0, 0.2, 20, total)]),
+                ],
+            },
+            Row {
+                case: case("rss-small", 1 << 20, false),
+                samples: vec![(Client::BatchFetch, vec![sample(1.0, 0.1, 10, total)])],
+            },
+            Row {
+                case: case("rss-large", 1 << 20, false),
+                samples: vec![(Client::BatchFetch, vec![sample(1.0, 0.1, 12, total)])],
+            },
+            Row {
+                case: case("cut", 1 << 20, true),
+                samples: vec![(
+                    Client::BatchFetch,
+                    vec![sample(1.0, 0.1, 10, total + total / 200)],
+                )],
+            },
+        ];
+        let text = render(1, true, ("1".into(), "2".into()), &rows, &[], &[]);
+        assert!(
+            text.contains(
+                "| 10 × 1 MiB, 5 in flight | 0.50× (curl) | 2.00× (aria2) | 0.50× (curl) |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("wall 0.50× (met), CPU per MiB 2.00× (**not met**)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("+20.0 % (goal: within 10 %; **not met**)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("at most 0.50 % of the total (goal: at most 1 %; met)"),
+            "{text}"
+        );
+    }
 }
