@@ -458,12 +458,27 @@ pub(crate) struct BodyError(#[source] pub(crate) BoxError);
 /// repeated): what arrived is on disk, and the next attempt asks for the
 /// rest when the server allows it. Its kind is the one of the failure it
 /// carries.
-#[derive(Debug, thiserror::Error)]
-#[error("download cut off after {received} bytes")]
+#[derive(Debug)]
 pub(crate) struct Interrupted {
-    pub(crate) received: u64,
-    #[source]
+    /// The bytes of this attempt's body kept; `None` when the answer to a
+    /// resumed attempt could not be used at all (the next one starts over).
+    pub(crate) received: Option<u64>,
     pub(crate) cause: BoxError,
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.received {
+            Some(received) => write!(f, "download cut off after {received} bytes"),
+            None => f.write_str("the answer to a resumed download did not fit it"),
+        }
+    }
+}
+
+impl StdError for Interrupted {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.cause)
+    }
 }
 
 /// Walks an error and its sources, looking inside `io::Error`s too (whose own

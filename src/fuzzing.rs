@@ -192,3 +192,37 @@ pub fn collect(
         Poll::Pending => panic!("collecting a ready response returned Pending"),
     }
 }
+
+/// Where a download's answer goes (`placement` in `download/resume.rs`):
+/// the answer's `status`, `Content-Range` and `Content-Length` to an
+/// attempt that asked for the rest from `offset` of a body the first
+/// answer said was `total` bytes. `Ok((at, complete))`: written from
+/// `at`, or (`complete`) the file was whole already; `Err`: refused (the
+/// next attempt starts over).
+pub fn download_placement(
+    status: StatusCode,
+    content_range: &[u8],
+    content_length: Option<u64>,
+    offset: u64,
+    total: u64,
+) -> Result<(u64, bool), String> {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(content_range) {
+        headers.insert(http::header::CONTENT_RANGE, value);
+    }
+    if let Some(len) = content_length {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let start = crate::download::AttemptStart {
+        generation: 1,
+        offset,
+        validator: Some(crate::download::Validator {
+            if_range: HeaderValue::from_static("\"v\""),
+            total,
+        }),
+    };
+    match crate::download::placement(status, &headers, &start)? {
+        crate::download::Placement::At(at) => Ok((at, false)),
+        crate::download::Placement::Complete(len) => Ok((len, true)),
+    }
+}

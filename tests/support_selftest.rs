@@ -11,7 +11,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use support::files::{self, FileServer, FileSpec, Validator, WrongRange};
 use support::raw::exchange as raw_exchange;
+use support::scratch::Scratch;
 use support::{Behavior, Echo, RawServer, TestPki, TestServer, bounded, eventually, http_date};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -368,4 +370,261 @@ async fn tls_server_negotiates_h2_with_generated_pki() {
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await;
     assert!(r.is_err(), "a foreign CA must not validate the leaf");
+}
+
+/// One request to a file server on a fresh connection (`Connection:
+/// close`): the status, the head's fields (lower-case names) and the body
+/// bytes as they came (not de-chunked), read until the server closes.
+async fn file_get(
+    server: &FileServer,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let raw = raw_exchange(server.addr(), request.as_bytes(), Duration::from_secs(10)).await;
+    let mut fields = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Response::new(&mut fields);
+    let httparse::Status::Complete(end) = head.parse(&raw).expect("a response head") else {
+        panic!("incomplete head: {:?}", String::from_utf8_lossy(&raw));
+    };
+    let fields = head
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value).into_owned();
+            (h.name.to_ascii_lowercase(), value)
+        })
+        .collect();
+    (head.code.unwrap(), fields, raw[end..].to_vec())
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn file_content_is_deterministic_and_shows_splices() {
+    let whole = files::content("/a", 0, 20_000);
+    assert_eq!(whole, files::content("/a", 0, 20_000));
+    let c = files::Content::new("/a", 0);
+    for (offset, len) in [(0, 1), (4095, 2), (5000, 9000), (19_999, 1)] {
+        assert_eq!(c.range(offset, len), &whole[offset as usize..][..len]);
+    }
+    assert_ne!(whole, files::content("/a", 1, 20_000), "versions differ");
+    assert_ne!(whole, files::content("/b", 0, 20_000), "paths differ");
+    // A shifted copy differs almost everywhere, also by a whole block.
+    for shift in [1, 8, 4096] {
+        let same = whole.iter().zip(&whole[shift..]).filter(|(a, b)| a == b);
+        assert!(same.count() < 400, "shift {shift}");
+    }
+
+    let dir = Scratch::new("selftest-content");
+    let disk = dir.join("a");
+    std::fs::write(&disk, &whole).unwrap();
+    files::assert_file(&disk, "/a", 0, 20_000);
+    let mut spliced = whole.clone();
+    spliced[12_345] ^= 1;
+    std::fs::write(&disk, &spliced).unwrap();
+    let err = files::check_file(&disk, "/a", 0, 20_000).unwrap_err();
+    assert!(err.contains("at offset 12345"), "{err}");
+    let err = files::check_file(&disk, "/a", 0, 20_001).unwrap_err();
+    assert!(err.contains("20000 bytes, expected 20001"), "{err}");
+}
+
+#[tokio::test]
+async fn file_server_honours_ranges_and_validators_as_documented() {
+    let server = FileServer::start().await;
+    const SIZE: u64 = 100_000;
+    let whole = files::content("/a", 0, SIZE);
+    server.add("/a", FileSpec::new(SIZE));
+    server.add("/weak", FileSpec::new(SIZE).validator(Validator::Weak));
+    server.add(
+        "/lm",
+        FileSpec::new(SIZE).validator(Validator::LastModified),
+    );
+    server.add("/none", FileSpec::new(SIZE).validator(Validator::None));
+    server.add(
+        "/ignore",
+        FileSpec::new(SIZE).ignore_range().no_accept_ranges(),
+    );
+    let etag = files::etag("/a", 0);
+
+    let (status, h, body) = file_get(&server, "/a", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(field(&h, "content-length"), Some("100000"));
+    assert_eq!(field(&h, "accept-ranges"), Some("bytes"));
+    assert_eq!(field(&h, "etag"), Some(etag.as_str()));
+    assert_eq!(body, whole);
+
+    let (status, h, body) = file_get(
+        &server,
+        "/a",
+        &[("Range", "bytes=1000-"), ("If-Range", &etag)],
+    )
+    .await;
+    assert_eq!(status, 206);
+    assert_eq!(field(&h, "content-range"), Some("bytes 1000-99999/100000"));
+    assert_eq!(field(&h, "content-length"), Some("99000"));
+    assert_eq!(body, &whole[1000..]);
+    let (status, _, body) = file_get(&server, "/a", &[("Range", "bytes=10-19")]).await;
+    assert_eq!((status, &body[..]), (206, &whole[10..20]));
+    let (status, _, body) = file_get(
+        &server,
+        "/a",
+        &[("Range", "bytes=1000-"), ("If-Range", "\"other\"")],
+    )
+    .await;
+    assert_eq!(
+        (status, body.len()),
+        (200, whole.len()),
+        "If-Range mismatch"
+    );
+    let (status, h, _) = file_get(&server, "/a", &[("Range", "bytes=100000-")]).await;
+    assert_eq!(status, 416);
+    assert_eq!(field(&h, "content-range"), Some("bytes */100000"));
+
+    // A weak ETag never matches If-Range; a Last-Modified date does.
+    let weak = format!("W/{}", files::etag("/weak", 0));
+    let (_, h, _) = file_get(&server, "/weak", &[]).await;
+    assert_eq!(field(&h, "etag"), Some(weak.as_str()));
+    let (status, _, _) = file_get(
+        &server,
+        "/weak",
+        &[("Range", "bytes=1-"), ("If-Range", &weak)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let date = files::last_modified(0);
+    let (status, h, _) = file_get(
+        &server,
+        "/lm",
+        &[("Range", "bytes=1-"), ("If-Range", &date)],
+    )
+    .await;
+    assert_eq!(status, 206);
+    assert_eq!(field(&h, "last-modified"), Some(date.as_str()));
+    assert_eq!(field(&h, "etag"), None);
+    let (status, h, _) = file_get(&server, "/none", &[("Range", "bytes=1-")]).await;
+    assert_eq!(status, 206, "Range without If-Range");
+    assert_eq!(
+        (field(&h, "etag"), field(&h, "last-modified")),
+        (None, None)
+    );
+    let (status, h, body) = file_get(&server, "/ignore", &[("Range", "bytes=1-")]).await;
+    assert_eq!((status, body.len()), (200, SIZE as usize));
+    assert_eq!(field(&h, "accept-ranges"), None);
+    let (status, _, _) = file_get(&server, "/nope", &[]).await;
+    assert_eq!(status, 404);
+
+    let hits = server.requests("/a");
+    assert_eq!(hits.len(), 5);
+    assert_eq!(hits[1].range.as_deref(), Some("bytes=1000-"));
+    assert_eq!(hits[1].if_range.as_deref(), Some(etag.as_str()));
+    assert_eq!(hits[1].status, 206);
+    assert_eq!(hits[0].range, None);
+    // The 416's text body counts too.
+    let text = "range not satisfiable".len() as u64;
+    assert_eq!(server.body_bytes("/a"), SIZE + 99_000 + 10 + SIZE + text);
+    assert_eq!(server.log().len(), 11);
+    assert_eq!(server.panics(), 0);
+}
+
+#[tokio::test]
+async fn file_server_cuts_changes_and_lies_as_documented() {
+    let server = FileServer::start().await;
+    const SIZE: u64 = 100_000;
+    server.add("/cut", FileSpec::new(SIZE).cut_after(5000, 2));
+    server.add("/change", FileSpec::new(SIZE).changes_after_first());
+    let start = WrongRange::Start(10);
+    server.add("/start", FileSpec::new(SIZE).wrong_content_range(start));
+    let total = WrongRange::Total(1);
+    server.add("/total", FileSpec::new(SIZE).wrong_content_range(total));
+
+    // Cut: the head announces everything, exactly 5000 bytes come, then EOF.
+    for _ in 0..2 {
+        let (status, h, body) = file_get(&server, "/cut", &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(field(&h, "content-length"), Some("100000"));
+        assert_eq!(body, files::content("/cut", 0, 5000));
+    }
+    let (_, _, body) = file_get(&server, "/cut", &[]).await;
+    assert_eq!(body.len(), SIZE as usize, "the third request is not cut");
+    assert_eq!(server.body_bytes("/cut"), 5000 + 5000 + SIZE);
+
+    // The version bumps after the first request: content and ETag change.
+    let (_, h, first) = file_get(&server, "/change", &[]).await;
+    assert_eq!(field(&h, "etag"), Some(files::etag("/change", 0).as_str()));
+    let old = files::etag("/change", 0);
+    let (status, h, second) = file_get(
+        &server,
+        "/change",
+        &[("Range", "bytes=10-"), ("If-Range", &old)],
+    )
+    .await;
+    assert_eq!(status, 200, "the old validator no longer matches");
+    assert_eq!(field(&h, "etag"), Some(files::etag("/change", 1).as_str()));
+    assert_eq!(first, files::content("/change", 0, SIZE));
+    assert_eq!(second, files::content("/change", 1, SIZE));
+    let versions: Vec<u32> = server
+        .requests("/change")
+        .iter()
+        .map(|h| h.version)
+        .collect();
+    assert_eq!(versions, [0, 1]);
+
+    let (status, h, body) = file_get(&server, "/start", &[("Range", "bytes=1000-")]).await;
+    assert_eq!(status, 206);
+    assert_eq!(field(&h, "content-range"), Some("bytes 1010-99999/100000"));
+    assert_eq!(body, files::Content::new("/start", 0).range(1010, 98_990));
+    let (_, h, body) = file_get(&server, "/total", &[("Range", "bytes=1000-")]).await;
+    assert_eq!(field(&h, "content-range"), Some("bytes 1000-99999/100001"));
+    assert_eq!(body.len(), 99_000);
+}
+
+#[tokio::test]
+async fn file_server_encodes_chunks_drips_and_fails_as_documented() {
+    let server = FileServer::start().await;
+    server.add("/gz", FileSpec::new(50_000).gzip());
+    server.add("/chunked", FileSpec::new(70_000).chunked());
+    server.add(
+        "/drip",
+        FileSpec::new(1000).drip(100, Duration::from_millis(20)),
+    );
+    server.add("/flaky", FileSpec::new(10).fail(503, 1));
+
+    let (_, h, body) = file_get(&server, "/gz", &[]).await;
+    assert_eq!(field(&h, "content-encoding"), Some("gzip"));
+    assert_eq!(body, files::gzipped("/gz", 0, 50_000));
+    let mut decoded = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut decoded).unwrap();
+    assert_eq!(decoded, files::content("/gz", 0, 50_000));
+
+    let (status, h, body) = get(&client(), &server.url("/chunked")).await;
+    assert_eq!(status, 200);
+    assert!(h.get("content-length").is_none());
+    assert_eq!(h["transfer-encoding"], "chunked");
+    assert_eq!(&body[..], &files::content("/chunked", 0, 70_000)[..]);
+
+    let t = Instant::now();
+    let (_, _, body) = file_get(&server, "/drip", &[]).await;
+    assert_eq!(body, files::content("/drip", 0, 1000));
+    assert!(
+        t.elapsed() >= Duration::from_millis(180),
+        "{:?}",
+        t.elapsed()
+    );
+
+    let (status, h, _) = file_get(&server, "/flaky", &[]).await;
+    assert_eq!(status, 503);
+    assert_eq!(field(&h, "etag"), None);
+    let (status, _, body) = file_get(&server, "/flaky", &[]).await;
+    assert_eq!((status, body), (200, files::content("/flaky", 0, 10)));
+    assert_eq!(server.panics(), 0);
 }

@@ -74,7 +74,9 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) retry_non_idempotent: bool,
 
-    /// Largest response body accepted, decoded (e.g. 32M, 512K, 1G).
+    /// Largest response body accepted, decoded (e.g. 32M, 512K, 1G);
+    /// not for --output-dir, whose files go to disk as they come, without
+    /// a limit.
     #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = parse_size)]
     pub(crate) max_body: usize,
 
@@ -125,8 +127,8 @@ pub(crate) struct Args {
     pub(crate) key: Option<PathBuf>,
 
     /// Take a status of 400 or more (after its retries) as the input's
-    /// error, of kind "status", as curl's --fail: its body is neither put
-    /// in the line (--body) nor written (--output-dir).
+    /// error, of kind "status", as curl's --fail: its body is not put in
+    /// the line (--body). (--output-dir stores only 2xx answers anyway.)
     #[arg(short = 'f', long)]
     pub(crate) fail: bool,
 
@@ -150,15 +152,38 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) allow_failures: bool,
 
-    /// Write each body to a file in DIR, named from the input's index and
-    /// a sanitized name (never outside DIR, whatever the URL or headers
-    /// say). DIR is made if missing.
+    /// Write each body to a file in DIR as it arrives, never holding it in
+    /// memory: DIR/{index:08}-{name}, the name made from the input's URL
+    /// (its last segment, reduced to [A-Za-z0-9._-]; never outside DIR,
+    /// whatever the URL or headers say). DIR is made if missing. Each body
+    /// goes to "{file}.part" first, renamed onto the file once whole;
+    /// a cut transfer is retried, and resumed where the server allows
+    /// (--timeout bounds each attempt, body included: raise it for large
+    /// files). Only a 2xx answer is stored: any other status is the
+    /// input's error of kind "status" (its line keeps the status), as with
+    /// --fail; a file that cannot be written is the input's error of kind
+    /// "file". The line says "file", "bytes" and "resumed".
     #[arg(long, value_name = "DIR")]
     pub(crate) output_dir: Option<PathBuf>,
 
+    /// With --output-dir, as aria2c -c and curl -C - do: keep the files an
+    /// earlier run finished (no request is sent for them; their line says
+    /// "kept": true), and resume the partial files an earlier --continue
+    /// run left (a transfer that fails or is stopped, by Ctrl-C say,
+    /// keeps its "{file}.part" when the server allows ranges). Files are
+    /// matched by name: give the same inputs in the same order.
+    #[arg(long = "continue", requires = "output_dir")]
+    pub(crate) continue_run: bool,
+
+    /// With --output-dir: the SHA-256 of each file, in its line ("sha256",
+    /// hex), taken as it is written.
+    #[arg(long, requires = "output_dir")]
+    pub(crate) checksum: bool,
+
     /// Put each body into its JSON line ("body"; "body_encoding" is
-    /// "utf-8", or "base64" for a body that is not UTF-8).
-    #[arg(long)]
+    /// "utf-8", or "base64" for a body that is not UTF-8); not with
+    /// --output-dir, which never holds a body.
+    #[arg(long, conflicts_with = "output_dir")]
     pub(crate) body: bool,
 
     /// Write a report of the run to FILE: one self-contained HTML page
@@ -197,6 +222,8 @@ impl Args {
                     .retry_non_idempotent(self.retry_non_idempotent),
             )
             .max_body_size(self.max_body)
+            .download_checksum(self.checksum)
+            .download_continue(self.continue_run)
             .redirect_limit(self.max_redirects);
         if let Some(n) = self.per_host {
             builder = builder.per_host_concurrency(n);

@@ -28,10 +28,22 @@ const MAX_LINE: usize = 1 << 20;
 pub(crate) type Input = Result<Request, String>;
 
 /// Where each input came from, for the inputs between the reader and the
-/// output (so its size is bounded by what is in flight, not the file).
+/// output (so its size is bounded by what is in flight, not the file);
+/// and which input each of the batch's positions holds (the batch numbers
+/// only what it is given, and `--continue` gives it not every input).
 #[derive(Clone, Default)]
 pub(crate) struct Origins {
-    inner: Arc<Mutex<HashMap<usize, Origin>>>,
+    inner: Arc<Mutex<Known>>,
+}
+
+#[derive(Default)]
+struct Known {
+    /// By input index.
+    origins: HashMap<usize, Origin>,
+    /// The input index at each batch position not yet answered.
+    batched: HashMap<usize, usize>,
+    /// The batch position of the next input given to the batch.
+    next_position: usize,
 }
 
 /// An input's line and its URL as written, credentials masked.
@@ -43,15 +55,36 @@ pub(crate) struct Origin {
 
 impl Origins {
     fn insert(&self, index: usize, origin: Origin) {
-        self.lock().insert(index, origin);
+        self.lock().origins.insert(index, origin);
+    }
+
+    /// The URL of input `index`, as written and masked.
+    pub(crate) fn url(&self, index: usize) -> Option<String> {
+        self.lock()
+            .origins
+            .get(&index)
+            .and_then(|origin| origin.url.clone())
+    }
+
+    /// Input `index` is the next one given to the batch.
+    pub(crate) fn to_batch(&self, index: usize) {
+        let mut known = self.lock();
+        let position = known.next_position;
+        known.next_position += 1;
+        known.batched.insert(position, index);
+    }
+
+    /// The input at batch position `position` (once: its result is in).
+    pub(crate) fn at_position(&self, position: usize) -> usize {
+        self.lock().batched.remove(&position).unwrap_or(position)
     }
 
     /// Takes the origin of input `index` (once: its result is written).
     pub(crate) fn take(&self, index: usize) -> Origin {
-        self.lock().remove(&index).unwrap_or_default()
+        self.lock().origins.remove(&index).unwrap_or_default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Origin>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -9,10 +9,13 @@
 
 mod args;
 mod command_line;
+mod downloads;
 mod files;
 mod input;
+mod outcome;
 mod output;
 mod redact;
+mod reorder;
 mod replace_file;
 mod report;
 mod signals;
@@ -26,13 +29,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use batch_fetch::{Error, Response};
 use clap::Parser;
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncBufRead, BufReader};
+use tokio::sync::mpsc;
 
 use args::Args;
 use input::Origins;
+use outcome::Outcome;
+use reorder::Reorder;
 use replace_file::Replacement;
 use report::Report;
 use writer::{Finished, Intake, Writer};
@@ -67,7 +72,8 @@ fn usage_error(reason: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-type Results = Pin<Box<dyn Stream<Item = (usize, Result<Response, Error>)> + Send>>;
+/// The batch's results, by batch position.
+type Results = Pin<Box<dyn Stream<Item = (usize, Outcome)> + Send>>;
 
 /// Runs the batch; `Err` is a usage error (exit status 2).
 async fn run(args: Args) -> Result<ExitCode, String> {
@@ -105,9 +111,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     let taken = read.clone();
     let started = Arc::new(AtomicUsize::new(0));
     let all_taken = Arc::new(AtomicBool::new(false));
-    let inputs = futures_util::stream::unfold(lines, {
+    // By input index, which the reader gives in order from 0.
+    let inputs = futures_util::stream::unfold((lines, 0usize), {
         let (started, all_taken, intake) = (started.clone(), all_taken.clone(), intake.clone());
-        move |mut lines| {
+        move |(mut lines, index)| {
             let (taken, started, all_taken, intake) = (
                 taken.clone(),
                 started.clone(),
@@ -120,7 +127,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                     Some((input, bytes)) => {
                         taken.fetch_add(bytes, Ordering::Relaxed);
                         started.fetch_add(1, Ordering::Relaxed);
-                        Some((input, lines))
+                        Some(((index, input), (lines, index + 1)))
                     }
                     None => {
                         all_taken.store(true, Ordering::Relaxed);
@@ -130,7 +137,6 @@ async fn run(args: Args) -> Result<ExitCode, String> {
             }
         }
     });
-    let inputs = batch_fetch::from_stream(Box::pin(inputs));
 
     let mut batch = match args.deadline {
         Some(deadline) => client.batch().deadline(deadline),
@@ -155,57 +161,103 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         }
     })
     .map_err(|e| format!("cannot handle signals: {e}"))?;
-    let mut results: Results = if args.ordered {
-        Box::pin(batch.fetch_stream_ordered(inputs))
-    } else {
-        Box::pin(batch.fetch_stream(inputs))
+    // Inputs that are not sent (see `downloads`) have their outcome here.
+    let (not_sent, mut unsent_outcomes) = mpsc::unbounded_channel();
+    let mut results: Results = match &args.output_dir {
+        Some(dir) => {
+            let targets = downloads::Targets {
+                dir: dir.clone(),
+                keep_complete: args.continue_run,
+                origins: origins.clone(),
+                not_sent,
+            };
+            let items = downloads::targets(inputs, targets);
+            let downloads = batch.download_stream(batch_fetch::from_stream(Box::pin(items)));
+            Box::pin(downloads.map(|(at, result)| (at, Outcome::Downloaded(result))))
+        }
+        None => {
+            drop(not_sent);
+            let origins = origins.clone();
+            let inputs = inputs.map(move |(index, input)| {
+                origins.to_batch(index);
+                input
+            });
+            let inputs = batch_fetch::from_stream(Box::pin(inputs));
+            let fetched = |(at, result)| (at, Outcome::Fetched(result));
+            if args.ordered {
+                Box::pin(batch.fetch_stream_ordered(inputs).map(fetched))
+            } else {
+                Box::pin(batch.fetch_stream(inputs).map(fetched))
+            }
+        }
     };
 
     let progress = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| summary::ProgressLine::start(batch.clone(), TICK, read, input_size));
 
     let settings = writer::Settings {
-        output_dir: args.output_dir.clone(),
+        checksum: args.checksum,
         with_body: args.body,
         fail_fast: args.fail_fast,
         report: report.as_ref().map(|(_, _, report)| report.clone()),
     };
     let writer = Writer::start(settings, out, intake, stopping.clone());
+    let mut handing = HandOver {
+        writer: &writer,
+        order: args.ordered.then(Reorder::new),
+        fail_fast: args.fail_fast,
+    };
     let mut stopped_early = false;
     loop {
         // Never waits on the writer: this loop drives the requests under way.
-        let (index, result) = tokio::select! {
+        let (index, position, outcome) = tokio::select! {
             biased;
             () = writer.stopped() => {
                 stopped_early = true;
                 break;
             }
+            Some((index, outcome)) = unsent_outcomes.recv() => (index, None, outcome),
             next = results.next() => match next {
-                Some(next) => next,
+                Some((at, outcome)) => (origins.at_position(at), Some(at), outcome),
                 None => break,
             },
         };
-        let failure = match &result {
-            Ok(res) => res.status().as_u16() >= 400,
-            Err(_) => true,
-        };
         let origin = origins.take(index);
-        let sent = writer.send(Finished {
+        if !handing.give(Finished {
             index,
+            position,
             origin,
-            result,
-        });
-        if !sent {
-            stopped_early = true;
-            break;
-        }
-        if failure && args.fail_fast {
+            outcome,
+        }) {
             stopped_early = true;
             break;
         }
     }
     // Dropping the stream cancels what is still in flight.
     drop(results);
+    if !stopped_early {
+        // Sent before the batch's inputs ended, so before its results did.
+        while let Ok((index, outcome)) = unsent_outcomes.try_recv() {
+            let origin = origins.take(index);
+            let finished = Finished {
+                index,
+                position: None,
+                origin,
+                outcome,
+            };
+            if !handing.give(finished) {
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    if !stopped_early && let Some(order) = handing.order.take() {
+        for finished in order.rest() {
+            if !handing.pass(finished) {
+                break;
+            }
+        }
+    }
     let written = writer.finish().await;
     let stopped_early = stopped_early || written.stopped_early;
     let (mut failed, cancelled) = (written.failed, written.cancelled);
@@ -253,7 +305,10 @@ async fn run(args: Args) -> Result<ExitCode, String> {
         }
     }
     if !args.quiet {
-        eprint!("{}", summary::table(&stats, failed));
+        eprint!(
+            "{}",
+            summary::table(&stats, failed, written.not_sent, written.kept)
+        );
         if stopped_early && args.fail_fast {
             eprintln!("stopped at the first failed input (--fail-fast)");
         }
@@ -275,6 +330,36 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The outcomes on their way to the writer: in input order with
+/// `--ordered`, and stopping at the first failure with `--fail-fast`.
+struct HandOver<'a> {
+    writer: &'a Writer,
+    order: Option<Reorder<Finished>>,
+    fail_fast: bool,
+}
+
+impl HandOver<'_> {
+    /// Takes one outcome; false when the run stops here.
+    fn give(&mut self, finished: Finished) -> bool {
+        let Some(order) = &mut self.order else {
+            return self.pass(finished);
+        };
+        order.hold(finished.index, finished);
+        while let Some(due) = self.order.as_mut().and_then(Reorder::next_due) {
+            if !self.pass(due) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands one outcome to the writer; false when the run stops here.
+    fn pass(&self, finished: Finished) -> bool {
+        let failure = finished.outcome.failed();
+        self.writer.send(finished) && !(failure && self.fail_fast)
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use batch_fetch::{Error, ErrorKind, Response, Timings};
+use batch_fetch::{ErrorKind, Timings};
 use serde::Serialize;
 
 use crate::input::Origin;
+use crate::outcome::Outcome;
 use crate::redact;
 
 /// What one input's line says.
@@ -22,17 +23,24 @@ pub(crate) struct Record<'a> {
     /// The URL that answered, after redirects, its credentials masked.
     final_url: Option<String>,
     status: Option<u16>,
-    /// Body bytes (decoded).
-    bytes: Option<usize>,
+    /// Body bytes (decoded): in memory, or in the file.
+    bytes: Option<u64>,
     attempts: u32,
     timings: Option<TimingsMs>,
     error: Option<ErrorRecord>,
     /// Where `--output-dir` put the body.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) file: Option<String>,
-    /// Why the body could not be written there.
+    file: Option<String>,
+    /// Whether part of the file came from an earlier attempt or run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) file_error: Option<String>,
+    resumed: Option<bool>,
+    /// The file was there from an earlier run (`--continue`): no request
+    /// was sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    kept: bool,
+    /// The file's SHA-256, in hex (`--checksum`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
     /// The body (`--body`): as text when it is UTF-8, else base64.
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
@@ -57,48 +65,65 @@ struct ErrorRecord {
 }
 
 impl<'a> Record<'a> {
+    /// The line of input `index`, which was at `position` in the batch
+    /// (none when it was not sent).
     pub(crate) fn new(
         index: usize,
+        position: Option<usize>,
         origin: &'a Origin,
-        result: &Result<Response, Error>,
+        outcome: &Outcome,
         with_body: bool,
     ) -> Self {
         let mut record = Record {
             index,
             line: origin.line,
             url: origin.url.as_deref(),
-            final_url: None,
-            status: None,
-            bytes: None,
-            attempts: 0,
-            timings: None,
+            final_url: outcome
+                .final_url()
+                .map(|url| redact::userinfo(&url.to_string()).into_owned()),
+            // A status taken as an error (--fail, or a download's) still
+            // says which.
+            status: outcome.status(),
+            bytes: outcome.bytes(),
+            attempts: outcome.attempts(),
+            timings: outcome.timings().map(TimingsMs::from),
             error: None,
-            file: None,
-            file_error: None,
+            file: outcome.file().map(|path| path.display().to_string()),
+            resumed: None,
+            kept: false,
+            sha256: None,
             body: None,
             body_encoding: None,
         };
-        match result {
-            Ok(res) => {
-                record.final_url = Some(redact::userinfo(&res.url().to_string()).into_owned());
-                record.status = Some(res.status().as_u16());
-                record.bytes = Some(res.body().len());
-                record.attempts = res.attempts();
-                record.timings = Some(TimingsMs::from(res.timings()));
-                if with_body {
-                    let (body, encoding) = body_text(res.body());
-                    record.body = Some(body);
-                    record.body_encoding = Some(encoding);
-                }
+        match outcome {
+            Outcome::Fetched(Ok(res)) if with_body => {
+                let (body, encoding) = body_text(res.body());
+                record.body = Some(body);
+                record.body_encoding = Some(encoding);
             }
-            Err(err) => {
-                // A status taken as an error (--fail) still says which.
-                record.status = err.status().map(|status| status.as_u16());
-                record.attempts = err.attempts();
-                record.timings = err.timings().map(TimingsMs::from);
+            Outcome::Fetched(Ok(_)) => {}
+            Outcome::Downloaded(Ok(download)) => {
+                record.resumed = Some(download.resumed());
+                record.sha256 = download.sha256().as_ref().map(|sha| hex(sha));
+            }
+            Outcome::Kept { .. } => {
+                record.resumed = Some(false);
+                record.kept = true;
+            }
+            Outcome::Fetched(Err(err)) | Outcome::Downloaded(Err(err)) => {
+                let mut message = err.to_string();
+                if let Some(position) = position.filter(|&p| p != index) {
+                    message = renumbered(&message, position, index);
+                }
                 record.error = Some(ErrorRecord {
                     kind: kind_name(err.kind()),
-                    message: redact::userinfo(&err.to_string()).into_owned(),
+                    message: redact::userinfo(&message).into_owned(),
+                });
+            }
+            Outcome::FileFailed(reason) => {
+                record.error = Some(ErrorRecord {
+                    kind: kind_name(ErrorKind::File),
+                    message: reason.clone(),
                 });
             }
         }
@@ -108,13 +133,12 @@ impl<'a> Record<'a> {
 
 impl Record<'_> {
     /// Why the tool counts this input as failed, when it does: its error,
-    /// the body it could not write, or its status.
+    /// or its status.
     pub(crate) fn failure(&self) -> String {
-        match (&self.error, &self.file_error, self.status) {
-            (Some(error), _, _) => error.message.clone(),
-            (None, Some(file_error), _) => format!("cannot write the body: {file_error}"),
-            (None, None, Some(status)) => format!("status {status}"),
-            (None, None, None) => String::new(),
+        match (&self.error, self.status) {
+            (Some(error), _) => error.message.clone(),
+            (None, Some(status)) => format!("status {status}"),
+            (None, None) => String::new(),
         }
     }
 }
@@ -131,6 +155,20 @@ impl From<&Timings> for TimingsMs {
     }
 }
 
+/// `message` saying `(input {index})` where the library, which numbers
+/// only the inputs it was given, said `(input {position})`: with
+/// `--continue`, the inputs kept are not given to it. The library's
+/// number comes first in its message, after the URL (which has no
+/// spaces) or the input as written (quoted: in the rare input that holds
+/// the very same text, that would be renumbered instead).
+fn renumbered(message: &str, position: usize, index: usize) -> String {
+    message.replacen(
+        &format!(" (input {position})"),
+        &format!(" (input {index})"),
+        1,
+    )
+}
+
 /// A body as JSON text: itself when it is UTF-8, else its base64.
 fn body_text(body: &[u8]) -> (String, &'static str) {
     use base64::Engine;
@@ -142,6 +180,18 @@ fn body_text(body: &[u8]) -> (String, &'static str) {
             "base64",
         ),
     }
+}
+
+/// Bytes as lowercase hex, as `sha256sum` writes a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Milliseconds with microsecond precision.
@@ -166,5 +216,32 @@ pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Status => "status",
         ErrorKind::File => "file",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_librarys_number_for_an_input_becomes_the_tools() {
+        assert_eq!(
+            renumbered(
+                "HTTP status error for http://h.test/a (input 1): 404 Not Found",
+                1,
+                4
+            ),
+            "HTTP status error for http://h.test/a (input 4): 404 Not Found"
+        );
+        assert_eq!(
+            renumbered(
+                "timed out for http://h.test/ (input 12) after 2 attempts",
+                1,
+                4
+            ),
+            "timed out for http://h.test/ (input 12) after 2 attempts",
+            "only that number"
+        );
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
     }
 }

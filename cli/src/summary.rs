@@ -56,15 +56,21 @@ impl ProgressLine {
 }
 
 /// The summary: the inputs that succeeded and failed by the tool's
-/// measure (`failed` counts errors, statuses of 400 and more, and bodies
-/// that could not be written), then the batch's own summary (counts by
+/// measure (`failed` counts errors, statuses of 400 and more, and files
+/// that could not be used), those of them not sent (`not_sent`: files
+/// kept from an earlier run, `kept` of them, and files refused, which the
+/// batch's counts leave out), then the batch's own summary (counts by
 /// status and error kind, retries, bytes, throughput, latency
 /// percentiles).
-pub(crate) fn table(stats: &BatchStats, failed: u64) -> String {
+pub(crate) fn table(stats: &BatchStats, failed: u64, not_sent: u64, kept: u64) -> String {
+    let inputs = stats.count() + not_sent;
+    let kept = if kept > 0 {
+        format!("   kept {kept}")
+    } else {
+        String::new()
+    };
     format!(
-        "inputs    {}   ok {}   failed {}\n{stats}\n",
-        stats.count(),
-        stats.count().saturating_sub(failed),
-        failed,
+        "inputs    {inputs}   ok {}   failed {failed}{kept}\n{stats}\n",
+        inputs.saturating_sub(failed),
     )
 }

@@ -11,29 +11,32 @@
 //! pauses the taking of new inputs, never the requests under way.
 
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use batch_fetch::{Error, ErrorKind, Response};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 use crate::files;
 use crate::input::Origin;
-use crate::output::Record;
+use crate::outcome::Outcome;
+use crate::output::{self, Record};
 use crate::report::Report;
 use crate::signals::Stopping;
 
 /// One input's result, for the writer.
 pub(crate) struct Finished {
+    /// The input's index.
     pub(crate) index: usize,
+    /// Its position in the batch; none when it was not sent.
+    pub(crate) position: Option<usize>,
     pub(crate) origin: Origin,
-    pub(crate) result: Result<Response, Error>,
+    pub(crate) outcome: Outcome,
 }
 
 /// What is written besides the line.
 pub(crate) struct Settings {
-    /// Where each body goes (`--output-dir`).
-    pub(crate) output_dir: Option<PathBuf>,
+    /// Whether a kept file's line has its SHA-256 (`--checksum`; a
+    /// download's comes with it).
+    pub(crate) checksum: bool,
     /// Whether the body goes into the line (`--body`).
     pub(crate) with_body: bool,
     /// Whether to stop at the first failed input (`--fail-fast`).
@@ -46,14 +49,18 @@ pub(crate) struct Settings {
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     /// Inputs failed by the tool's measure (an error, a status of 400 or
-    /// more, a body it could not write), and outputs it could not write.
+    /// more, a file it could not use), and outputs it could not write.
     pub(crate) failed: u64,
+    /// Inputs not sent, which the batch's own counts leave out.
+    pub(crate) not_sent: u64,
+    /// Of those, files kept from an earlier run (`--continue`).
+    pub(crate) kept: u64,
     /// Inputs whose request was cancelled (a signal, the deadline).
     pub(crate) cancelled: u64,
     /// Lines left unwritten because a second signal asked for haste.
     pub(crate) unwritten: u64,
     /// Whether writing stopped before the results did: the output is
-    /// gone, or `--fail-fast` met a body it could not write.
+    /// gone, or `--fail-fast` met a failure only the writer sees.
     pub(crate) stopped_early: bool,
 }
 
@@ -207,38 +214,44 @@ fn cannot_write(e: &io::Error, written: &mut Written) {
     written.stopped_early = true;
 }
 
-/// One result: its body file, its row in the report, its line.
+/// One result: its row in the report, its line.
 fn write_one(
     Finished {
         index,
+        position,
         origin,
-        result,
+        mut outcome,
     }: Finished,
     settings: &Settings,
     out: &Stdout,
     stopping: &Stopping,
     written: &mut Written,
 ) {
-    let mut failure = match &result {
-        Ok(res) => res.status().as_u16() >= 400,
-        Err(_) => true,
-    };
-    written.cancelled += u64::from(matches!(&result, Err(e) if e.kind() == ErrorKind::Cancelled));
     let hurried = stopping.hurried();
-    let mut record = Record::new(index, &origin, &result, settings.with_body);
-    if let (Some(dir), Ok(res), false) = (&settings.output_dir, &result, hurried) {
-        let name = files::file_name(index, res.url());
-        match files::write_body(dir, &name, res.body()) {
-            Ok(path) => record.file = Some(path.display().to_string()),
-            Err(e) => {
-                record.file_error = Some(e.to_string());
-                failure = true;
-            }
+    let mut sha256 = None;
+    if let (Outcome::Kept { path, .. }, true, false) = (&outcome, settings.checksum, hurried) {
+        match files::sha256(path) {
+            Ok(sha) => sha256 = Some(output::hex(&sha)),
+            Err(e) => outcome = Outcome::FileFailed(format!("cannot read {}: {e}", path.display())),
         }
     }
+    let failure = outcome.failed();
     written.failed += u64::from(failure);
+    written.cancelled += u64::from(outcome.cancelled());
+    written.not_sent += u64::from(position.is_none());
+    written.kept += u64::from(matches!(outcome, Outcome::Kept { .. }));
+    let mut record = Record::new(index, position, &origin, &outcome, settings.with_body);
+    if sha256.is_some() {
+        record.sha256 = sha256;
+    }
     if let Some(report) = &settings.report {
-        report.finish(index, &origin, &result, failure.then(|| record.failure()));
+        report.finish(
+            index,
+            position,
+            &origin,
+            &outcome,
+            failure.then(|| record.failure()),
+        );
     }
     if hurried {
         written.unwritten += 1;
@@ -254,6 +267,8 @@ fn write_one(
     {
         cannot_write(&e, written);
     }
+    // The loop that hands results over stops at a failure it sees; this
+    // one may find its own (a kept file it cannot read).
     if failure && settings.fail_fast {
         written.stopped_early = true;
     }

@@ -229,8 +229,22 @@ impl Batch {
         <I::Inputs as IntoInputs>::Stream: Send + 'static,
         <I::Inputs as IntoInputs>::Item: Send,
     {
-        self.fetch_stream(items.into_inputs())
-            .map(|(index, result)| (index, result.map(Download::from_response)))
+        self.fetch_stream(items.into_inputs()).map(downloaded)
+    }
+
+    /// Like [`BatchClient::download_stream_ordered`], with this batch's
+    /// settings.
+    pub fn download_stream_ordered<I>(
+        &self,
+        items: I,
+    ) -> impl Stream<Item = (usize, Result<Download, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoDownloads,
+        <I::Inputs as IntoInputs>::Stream: Send + 'static,
+        <I::Inputs as IntoInputs>::Item: Send,
+    {
+        self.fetch_stream_ordered(items.into_inputs())
+            .map(downloaded)
     }
 
     /// A driver over `reqs` whose request futures own all they need, so
@@ -262,6 +276,13 @@ impl Batch {
             },
         )
     }
+}
+
+/// A download's outcome, from the stream of its batch.
+fn downloaded(
+    (index, result): (usize, Result<Response, Error>),
+) -> (usize, Result<Download, Error>) {
+    (index, result.map(Download::from_response))
 }
 
 impl fmt::Debug for Batch {

@@ -227,9 +227,11 @@ impl BatchClient {
     /// - A body cut off mid-way is retried by the client's retry policy
     ///   (for `GET` and the other methods it repeats). If the server said
     ///   `Accept-Ranges: bytes` with a strong `ETag` (or a
-    ///   `Last-Modified`), the next attempt asks for the rest only, with
-    ///   `Range` and `If-Range`: a `206` whose `Content-Range` starts where
-    ///   the file ends is appended ([`Download::resumed`]); a `200` (the
+    ///   `Last-Modified`) and a `Content-Length`, as file servers do, the
+    ///   next attempt asks for the rest only, with
+    ///   `Range` and `If-Range`: a `206` whose `Content-Range` runs from
+    ///   where the file ends to the end, with that many bytes, is appended
+    ///   ([`Download::resumed`]); a `200` (the
     ///   file changed on the server) starts the file over, so two versions
     ///   are never spliced; a `206` for other bytes is refused and the next
     ///   attempt starts over. Without a validator, retries start over.
@@ -238,11 +240,12 @@ impl BatchClient {
     ///   times out mid-body resumes like a cut one.
     /// - A body the server compressed (`Content-Encoding`) is stored
     ///   decoded, as [`Response::body`] holds it: the file is the resource
-    ///   itself, whatever the server chose to send on the wire. Such a body
-    ///   cannot be resumed (ranges count the compressed bytes), so its
-    ///   retries start over. A client built with
+    ///   itself, whatever the server chose to send on the wire. A body sent
+    ///   with a `Content-Encoding` is never resumed (ranges count the bytes
+    ///   as sent, and a resume asks for the body unencoded), so its retries
+    ///   start over. A client built with
     ///   [`decompress(false)`](crate::BatchClientBuilder::decompress)
-    ///   stores the raw bytes.
+    ///   stores the raw bytes (and restarts them too).
     /// - [`max_download_size`](crate::BatchClientBuilder::max_download_size)
     ///   bounds a file (unlimited by default);
     ///   [`max_body_size`](crate::BatchClientBuilder::max_body_size) does
@@ -285,6 +288,21 @@ impl BatchClient {
         <I::Inputs as IntoInputs>::Item: Send,
     {
         self.batch().download_stream(items)
+    }
+
+    /// Like [`download_stream`](Self::download_stream), but yields the
+    /// results in input order, as
+    /// [`fetch_stream_ordered`](Self::fetch_stream_ordered) does.
+    pub fn download_stream_ordered<I>(
+        &self,
+        items: I,
+    ) -> impl Stream<Item = (usize, Result<Download, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoDownloads,
+        <I::Inputs as IntoInputs>::Stream: Send + 'static,
+        <I::Inputs as IntoInputs>::Item: Send,
+    {
+        self.batch().download_stream_ordered(items)
     }
 }
 

@@ -60,8 +60,8 @@ struct Shared {
 pub(crate) struct Validator {
     /// For `If-Range`: a strong `ETag`, or else the `Last-Modified` date.
     pub(crate) if_range: HeaderValue,
-    /// The whole body's length, when the `200` said it.
-    pub(crate) total: Option<u64>,
+    /// The whole body's length, as the `200` said.
+    pub(crate) total: u64,
 }
 
 /// One attempt's start, as [`Job::begin_attempt`] decided it.

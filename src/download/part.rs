@@ -21,8 +21,8 @@ pub(crate) struct PartFile {
     created: bool,
     /// The download ended without a file: nothing may write any more.
     abandoned: bool,
-    /// Renamed onto the target.
-    finished: bool,
+    /// Renamed onto the target: its length and checksum.
+    renamed: Option<(u64, Option<[u8; 32]>)>,
     /// The SHA-256 of the bytes written in order from the start, when
     /// asked; `None` once a write out of order (a resumed attempt) breaks
     /// the run, and the file is read again at the end.
@@ -60,7 +60,7 @@ impl PartFile {
             file: None,
             created: false,
             abandoned: false,
-            finished: false,
+            renamed: None,
             hash: settings.checksum.then(Hasher::new),
             checksum: settings.checksum,
             keep: settings.keep_partial,
@@ -93,31 +93,29 @@ impl PartFile {
         Some(validator)
     }
 
-    /// Says (or unsays) in `<part>.meta` how to resume this file, when
-    /// partial files are kept.
+    /// Says in `<part>.meta` how to resume this file, when partial files
+    /// are kept.
     pub(crate) fn note_resumable(
         &mut self,
         url: &str,
-        validator: Option<&Validator>,
+        validator: &Validator,
     ) -> Result<(), BoxError> {
         if !self.keep {
             return Ok(());
         }
         let meta_path = meta::path(&self.path);
-        match validator {
-            Some(validator) => {
-                std::fs::write(&meta_path, meta::render(url, validator)).map_err(|e| {
-                    file_error(format!("cannot write {}: {e}", meta_path.display()))
-                })?;
-                self.resumable = true;
-            }
-            None if self.resumable => {
-                let _ = std::fs::remove_file(&meta_path);
-                self.resumable = false;
-            }
-            None => {}
-        }
+        std::fs::write(&meta_path, meta::render(url, validator))
+            .map_err(|e| file_error(format!("cannot write {}: {e}", meta_path.display())))?;
+        self.resumable = true;
         Ok(())
+    }
+
+    /// This file cannot be resumed (any more): a failure removes it.
+    pub(crate) fn not_resumable(&mut self) {
+        if self.resumable {
+            let _ = std::fs::remove_file(meta::path(&self.path));
+            self.resumable = false;
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -181,8 +179,21 @@ impl PartFile {
     /// The body ended at `end`: cuts the file there, takes its SHA-256 if
     /// asked, and renames it onto `target`.
     pub(crate) fn finish(&mut self, end: u64, target: &Path) -> Result<Option<[u8; 32]>, BoxError> {
+        if let Some((len, sha256)) = self.renamed
+            && len == end
+        {
+            // An attempt that timed out as its file was renamed, and the
+            // next one found the file whole (a `416`).
+            return Ok(sha256);
+        }
         self.check_open()?;
         if self.file.is_none() {
+            if end > 0 {
+                return Err(file_error(format!(
+                    "{} is gone: cannot complete it",
+                    self.path.display()
+                )));
+            }
             // An empty body: nothing was written, there is no file yet.
             self.start(0, &AtomicU64::new(0))?;
         }
@@ -202,7 +213,7 @@ impl PartFile {
                 target.display()
             ))
         })?;
-        self.finished = true;
+        self.renamed = Some((end, sha256));
         if self.resumable {
             let _ = std::fs::remove_file(meta::path(&self.path));
         }
@@ -211,7 +222,7 @@ impl PartFile {
 
     /// No file after all: the partial file goes, and nothing writes again.
     pub(crate) fn abandon(&mut self) {
-        if self.finished || self.abandoned {
+        if self.renamed.is_some() || self.abandoned {
             return;
         }
         self.abandoned = true;
@@ -227,7 +238,7 @@ impl PartFile {
     }
 
     fn check_open(&self) -> Result<(), BoxError> {
-        if self.abandoned || self.finished {
+        if self.abandoned || self.renamed.is_some() {
             return Err(Raised::boxed(
                 ErrorKind::Cancelled,
                 "the download ended before this write",
@@ -272,7 +283,7 @@ mod meta {
     }
 
     pub(super) fn render(url: &str, validator: &Validator) -> String {
-        let total = validator.total.map_or_else(String::new, |t| t.to_string());
+        let total = validator.total;
         format!(
             "{FIRST_LINE}\nurl {url}\nif-range {}\ntotal {total}\n",
             String::from_utf8_lossy(validator.if_range.as_bytes())
@@ -292,10 +303,7 @@ mod meta {
             return None;
         }
         let if_range = HeaderValue::from_str(field("if-range")?).ok()?;
-        let total = match field("total")? {
-            "" => None,
-            n => Some(n.parse().ok()?),
-        };
+        let total = field("total")?.parse().ok()?;
         Some(Validator { if_range, total })
     }
 
@@ -307,15 +315,12 @@ mod meta {
         fn a_meta_file_reads_back_for_its_url_only() {
             let v = Validator {
                 if_range: HeaderValue::from_static("\"abc\""),
-                total: Some(42),
+                total: 42,
             };
             let text = render("http://h.test/a", &v);
             assert_eq!(parse(text.as_bytes(), "http://h.test/a"), Some(v.clone()));
             assert_eq!(parse(text.as_bytes(), "http://h.test/b"), None);
             assert_eq!(parse(b"garbage", "http://h.test/a"), None);
-            let unknown = Validator { total: None, ..v };
-            let text = render("http://h.test/a", &unknown);
-            assert_eq!(parse(text.as_bytes(), "http://h.test/a"), Some(unknown));
         }
     }
 }

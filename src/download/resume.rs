@@ -4,19 +4,25 @@
 //!
 //! The rules, as curl and aria2 apply them, and stricter where they guess:
 //!
-//! * resume only after a `200` with `Accept-Ranges: bytes` and a validator
-//!   (a strong `ETag`, else `Last-Modified`), whose body was not decoded
-//!   (ranges count the bytes of the encoded body, not the stored ones);
+//! * resume only after a `200` with `Accept-Ranges: bytes`, a validator
+//!   (a strong `ETag`, else `Last-Modified`) and a `Content-Length`, sent
+//!   without a `Content-Encoding`: ranges count the bytes as sent, which
+//!   are the stored ones only then. (tower-http drops both
+//!   `Content-Encoding` and `Content-Length` from a body it decodes, so a
+//!   decoded body is never resumed; requiring the length is what tells,
+//!   at no cost to other requests, and it is what file servers send);
 //! * ask with `If-Range`, so a server whose file changed answers `200`
 //!   with the new version whole (which restarts the file) instead of a
 //!   range of it that would splice two versions;
-//! * append a `206` only if its `Content-Range` starts where the file
-//!   ends and has the length the `200` said; anything else restarts;
+//! * append a `206` only if its `Content-Range` runs from where the file
+//!   ends to the end of the length the `200` said, its `Content-Length`
+//!   is that many bytes, and it is not encoded; anything else restarts;
 //! * a `416` whose `Content-Range` says the body is as long as the file
 //!   means the file was whole already.
 
 use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED,
+    RANGE,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -39,19 +45,18 @@ pub(crate) fn ask_for_rest(headers: &mut HeaderMap, start: &AttemptStart) {
 }
 
 /// What a `200` allows a later attempt: `None` unless it has
-/// `Accept-Ranges: bytes`, a validator, and a body that is not decoded.
-pub(crate) fn validator(headers: &HeaderMap, decoded: bool) -> Option<Validator> {
-    if decoded || !accepts_byte_ranges(headers) {
+/// `Accept-Ranges: bytes`, a validator and a `Content-Length`, and no
+/// `Content-Encoding`.
+pub(crate) fn validator(headers: &HeaderMap) -> Option<Validator> {
+    if !accepts_byte_ranges(headers) || headers.contains_key(CONTENT_ENCODING) {
         return None;
     }
+    let total = content_length(headers)?;
     let strong_etag = headers
         .get(ETAG)
         .filter(|etag| !etag.as_bytes().starts_with(b"W/") && etag.as_bytes().starts_with(b"\""));
     let if_range = strong_etag.or_else(|| headers.get(LAST_MODIFIED))?.clone();
-    Some(Validator {
-        if_range,
-        total: content_length(headers),
-    })
+    Some(Validator { if_range, total })
 }
 
 /// Where an answer's body goes in the file.
@@ -69,34 +74,36 @@ pub(crate) fn placement(
     status: StatusCode,
     headers: &HeaderMap,
     start: &AttemptStart,
-    decoded: bool,
 ) -> Result<Placement, String> {
-    let asked = start.validator.is_some() && start.offset > 0;
-    match status {
-        StatusCode::PARTIAL_CONTENT if !asked => {
+    let asked = start.validator.as_ref().filter(|_| start.offset > 0);
+    match (status, asked) {
+        (StatusCode::PARTIAL_CONTENT, None) => {
             Err("a 206 Partial Content to a request for the whole body".into())
         }
-        StatusCode::PARTIAL_CONTENT => {
+        (StatusCode::PARTIAL_CONTENT, Some(validator)) => {
             let range = headers.get(CONTENT_RANGE);
             let parsed = range.and_then(|v| parse_content_range(v.as_bytes()));
-            let total = start.validator.as_ref().and_then(|v| v.total);
+            let rest = validator.total.checked_sub(start.offset);
             match parsed {
-                Some(ContentRange::Bytes {
-                    first, total: got, ..
-                }) if first == start.offset
-                    && !decoded
-                    && (total.is_none() || got.is_none() || got == total) =>
+                Some(ContentRange::Bytes { first, last, total })
+                    if first == start.offset
+                        && total.is_none_or(|t| t == validator.total)
+                        && last.checked_add(1) == Some(validator.total)
+                        && content_length(headers) == rest
+                        && !headers.contains_key(CONTENT_ENCODING) =>
                 {
                     Ok(Placement::At(first))
                 }
                 _ => Err(format!(
-                    "a 206 with Content-Range {} to Range: bytes={}-",
+                    "a 206 with Content-Range {} and Content-Length {} to Range: bytes={}- of {} bytes",
                     shown(range),
-                    start.offset
+                    shown(headers.get(http::header::CONTENT_LENGTH)),
+                    start.offset,
+                    validator.total
                 )),
             }
         }
-        StatusCode::RANGE_NOT_SATISFIABLE if asked => {
+        (StatusCode::RANGE_NOT_SATISFIABLE, Some(_)) => {
             let range = headers.get(CONTENT_RANGE);
             match range.and_then(|v| parse_content_range(v.as_bytes())) {
                 Some(ContentRange::Unsatisfied { total }) if total == start.offset => {
@@ -194,7 +201,7 @@ mod tests {
         map
     }
 
-    fn resuming(offset: u64, total: Option<u64>) -> AttemptStart {
+    fn resuming(offset: u64, total: u64) -> AttemptStart {
         AttemptStart {
             generation: 2,
             offset,
@@ -242,80 +249,102 @@ mod tests {
     }
 
     #[test]
-    fn only_a_strong_etag_or_a_date_with_byte_ranges_allows_resuming() {
+    fn only_a_strong_etag_or_a_date_with_byte_ranges_and_a_length_allows_resuming() {
         let strong = headers(&[
             ("accept-ranges", "bytes"),
             ("etag", "\"abc\""),
             ("last-modified", "Sun, 06 Dec 2026 10:00:00 GMT"),
             ("content-length", "100"),
         ]);
-        let v = validator(&strong, false).unwrap();
+        let v = validator(&strong).unwrap();
         assert_eq!(v.if_range, "\"abc\"");
-        assert_eq!(v.total, Some(100));
-        assert_eq!(validator(&strong, true), None, "a decoded body");
+        assert_eq!(v.total, 100);
+        let mut encoded = strong.clone();
+        encoded.insert("content-encoding", HeaderValue::from_static("gzip"));
+        assert_eq!(validator(&encoded), None, "an encoded body");
+        let mut decoded = strong.clone();
+        decoded.remove("content-length");
+        assert_eq!(validator(&decoded), None, "no length: decoded, or chunked");
 
         let weak = headers(&[
             ("accept-ranges", "none, Bytes"),
             ("etag", "W/\"abc\""),
             ("last-modified", "Sun, 06 Dec 2026 10:00:00 GMT"),
+            ("content-length", "100"),
         ]);
         assert_eq!(
-            validator(&weak, false).unwrap().if_range,
+            validator(&weak).unwrap().if_range,
             "Sun, 06 Dec 2026 10:00:00 GMT"
         );
-        let weak_only = headers(&[("accept-ranges", "bytes"), ("etag", "W/\"abc\"")]);
-        assert_eq!(validator(&weak_only, false), None);
-        let no_ranges = headers(&[("accept-ranges", "none"), ("etag", "\"abc\"")]);
-        assert_eq!(validator(&no_ranges, false), None);
-        assert_eq!(validator(&headers(&[("etag", "\"abc\"")]), false), None);
+        let weak_only = headers(&[
+            ("accept-ranges", "bytes"),
+            ("etag", "W/\"abc\""),
+            ("content-length", "100"),
+        ]);
+        assert_eq!(validator(&weak_only), None);
+        let no_ranges = headers(&[
+            ("accept-ranges", "none"),
+            ("etag", "\"abc\""),
+            ("content-length", "100"),
+        ]);
+        assert_eq!(validator(&no_ranges), None);
+        let unannounced = headers(&[("etag", "\"abc\""), ("content-length", "100")]);
+        assert_eq!(validator(&unannounced), None);
     }
 
     #[test]
     fn a_resume_asks_for_the_rest_of_the_same_version_as_stored() {
         let mut map = HeaderMap::new();
-        ask_for_rest(&mut map, &resuming(1234, Some(5000)));
+        ask_for_rest(&mut map, &resuming(1234, 5000));
         assert_eq!(map[RANGE], "bytes=1234-");
         assert_eq!(map[IF_RANGE], "\"v1\"");
         assert_eq!(map[ACCEPT_ENCODING], "identity");
 
         let mut map = HeaderMap::new();
-        ask_for_rest(&mut map, &resuming(0, Some(5000)));
+        ask_for_rest(&mut map, &resuming(0, 5000));
         assert!(map.is_empty(), "nothing stored: the whole body");
     }
 
     #[test]
     fn only_the_rest_asked_for_is_appended() {
-        let start = resuming(40, Some(100));
-        let ok = headers(&[("content-range", "bytes 40-99/100")]);
+        let start = resuming(40, 100);
+        let ok = headers(&[
+            ("content-range", "bytes 40-99/100"),
+            ("content-length", "60"),
+        ]);
         assert_eq!(
-            placement(StatusCode::PARTIAL_CONTENT, &ok, &start, false),
+            placement(StatusCode::PARTIAL_CONTENT, &ok, &start),
             Ok(Placement::At(40))
         );
-        for bad in [
-            "bytes 0-99/100",
-            "bytes 41-99/100",
-            "bytes 40-199/200",
-            "nonsense",
+        let unknown_total =
+            headers(&[("content-range", "bytes 40-99/*"), ("content-length", "60")]);
+        assert_eq!(
+            placement(StatusCode::PARTIAL_CONTENT, &unknown_total, &start),
+            Ok(Placement::At(40))
+        );
+        for (range, length) in [
+            ("bytes 0-99/100", "100"),
+            ("bytes 41-99/100", "59"),
+            ("bytes 40-199/200", "160"),
+            ("bytes 40-89/100", "50"),
+            ("bytes 40-99/100", "50"),
+            ("nonsense", "60"),
         ] {
-            let h = headers(&[("content-range", bad)]);
+            let h = headers(&[("content-range", range), ("content-length", length)]);
             assert!(
-                placement(StatusCode::PARTIAL_CONTENT, &h, &start, false).is_err(),
-                "{bad}"
+                placement(StatusCode::PARTIAL_CONTENT, &h, &start).is_err(),
+                "{range} {length}"
             );
         }
-        assert!(
-            placement(
-                StatusCode::PARTIAL_CONTENT,
-                &HeaderMap::new(),
-                &start,
-                false
-            )
-            .is_err()
-        );
-        assert!(placement(StatusCode::PARTIAL_CONTENT, &ok, &start, true).is_err());
+        let no_length = headers(&[("content-range", "bytes 40-99/100")]);
+        assert!(placement(StatusCode::PARTIAL_CONTENT, &no_length, &start).is_err());
+        assert!(placement(StatusCode::PARTIAL_CONTENT, &HeaderMap::new(), &start).is_err());
+        let mut encoded = ok.clone();
+        encoded.insert("content-encoding", HeaderValue::from_static("gzip"));
+        assert!(placement(StatusCode::PARTIAL_CONTENT, &encoded, &start).is_err());
         // The file changed: the new version, whole.
         assert_eq!(
-            placement(StatusCode::OK, &HeaderMap::new(), &start, false),
+            placement(StatusCode::OK, &HeaderMap::new(), &start),
             Ok(Placement::At(0))
         );
         // Not asked for a range: a 206 is not the body.
@@ -324,18 +353,18 @@ mod tests {
             offset: 0,
             validator: None,
         };
-        assert!(placement(StatusCode::PARTIAL_CONTENT, &ok, &fresh, false).is_err());
+        assert!(placement(StatusCode::PARTIAL_CONTENT, &ok, &fresh).is_err());
     }
 
     #[test]
     fn a_416_saying_the_file_is_whole_completes_it() {
-        let start = resuming(100, Some(100));
+        let start = resuming(100, 100);
         let whole = headers(&[("content-range", "bytes */100")]);
         assert_eq!(
-            placement(StatusCode::RANGE_NOT_SATISFIABLE, &whole, &start, false),
+            placement(StatusCode::RANGE_NOT_SATISFIABLE, &whole, &start),
             Ok(Placement::Complete(100))
         );
         let shorter = headers(&[("content-range", "bytes */50")]);
-        assert!(placement(StatusCode::RANGE_NOT_SATISFIABLE, &shorter, &start, false).is_err());
+        assert!(placement(StatusCode::RANGE_NOT_SATISFIABLE, &shorter, &start).is_err());
     }
 }

@@ -4,22 +4,6 @@
 //! size limit counts *decoded* bytes: a small compressed body that inflates
 //! without end (a "zip bomb") stops at `max_body_size` with `BodyTooLarge`
 //! instead of filling memory.
-//!
-//! tower-http drops `Content-Encoding` from a response it decodes; a
-//! download needs to know (a decoded body cannot be resumed by ranges,
-//! which count encoded bytes), so [`Encoded`] marks one first.
-
-/// In a response's extensions: it came with a `Content-Encoding` (under
-/// tower-http, which then removes the header).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Encoded;
-
-/// Whether the response came encoded (marked, or with the header still
-/// there when nothing decodes).
-pub(crate) fn was_encoded(head: &http::response::Parts) -> bool {
-    head.extensions.get::<Encoded>().is_some()
-        || head.headers.contains_key(http::header::CONTENT_ENCODING)
-}
 
 #[cfg(any(
     feature = "gzip",
@@ -28,23 +12,16 @@ pub(crate) fn was_encoded(head: &http::response::Parts) -> bool {
     feature = "zstd"
 ))]
 mod enabled {
-    use std::task::{Context, Poll};
-
-    use futures_util::TryFutureExt;
-    use futures_util::future::MapOk;
-
-    use super::Encoded;
     use crate::connect::HttpsClient;
 
     /// The pooled client (or another innermost service) with decompression
     /// in front.
-    pub(crate) type Decompress<S = HttpsClient> =
-        tower_http::decompression::Decompression<NoteEncoding<S>>;
+    pub(crate) type Decompress<S = HttpsClient> = tower_http::decompression::Decompression<S>;
 
     /// Wraps the client; with `on == false`, bodies pass through untouched
     /// and no `Accept-Encoding` is sent.
     pub(crate) fn decompress<S>(client: S, on: bool) -> Decompress<S> {
-        let layer = tower_http::decompression::Decompression::new(NoteEncoding { inner: client });
+        let layer = tower_http::decompression::Decompression::new(client);
         #[cfg(feature = "gzip")]
         let layer = layer.gzip(on);
         #[cfg(feature = "deflate")]
@@ -54,36 +31,6 @@ mod enabled {
         #[cfg(feature = "zstd")]
         let layer = layer.zstd(on);
         layer
-    }
-
-    /// Marks encoded responses with [`Encoded`].
-    #[derive(Clone, Debug)]
-    pub(crate) struct NoteEncoding<S> {
-        inner: S,
-    }
-
-    impl<S, R, B> tower::Service<R> for NoteEncoding<S>
-    where
-        S: tower::Service<R, Response = http::Response<B>>,
-    {
-        type Response = http::Response<B>;
-        type Error = S::Error;
-        type Future = MapOk<S::Future, fn(http::Response<B>) -> http::Response<B>>;
-
-        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-            self.inner.poll_ready(cx)
-        }
-
-        fn call(&mut self, req: R) -> Self::Future {
-            self.inner.call(req).map_ok(note as fn(_) -> _)
-        }
-    }
-
-    fn note<B>(mut res: http::Response<B>) -> http::Response<B> {
-        if res.headers().contains_key(http::header::CONTENT_ENCODING) {
-            res.extensions_mut().insert(Encoded);
-        }
-        res
     }
 }
 

@@ -11,7 +11,6 @@ mod redirect;
 mod timeout;
 
 pub(crate) use custom::{AttemptLayer, AttemptService};
-pub(crate) use decompress::was_encoded;
 pub(crate) use gate::GateConfig;
 pub(crate) use payload::{Payload, StackRequest};
 pub(crate) use redirect::{FinalUrl, RedirectPolicy};

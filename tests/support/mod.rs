@@ -13,6 +13,9 @@
 //!   reset streams and GOAWAYs, the same on every connection or as each
 //!   request path names.
 //! * [`proxy::ProxyServer`]: a loopback HTTP proxy (CONNECT and forwarding).
+//! * [`files::FileServer`]: raw TCP serving deterministic files of any
+//!   size, with or without ranges and validators, cut mid-body, changing
+//!   between requests, wrong `Content-Range`s, gzip, drips (downloads).
 //! * [`nginx::Nginx`]: a real nginx (Debian's) on loopback, with its access
 //!   log; also a TLS front (its stream module) for a plain-TCP service.
 //! * [`tinyproxy::Tinyproxy`]: a real forward proxy (Debian's tinyproxy) on
@@ -27,6 +30,7 @@
 //! * [`tls::TestPki`]: a CA + leaf certificate generated at test time
 //!   ([`TestPki::for_names`] for a leaf of other names).
 //! * [`clients`]: the client builders and retry policies the tests share.
+//! * [`scratch::Scratch`]: a test's own directory for files, removed on drop.
 //! * [`json`]: the JSON payloads of the `json` feature's tests.
 //!
 //! Each test binary uses a subset of this module, hence the `allow`s.
@@ -34,6 +38,7 @@
 
 pub mod clients;
 pub mod external;
+pub mod files;
 pub mod fn_server;
 pub mod h2srv;
 pub mod json;
@@ -41,6 +46,7 @@ pub mod listen;
 pub mod nginx;
 pub mod proxy;
 pub mod raw;
+pub mod scratch;
 pub mod server;
 pub mod tinyproxy;
 pub mod tls;

@@ -481,7 +481,7 @@ fn row_title(out: &mut String, row: &Row) {
         duration(row.total_ms)
     );
     if row.bytes > 0 {
-        let _ = write!(out, ", {}", bytes(row.bytes as u64));
+        let _ = write!(out, ", {}", bytes(row.bytes));
     }
     let _ = write!(
         out,

@@ -17,9 +17,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use batch_fetch::{BatchStats, Error, Event, Observer, Response, Timings};
+use batch_fetch::{BatchStats, Event, Observer, Timings};
 
 use crate::input::Origin;
+use crate::outcome::Outcome;
 use crate::output::kind_name;
 use crate::redact;
 use histogram::{Class, Histogram};
@@ -64,7 +65,7 @@ struct Row {
     outcome: String,
     attempts: u32,
     total_ms: f64,
-    bytes: usize,
+    bytes: u64,
     retried: Vec<Cause>,
     /// Queued, connect, waiting and receiving, in milliseconds.
     breakdown: Option<[f64; 4]>,
@@ -147,42 +148,44 @@ impl Report {
         collected.in_flight.entry(index).or_default().push(mark);
     }
 
-    /// Input `index` has its result; `failure` says why the tool counts
-    /// it as failed (an error, a status of 400 or more, a body it could
-    /// not write), if it does.
+    /// Input `index` has its outcome; `position` is its place in the
+    /// batch (whose events name it by that), none when it was not sent;
+    /// `failure` says why the tool counts it as failed (an error, a status
+    /// of 400 or more, a file it could not use), if it does.
     pub(crate) fn finish(
         &self,
         index: usize,
+        position: Option<usize>,
         origin: &Origin,
-        result: &Result<Response, Error>,
+        result: &Outcome,
         failure: Option<String>,
     ) {
         let now = self.now_ms();
         let mut guard = self.lock();
         let c = &mut *guard;
-        let marks = c.in_flight.remove(&index).unwrap_or_default();
+        let marks = position
+            .and_then(|position| c.in_flight.remove(&position))
+            .unwrap_or_default();
         let end = trail::ended(&marks).unwrap_or(now);
-        let (status, timings, attempts, bytes) = match result {
-            Ok(res) => (
-                Some(res.status().as_u16()),
-                Some(res.timings()),
-                res.attempts(),
-                res.body().len(),
-            ),
-            Err(err) => (None, err.timings(), err.attempts(), 0),
-        };
+        // A status only where an answer was kept, as before downloads:
+        // an error's status shows in its reason.
+        let error = result.error();
+        let status = result.status().filter(|_| error.is_none());
+        let (timings, attempts) = (result.timings(), result.attempts());
+        let bytes = result.bytes().unwrap_or(0);
         let total_ms = timings.map_or(0.0, |t| ms(t.total()));
         let begin = (end - total_ms).max(0.0);
-        let class = Class::of(status);
-        let failed = failure.is_some();
-        let outcome = match result {
-            Ok(res) => res.status().to_string(),
-            Err(err) => kind_name(err.kind()).to_owned(),
+        let (class, outcome) = match (result, error, status) {
+            (Outcome::Kept { .. }, ..) => (Class::Ok, "kept".to_owned()),
+            (_, Some(err), _) => (Class::Error, kind_name(err.kind()).to_owned()),
+            (_, None, Some(status)) => (Class::of(Some(status)), status_text(status)),
+            (_, None, None) => (Class::Error, "file".to_owned()),
         };
-        let url = match (&origin.url, result) {
+        let failed = failure.is_some();
+        let url = match (&origin.url, result.final_url()) {
             (Some(url), _) => url.clone(),
-            (None, Ok(res)) => redact::userinfo(&res.url().to_string()).into_owned(),
-            (None, Err(_)) => format!("(line {})", origin.line),
+            (None, Some(url)) => redact::userinfo(&url.to_string()).into_owned(),
+            (None, None) => format!("(line {})", origin.line),
         };
 
         c.inputs += 1;
@@ -223,7 +226,7 @@ impl Report {
                 connect: ms(t.connect()),
                 waiting: ms(t.ttfb()),
             });
-            let error = result.is_err();
+            let error = !matches!(class, Class::Ok | Class::Client | Class::Server);
             Row {
                 index,
                 line: origin.line,
@@ -268,6 +271,11 @@ impl Report {
         // Counts only: a panic elsewhere leaves nothing half-done.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// `404 Not Found`, as the status shows itself.
+fn status_text(status: u16) -> String {
+    http::StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
 }
 
 fn breakdown(t: &Timings) -> [f64; 4] {

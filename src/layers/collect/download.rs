@@ -12,10 +12,10 @@ use bytes::{Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
 
+use super::detach;
 use super::phases::Stopwatch;
 use crate::download::{self, AttemptStart, Job, Placement};
 use crate::error::{BoxError, ErrorKind, Interrupted, Raised};
-use crate::layers::was_encoded;
 use crate::observe::RequestRecord;
 use crate::response::Downloaded;
 
@@ -45,6 +45,8 @@ where
         stopwatch.body_done(record);
     }
     head.extensions.insert(result?);
+    // The head outlives the attempt in the results: off the read buffer.
+    detach::headers(&mut head.headers);
     Ok(http::Response::from_parts(head, Bytes::new()))
 }
 
@@ -59,18 +61,23 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let encoded = was_encoded(head);
     let placement = if own_range {
         // The caller's own `Range`: the answer is what they asked for.
         Placement::At(0)
     } else {
-        match download::placement(head.status, &head.headers, start, encoded) {
+        match download::placement(head.status, &head.headers, start) {
             Ok(placement) => placement,
             Err(why) => {
-                // Unusable for resuming: the next attempt starts over.
+                // Unusable for resuming: the next attempt (or run) starts
+                // over.
                 job.set_resume(None);
+                job.on_file(start.generation, |part, _, _| {
+                    part.not_resumable();
+                    Ok(())
+                })
+                .await?;
                 return Err(Box::new(Interrupted {
-                    received: 0,
+                    received: None,
                     cause: why.into(),
                 }));
             }
@@ -79,7 +86,7 @@ where
     // A 200 says whether a later attempt (or run) may resume.
     let validator = (head.status == http::StatusCode::OK).then(|| {
         let validator = (!own_range)
-            .then(|| download::validator(&head.headers, encoded))
+            .then(|| download::validator(&head.headers))
             .flatten();
         job.set_resume(validator.clone());
         validator
@@ -97,7 +104,8 @@ where
         }
     };
     let max = job.settings().max_size;
-    if let (Some(max), Some(len), false) = (max, download::content_length(&head.headers), encoded)
+    // A decoded body has no length left; a raw one's is the stored one.
+    if let (Some(max), Some(len)) = (max, download::content_length(&head.headers))
         && at.saturating_add(len) > max
     {
         return Err(too_large(max));
@@ -106,9 +114,11 @@ where
     job.on_file(generation, move |part, persisted, _| {
         part.start(at, persisted)?;
         match &validator {
-            Some(validator) => part.note_resumable(&url, validator.as_ref()),
-            None => Ok(()),
+            Some(Some(validator)) => part.note_resumable(&url, validator)?,
+            Some(None) => part.not_resumable(),
+            None => {}
         }
+        Ok(())
     })
     .await?;
 
@@ -137,7 +147,7 @@ where
                 // Keep what arrived, so the next attempt asks for less.
                 let received = writer.flush().await?;
                 return Err(Box::new(Interrupted {
-                    received: received - at,
+                    received: Some(received - at),
                     cause: err,
                 }));
             }
