@@ -17,7 +17,9 @@ pub struct ClientArgs {
     /// Where the target server listens, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub base: String,
-    /// The path fetched, e.g. `/fast` or `/delay/100`; `?i={i}` is appended.
+    /// The path fetched, e.g. `/fast` or `/delay/100`: `{i}` in it is
+    /// replaced by the request's index, and when it has none `?i={i}` is
+    /// appended.
     #[arg(long)]
     pub path: String,
     /// How many requests.
@@ -46,12 +48,21 @@ pub struct ClientArgs {
     /// the `turnover` comparison against nginx).
     #[arg(long)]
     pub ca_der: Option<std::path::PathBuf>,
+    /// Download each response's body to a file in this directory, named
+    /// by the request's index, instead of reading it into memory
+    /// (batch-fetch's client only: the `downloads` comparison).
+    #[arg(long)]
+    pub download_dir: Option<std::path::PathBuf>,
 }
 
 impl ClientArgs {
     /// The URL of request `i`.
     pub fn url(&self, i: usize) -> String {
-        format!("{}{}?i={i}", self.base, self.path)
+        if self.path.contains("{i}") {
+            format!("{}{}", self.base, self.path.replace("{i}", &i.to_string()))
+        } else {
+            format!("{}{}?i={i}", self.base, self.path)
+        }
     }
 
     /// The per-request timeout.
@@ -96,6 +107,38 @@ pub fn cpu_times() -> (f64, f64) {
     let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage(RUSAGE_SELF)");
     let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
     (secs(usage.user_time()), secs(usage.system_time()))
+}
+
+/// What `rusage` prints, as its last line, about the one program it ran:
+/// the kernel's account of that child (`getrusage(RUSAGE_CHILDREN)` in a
+/// process with no other child).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ChildUsage {
+    /// The program's exit code; `None` when a signal ended it.
+    pub exit_code: Option<i32>,
+    /// Whether `rusage` killed it for running past its limit.
+    pub killed: bool,
+    /// From just before it was started to its exit, seconds.
+    pub wall_s: f64,
+    /// User CPU time, seconds.
+    pub user_s: f64,
+    /// System CPU time, seconds.
+    pub sys_s: f64,
+    /// Peak resident set size, KiB (`ru_maxrss`).
+    pub max_rss_kib: u64,
+}
+
+/// CPU time and peak RSS of this process's waited-for children (user
+/// seconds, system seconds, largest peak RSS in KiB), from getrusage.
+pub fn children_usage() -> (f64, f64, u64) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage(RUSAGE_CHILDREN)");
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    (
+        secs(usage.user_time()),
+        secs(usage.system_time()),
+        u64::try_from(usage.max_rss()).unwrap_or(0),
+    )
 }
 
 // The examples' reader of /proc/self, so both read memory the same way.

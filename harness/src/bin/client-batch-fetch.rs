@@ -2,9 +2,11 @@
 //! library's full default stack (retries, per-host limits, decompression).
 //!
 //! Gather mode uses `fetch_all_settled`; `--stream` uses `fetch_stream`.
+//! With `--download-dir` each body goes to a file instead
+//! (`download_all_settled`; `download_stream` with `--stream`).
 //! It prints one JSON [`Report`](batch_fetch_harness::Report) line.
 
-use batch_fetch::{BatchClient, Error, Response};
+use batch_fetch::{BatchClient, Download, Error, Response};
 use batch_fetch_harness::{ClientArgs, Tally};
 use futures_util::StreamExt;
 
@@ -17,6 +19,12 @@ fn outcome(result: Result<Response, Error>) -> Result<(), String> {
         Ok(res) => Err(format!("status {}", res.status())),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `Ok` for a download whose file is complete (the library renames it into
+/// place only then).
+fn downloaded(result: Result<Download, Error>) -> Result<(), String> {
+    result.map(drop).map_err(|e| e.to_string())
 }
 
 fn main() {
@@ -49,7 +57,21 @@ async fn run(args: ClientArgs) {
         let args = args.clone();
         (0..args.n).map(move |i| args.url(i))
     };
-    if args.stream {
+    if let Some(dir) = args.download_dir.clone() {
+        let items = urls
+            .enumerate()
+            .map(move |(i, url)| (url, dir.join(i.to_string())));
+        if args.stream {
+            let mut results = client.download_stream(items);
+            while let Some((_, result)) = results.next().await {
+                tally.record(downloaded(result));
+            }
+        } else {
+            for result in client.download_all_settled(items).await {
+                tally.record(downloaded(result));
+            }
+        }
+    } else if args.stream {
         let mut results = client.fetch_stream(urls);
         while let Some((_, result)) = results.next().await {
             tally.record(outcome(result));
