@@ -17,6 +17,10 @@ use crate::error::{BoxError, ErrorKind, Raised};
 pub(crate) struct PartFile {
     path: PathBuf,
     file: Option<File>,
+    /// The file's length, as this download made it (every change to the
+    /// file goes through here), so that cutting it to the length it has
+    /// costs no call.
+    len: u64,
     /// This download made the file (and so may remove it).
     created: bool,
     /// The download ended without a file: nothing may write any more.
@@ -58,6 +62,7 @@ impl PartFile {
         PartFile {
             path,
             file: None,
+            len: 0,
             created: false,
             abandoned: false,
             renamed: None,
@@ -85,6 +90,7 @@ impl PartFile {
             return None;
         }
         self.file = Some(file);
+        self.len = len;
         self.created = true;
         self.resumable = true;
         // The bytes already there are read again for the checksum.
@@ -148,11 +154,10 @@ impl PartFile {
                 .open(&self.path)
                 .map_err(|e| self.io_error("cannot create", e))?;
             self.file = Some(file);
+            self.len = 0;
             self.created = true;
         }
-        self.file()?
-            .set_len(at)
-            .map_err(|e| self.io_error("cannot truncate", e))?;
+        self.cut(at)?;
         persisted.store(at, Ordering::Release);
         if at == 0 {
             self.hash = self.checksum.then(Hasher::new);
@@ -170,8 +175,13 @@ impl PartFile {
         persisted: &AtomicU64,
     ) -> Result<(), BoxError> {
         self.check_open()?;
-        write_all_at(self.file()?, bytes, at).map_err(|e| self.io_error("cannot write", e))?;
+        if let Err(e) = write_all_at(self.file()?, bytes, at) {
+            // Some of it may be written: the length is not known any more.
+            self.len = u64::MAX;
+            return Err(self.io_error("cannot write", e));
+        }
         let end = at + bytes.len() as u64;
+        self.len = self.len.max(end);
         persisted.store(end, Ordering::Release);
         match &mut self.hash {
             Some(hash) if hash.len == at => {
@@ -204,9 +214,7 @@ impl PartFile {
             // An empty body: nothing was written, there is no file yet.
             self.start(0, &AtomicU64::new(0))?;
         }
-        let file = self.file()?;
-        file.set_len(end)
-            .map_err(|e| self.io_error("cannot truncate", e))?;
+        self.cut(end)?;
         let sha256 = match self.hash.take() {
             _ if !self.checksum => None,
             Some(hash) if hash.len == end => Some(hash.sha.finalize().into()),
@@ -242,6 +250,17 @@ impl PartFile {
             // Gone already is fine; anything else leaves nothing better to do.
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+
+    /// Cuts (or extends) the file to `len` bytes, if it is not that long.
+    fn cut(&mut self, len: u64) -> Result<(), BoxError> {
+        if self.len != len {
+            self.file()?
+                .set_len(len)
+                .map_err(|e| self.io_error("cannot truncate", e))?;
+            self.len = len;
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<(), BoxError> {
