@@ -1,7 +1,10 @@
 //! The innermost layer of our own: sends a request on the pooled client and
 //! reads the whole response, within its limits (`limits`), timing the
 //! attempt's phases (`phases`), and detaching what it keeps from the
-//! connection's buffers (`detach`).
+//! connection's buffers (`detach`). Two kinds of request take another
+//! path once their head is in, each chosen by a mark in the request's
+//! extensions: a download's body goes to its file (`download`), and a
+//! streaming request's is left unread for the caller (`stream`).
 //!
 //! Reading the body here, inside the concurrency limits and the timeout, is
 //! what makes a permit last until the last body byte and the per-attempt
@@ -12,6 +15,7 @@ mod detach;
 mod download;
 mod limits;
 mod phases;
+mod stream;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +33,7 @@ use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::RequestRecord;
 use crate::response::ResponseLimits;
+use crate::streaming::Streaming;
 use phases::Stopwatch;
 
 /// Sends requests on `S` and collects their bodies.
@@ -61,18 +66,21 @@ where
     fn call(&mut self, req: StackRequest) -> Self::Future {
         let (mut head, payload) = req.into_parts();
         let record = payload.record;
-        let download = head.extensions.get::<Job>().cloned().map(|job| {
+        let special = if let Some(job) = head.extensions.get::<Job>().cloned() {
             let start = job.begin_attempt();
             let own_range = head.headers.contains_key(http::header::RANGE);
             if !own_range {
                 crate::download::ask_for_rest(&mut head.headers, &start);
             }
-            Box::new(Downloading {
+            Some(Box::new(Special::Download(Downloading {
                 job,
                 start,
                 own_range,
-            })
-        });
+            })))
+        } else {
+            (head.extensions.get::<Streaming>().copied())
+                .map(|mark| Box::new(Special::Stream(mark)))
+        };
         CollectFuture {
             state: State::Head {
                 send: self
@@ -82,13 +90,19 @@ where
             limits: self.limits,
             record,
             stopwatch: Some(Stopwatch::start()),
-            download,
+            special,
         }
     }
 }
 
-/// A download's attempt, until its response head arrives (boxed: rare,
+/// A request that takes another path once its head is in (boxed: rare,
 /// and the future of every request carries the room for it).
+enum Special {
+    Download(Downloading),
+    Stream(Streaming),
+}
+
+/// A download's attempt, until its response head arrives.
 struct Downloading {
     job: Job,
     start: AttemptStart,
@@ -110,9 +124,9 @@ pin_project! {
         limits: ResponseLimits,
         // Where the attempt's phases are written down.
         record: Option<RequestRecord>,
-        // Taken by a download's body.
+        // Taken by a download's or a streaming answer's body.
         stopwatch: Option<Stopwatch>,
-        download: Option<Box<Downloading>>,
+        special: Option<Box<Special>>,
     }
 }
 
@@ -151,7 +165,21 @@ where
                     let (mut head, body) = res.into_parts();
                     let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
                     stopwatch.head(head.extensions.remove::<ConnectedAt>());
-                    if let Some(downloading) = this.download.take()
+                    let special = this.special.take().map(|special| *special);
+                    if let Some(Special::Stream(mark)) = special
+                        && head.status.is_success()
+                    {
+                        limits::check_head(&head.headers, this.limits)?;
+                        return Poll::Ready(Ok(stream::hand_over(
+                            head,
+                            body,
+                            this.limits.max_body_size,
+                            mark,
+                            this.stopwatch.take().expect("taken only at the end"),
+                            this.record.clone(),
+                        )));
+                    }
+                    if let Some(Special::Download(downloading)) = special
                         && stores(&head, &downloading.start)
                     {
                         limits::check_fields(&head.headers, this.limits)?;
@@ -159,7 +187,7 @@ where
                             job,
                             start,
                             own_range,
-                        } = *downloading;
+                        } = downloading;
                         let storing = download::store(
                             job,
                             start,

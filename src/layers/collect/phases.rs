@@ -43,11 +43,23 @@ impl Stopwatch {
     /// The body ended (or failed): the phases go to `record`.
     pub(super) fn body_done(&self, record: &RequestRecord) {
         if let Some(head) = &self.head {
-            let ttfb = head
-                .at
-                .duration_since(self.sent)
-                .saturating_sub(head.connect);
-            record.phases(head.connect, ttfb, head.at.elapsed(), head.remote);
+            self.write(record, head, head.at.elapsed());
         }
+    }
+
+    /// The head is handed over with its body unread: the phases so far
+    /// (and the peer) go to `record`, the body's once it ends.
+    pub(super) fn head_done(&self, record: &RequestRecord) {
+        if let Some(head) = &self.head {
+            self.write(record, head, Duration::ZERO);
+        }
+    }
+
+    fn write(&self, record: &RequestRecord, head: &Head, body: Duration) {
+        let ttfb = head
+            .at
+            .duration_since(self.sent)
+            .saturating_sub(head.connect);
+        record.phases(head.connect, ttfb, body, head.remote);
     }
 }

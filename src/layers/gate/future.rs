@@ -12,6 +12,7 @@ use super::Permits;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::AttemptGuard;
+use crate::streaming::{BodySlot, Streaming};
 
 /// The wait at the gate and the attempt after it, boxed: the semaphores'
 /// and the timer's futures cannot be named.
@@ -49,7 +50,9 @@ where
 pin_project! {
     /// An attempt through the gate: sent (with the `tracing` feature, in a
     /// span of its own), holding its permits and counted in flight until
-    /// it ends, not until it is dropped.
+    /// it ends, not until it is dropped. A streaming answer's attempt ends
+    /// with its body: its permits go into the body, which the caller
+    /// reads after the head has left the layers (see `crate::streaming`).
     pub(super) struct Admitted<S>
     where
         S: tower::Service<StackRequest>,
@@ -58,6 +61,7 @@ pin_project! {
         send: Oneshot<S, StackRequest>,
         span: AttemptSpan,
         held: Option<(Permits, Option<AttemptGuard>)>,
+        streaming: bool,
     }
 }
 
@@ -73,6 +77,7 @@ where
     ) -> Self {
         Admitted {
             span: AttemptSpan::new(&req, attempt.as_ref()),
+            streaming: req.extensions().get::<Streaming>().is_some(),
             send: Oneshot::new(inner, req),
             held: Some((permits, attempt)),
         }
@@ -90,7 +95,13 @@ where
         let send = this.send;
         let result = ready!(this.span.in_scope(|| send.poll(cx)));
         this.span.record(&result);
-        this.held.take();
+        if let Some(held) = this.held.take()
+            && *this.streaming
+            && let Ok(res) = &result
+            && let Some(body) = res.extensions().get::<BodySlot>()
+        {
+            body.hold(Box::new(held));
+        }
         Poll::Ready(result)
     }
 }
