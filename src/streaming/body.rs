@@ -12,15 +12,41 @@ use http_body::Body;
 use crate::error::BoxError;
 use crate::observe::RequestRecord;
 
+/// What an attempt holds until its body ends (the gate's permits and its
+/// in-flight count), type-erased: this module sits below the layers.
+pub(crate) type Held = Box<dyn Any + Send>;
+
 /// In a request's extensions: its answer's body is to be streamed to the
 /// caller rather than read by the body layer.
 ///
-/// Each attempt's copy carries its own deadline, which the timeout layer
-/// sets (the attempt's timeout, from its start), so that the body, read
-/// after the head has left the layers, still ends with it.
+/// Each attempt's copy carries the attempt's deadline, which the timeout
+/// layer sets, down to the body layer, so that the body, read after the
+/// head has left the layers, still ends at the deadline.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Streaming {
     pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+impl Streaming {
+    /// The mark in `extensions`, to give it the attempt's deadline. Most
+    /// requests have no extensions at all: for them this is a null check
+    /// (`Extensions::get_mut` is not inlined).
+    #[inline]
+    pub(crate) fn of_mut(extensions: &mut http::Extensions) -> Option<&mut Streaming> {
+        if extensions.is_empty() {
+            return None;
+        }
+        extensions.get_mut::<Streaming>()
+    }
+
+    /// The mark in `extensions` (see [`of_mut`](Self::of_mut)).
+    #[inline]
+    pub(crate) fn of(extensions: &http::Extensions) -> Option<Streaming> {
+        if extensions.is_empty() {
+            return None;
+        }
+        extensions.get::<Streaming>().copied()
+    }
 }
 
 /// A body as the layers leave it: limited, timed, decoded.
@@ -45,7 +71,7 @@ impl BodySlot {
     }
 
     /// Keeps `held` until the body ends or is dropped.
-    pub(crate) fn hold(&self, held: Box<dyn Any + Send>) {
+    pub(crate) fn hold(&self, held: Held) {
         if let Some(open) = self.lock().as_mut() {
             open.held.push(held);
         }
@@ -68,12 +94,12 @@ impl std::fmt::Debug for BodySlot {
     }
 }
 
-/// A body not read yet, and what it keeps until it is dropped: its
-/// attempt's permits, and its input's record (for the error of a body
-/// that fails).
+/// A body not read yet, and what it keeps until it is dropped: what its
+/// attempt holds, and its input's record (for the error of a body that
+/// fails).
 pub(crate) struct OpenBody {
     body: BoxedBody,
-    held: Vec<Box<dyn Any + Send>>,
+    held: Vec<Held>,
     record: Option<RequestRecord>,
 }
 

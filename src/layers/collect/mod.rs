@@ -66,7 +66,10 @@ where
     fn call(&mut self, req: StackRequest) -> Self::Future {
         let (mut head, payload) = req.into_parts();
         let record = payload.record;
-        let special = if let Some(job) = head.extensions.get::<Job>().cloned() {
+        let special = if head.extensions.is_empty() {
+            // Most requests: no extensions, no lookups.
+            None
+        } else if let Some(job) = head.extensions.get::<Job>().cloned() {
             let start = job.begin_attempt();
             let own_range = head.headers.contains_key(http::header::RANGE);
             if !own_range {
@@ -78,8 +81,7 @@ where
                 own_range,
             })))
         } else {
-            (head.extensions.get::<Streaming>().copied())
-                .map(|mark| Box::new(Special::Stream(mark)))
+            Streaming::of(&head.extensions).map(|mark| Box::new(Special::Stream(mark)))
         };
         CollectFuture {
             state: State::Head {
@@ -100,6 +102,18 @@ where
 enum Special {
     Download(Downloading),
     Stream(Streaming),
+}
+
+impl Special {
+    /// Whether the answer with `head` takes this request's own path.
+    fn takes(&self, head: &http::response::Parts) -> bool {
+        match self {
+            // Any other status is read here, for the retry policy and the
+            // redirects to judge.
+            Special::Stream(_) => head.status.is_success(),
+            Special::Download(downloading) => stores(head, &downloading.start),
+        }
+    }
 }
 
 /// A download's attempt, until its response head arrives.
@@ -165,42 +179,18 @@ where
                     let (mut head, body) = res.into_parts();
                     let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
                     stopwatch.head(head.extensions.remove::<ConnectedAt>());
-                    let special = this.special.take().map(|special| *special);
-                    if let Some(Special::Stream(mark)) = special
-                        && head.status.is_success()
+                    if let Some(special) = this.special.take()
+                        && special.takes(&head)
                     {
-                        limits::check_head(&head.headers, this.limits)?;
-                        return Poll::Ready(Ok(stream::hand_over(
-                            head,
-                            body,
-                            this.limits.max_body_size,
-                            mark,
-                            this.stopwatch.take().expect("taken only at the end"),
-                            this.record.clone(),
-                        )));
-                    }
-                    if let Some(Special::Download(downloading)) = special
-                        && stores(&head, &downloading.start)
-                    {
-                        limits::check_fields(&head.headers, this.limits)?;
-                        let Downloading {
-                            job,
-                            start,
-                            own_range,
-                        } = downloading;
-                        let storing = download::store(
-                            job,
-                            start,
-                            own_range,
-                            head,
-                            body,
-                            this.record.clone(),
-                            this.stopwatch.take().expect("taken only at the end"),
-                        );
-                        this.state.set(State::Download {
-                            storing: Box::pin(storing),
-                        });
-                        continue;
+                        let stopwatch = this.stopwatch.take().expect("taken only at the end");
+                        let record = this.record.clone();
+                        match take_over(*special, head, body, this.limits, stopwatch, record)? {
+                            TakenOver::Answer(res) => return Poll::Ready(Ok(res)),
+                            TakenOver::Storing(storing) => {
+                                this.state.set(State::Download { storing });
+                                continue;
+                            }
+                        }
                     }
                     limits::check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
@@ -227,6 +217,50 @@ where
                 }
                 StateProj::Download { storing } => return storing.as_mut().poll(cx),
             }
+        }
+    }
+}
+
+/// What became of an answer [`Special::takes`].
+enum TakenOver {
+    /// A streaming answer, its body unread.
+    Answer(http::Response<Bytes>),
+    /// A download's answer, its body on the way to its file.
+    Storing(Storing),
+}
+
+/// The other paths of an answer once its head is in: a streaming
+/// request's `2xx` handed over unread, a download's stored. Out of the
+/// way of the common path (`cold`).
+#[cold]
+#[inline(never)]
+fn take_over<B>(
+    special: Special,
+    head: http::response::Parts,
+    body: B,
+    limits: &ResponseLimits,
+    stopwatch: Stopwatch,
+    record: Option<RequestRecord>,
+) -> Result<TakenOver, BoxError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match special {
+        Special::Stream(mark) => {
+            limits::check_head(&head.headers, limits)?;
+            let limit = limits.max_body_size;
+            let res = stream::hand_over(head, body, limit, mark, stopwatch, record);
+            Ok(TakenOver::Answer(res))
+        }
+        Special::Download(Downloading {
+            job,
+            start,
+            own_range,
+        }) => {
+            limits::check_fields(&head.headers, limits)?;
+            let storing = download::store(job, start, own_range, head, body, record, stopwatch);
+            Ok(TakenOver::Storing(Box::pin(storing)))
         }
     }
 }

@@ -43,7 +43,11 @@ impl Stopwatch {
     /// The body ended (or failed): the phases go to `record`.
     pub(super) fn body_done(&self, record: &RequestRecord) {
         if let Some(head) = &self.head {
-            self.write(record, head, head.at.elapsed());
+            let ttfb = head
+                .at
+                .duration_since(self.sent)
+                .saturating_sub(head.connect);
+            record.phases(head.connect, ttfb, head.at.elapsed(), head.remote);
         }
     }
 
@@ -51,15 +55,9 @@ impl Stopwatch {
     /// (and the peer) go to `record`, the body's once it ends.
     pub(super) fn head_done(&self, record: &RequestRecord) {
         if let Some(head) = &self.head {
-            self.write(record, head, Duration::ZERO);
+            let since_sent = head.at.duration_since(self.sent);
+            let ttfb = since_sent.saturating_sub(head.connect);
+            record.phases(head.connect, ttfb, Duration::ZERO, head.remote);
         }
-    }
-
-    fn write(&self, record: &RequestRecord, head: &Head, body: Duration) {
-        let ttfb = head
-            .at
-            .duration_since(self.sent)
-            .saturating_sub(head.connect);
-        record.phases(head.connect, ttfb, body, head.remote);
     }
 }

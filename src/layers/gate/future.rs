@@ -12,7 +12,7 @@ use super::Permits;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::AttemptGuard;
-use crate::streaming::{BodySlot, Streaming};
+use crate::streaming::BodySlot;
 
 /// The wait at the gate and the attempt after it, boxed: the semaphores'
 /// and the timer's futures cannot be named.
@@ -50,9 +50,9 @@ where
 pin_project! {
     /// An attempt through the gate: sent (with the `tracing` feature, in a
     /// span of its own), holding its permits and counted in flight until
-    /// it ends, not until it is dropped. A streaming answer's attempt ends
-    /// with its body: its permits go into the body, which the caller
-    /// reads after the head has left the layers (see `crate::streaming`).
+    /// it ends, not until it is dropped. A streaming answer's attempt
+    /// ends with its body, which the caller reads after this future has
+    /// ended: its permits go into that body (see `crate::streaming`).
     pub(super) struct Admitted<S>
     where
         S: tower::Service<StackRequest>,
@@ -61,7 +61,6 @@ pin_project! {
         send: Oneshot<S, StackRequest>,
         span: AttemptSpan,
         held: Option<(Permits, Option<AttemptGuard>)>,
-        streaming: bool,
     }
 }
 
@@ -77,7 +76,6 @@ where
     ) -> Self {
         Admitted {
             span: AttemptSpan::new(&req, attempt.as_ref()),
-            streaming: req.extensions().get::<Streaming>().is_some(),
             send: Oneshot::new(inner, req),
             held: Some((permits, attempt)),
         }
@@ -95,14 +93,26 @@ where
         let send = this.send;
         let result = ready!(this.span.in_scope(|| send.poll(cx)));
         this.span.record(&result);
-        if let Some(held) = this.held.take()
-            && *this.streaming
-            && let Ok(res) = &result
-            && let Some(body) = res.extensions().get::<BodySlot>()
+        // Most answers have no extensions left here: one null check.
+        if let Ok(res) = &result
+            && !res.extensions().is_empty()
         {
-            body.hold(Box::new(held));
+            hand_over(this.held, res);
         }
+        this.held.take();
         Poll::Ready(result)
+    }
+}
+
+/// Moves what an attempt holds into its answer's body when the body
+/// streams to the caller (see [`Admitted`]). Out of the way of the common
+/// path (`cold`).
+#[cold]
+fn hand_over(held: &mut Option<(Permits, Option<AttemptGuard>)>, res: &http::Response<Bytes>) {
+    if let Some(body) = res.extensions().get::<BodySlot>()
+        && let Some(held) = held.take()
+    {
+        body.hold(Box::new(held));
     }
 }
 

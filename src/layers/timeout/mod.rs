@@ -73,13 +73,13 @@ where
         let timeout = Overrides::of(&req)
             .and_then(|own| own.timeout)
             .unwrap_or(self.default);
-        let sleep = tokio::time::sleep(timeout);
         // A body streamed to the caller is read after this future ends;
-        // it ends at the same deadline.
-        if let Some(streaming) = req.extensions_mut().get_mut::<Streaming>() {
-            streaming.deadline = Some(sleep.deadline());
+        // it ends at the same deadline (give or take the moment between
+        // here and the timer's start below).
+        if let Some(streaming) = Streaming::of_mut(req.extensions_mut()) {
+            streaming.deadline = tokio::time::Instant::now().checked_add(timeout);
         }
         let response = self.inner.call(req);
-        ResponseFuture::new(response, sleep)
+        ResponseFuture::new(response, tokio::time::sleep(timeout))
     }
 }
