@@ -23,7 +23,7 @@ use crate::support::raw::{Behavior, RawServer};
 use crate::support::{
     FnServer, TestServer, bounded, closed_port, eventually, expect_err, pattern, within,
 };
-use batch_fetch::{ErrorKind, StreamingResponse, Version};
+use batch_fetch::{BatchClient, ErrorKind, StreamingResponse, Version};
 
 /// One body the test writes: each `Bytes` sent is a chunk; the body ends
 /// when `tx` is dropped. `gone` is set once the server drops the body
@@ -286,30 +286,56 @@ async fn no_second_request<S: futures_util::Stream + Unpin>(results: &mut S, ser
     assert_eq!(server.total(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_permits_are_held_until_the_body_ends() {
+/// Clients with room for one request at a time: by the host's limit
+/// (over HTTP/1.1 and HTTP/2), and by the client's own.
+fn one_at_a_time() -> [(&'static str, BatchClient); 3] {
+    [
+        ("per-host", builder().per_host_concurrency(1)),
+        (
+            "per-host h2",
+            builder().per_host_concurrency(1).http2_prior_knowledge(),
+        ),
+        ("global", builder().concurrency(1)),
+    ]
+    .map(|(what, b)| (what, b.build().unwrap()))
+}
+
+/// Starts two streaming inputs with room for one: the first head comes;
+/// the second does not while the first body is held. Returns the first
+/// response, its body's feed, the results and the feeds to come.
+async fn two_with_room_for_one(
+    client: &BatchClient,
+) -> (
+    FnServer,
+    StreamingResponse,
+    Feed,
+    impl futures_util::Stream<Item = (usize, Result<StreamingResponse, batch_fetch::Error>)> + Unpin,
+    mpsc::UnboundedReceiver<Feed>,
+) {
     let (server, mut feeds) = fed_server(FnServer::builder()).await;
-    let client = builder().per_host_concurrency(1).build().unwrap();
     let mut results = client.fetch_stream_bodies([server.url("/a"), server.url("/b")]);
-    let (first_index, first) = bounded("first head", results.next()).await.unwrap();
-    let mut first = first.unwrap();
+    let (_, first) = bounded("first head", results.next()).await.unwrap();
+    let first = first.unwrap();
     let feed = next_feed(&mut feeds).await;
-
-    // The host's one permit is in the first body: the second request is
-    // not even sent.
+    feed.send(b"some").await;
+    // The one permit is in the first body: the second request is not
+    // even sent.
     no_second_request(&mut results, &server).await;
+    (server, first, feed, results, feeds)
+}
 
-    // The first body ends: its permit goes, and the second request runs.
-    feed.send(b"end").await;
-    drop(feed.tx);
-    let (got, err) = read_all(&mut first).await;
-    assert!(err.is_none(), "{err:?}");
-    assert_eq!(got, b"end");
-    let (second_index, second) = bounded("second head", results.next()).await.unwrap();
-    assert_eq!(first_index + second_index, 1);
+/// The second input of [`two_with_room_for_one`] runs to its end.
+async fn second_runs(
+    mut results: impl futures_util::Stream<
+        Item = (usize, Result<StreamingResponse, batch_fetch::Error>),
+    > + Unpin,
+    mut feeds: mpsc::UnboundedReceiver<Feed>,
+    first_path: &str,
+) {
+    let (_, second) = bounded("second head", results.next()).await.unwrap();
     let second = second.unwrap();
     let feed = next_feed(&mut feeds).await;
-    assert_ne!(feed.path, format!("/{}", ["a", "b"][first_index]));
+    assert_ne!(feed.path, first_path);
     drop(feed.tx);
     assert!(
         bounded("second body", second.bytes())
@@ -321,34 +347,33 @@ async fn the_permits_are_held_until_the_body_ends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_permits_are_held_until_the_body_ends() {
+    for (what, client) in one_at_a_time() {
+        let (_server, mut first, feed, results, feeds) = two_with_room_for_one(&client).await;
+        // The first body ends: its permit goes, and the second input runs.
+        let first_path = feed.path.clone();
+        drop(feed.tx);
+        let (got, err) = read_all(&mut first).await;
+        assert!(err.is_none(), "{what}: {err:?}");
+        assert_eq!(got, b"some", "{what}");
+        second_runs(results, feeds, &first_path).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_response_releases_its_permit_and_connection() {
-    let (server, mut feeds) = fed_server(FnServer::builder()).await;
-    // The client's one permit this time.
-    let client = builder().concurrency(1).build().unwrap();
-    let mut results = client.fetch_stream_bodies([server.url("/a"), server.url("/b")]);
-    let (_, first) = bounded("first head", results.next()).await.unwrap();
-    let first = first.unwrap();
-    let feed = next_feed(&mut feeds).await;
-    feed.send(b"some").await;
-
-    no_second_request(&mut results, &server).await;
-
-    // Dropped mid-body: the connection closes (the server sees its body
-    // go) and the permit goes to the second input.
-    drop(first);
-    assert!(
-        eventually(Duration::from_secs(5), || feed.gone.load(Ordering::SeqCst)).await,
-        "the server's body was dropped"
-    );
-    let (_, second) = bounded("second head", results.next()).await.unwrap();
-    let second = second.unwrap();
-    drop(next_feed(&mut feeds).await.tx);
-    assert!(
-        bounded("second body", second.bytes())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    for (what, client) in one_at_a_time() {
+        let (_server, first, feed, results, feeds) = two_with_room_for_one(&client).await;
+        // Dropped mid-body: the connection (HTTP/1.1) or the stream
+        // (HTTP/2) closes, so the server sees its body go, and the permit
+        // goes to the second input.
+        drop(first);
+        assert!(
+            eventually(Duration::from_secs(5), || feed.gone.load(Ordering::SeqCst)).await,
+            "{what}: the server's body was dropped"
+        );
+        second_runs(results, feeds, &feed.path).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
