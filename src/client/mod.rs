@@ -256,8 +256,9 @@ impl BatchClient {
     /// - The batch's deadline and cancellation stop the inputs whose head
     ///   has not arrived; a body already handed over is the caller's.
     ///   Progress, stats and the observer count a response done when its
-    ///   head arrives, without its body's bytes; the progress counts it
-    ///   in flight too, until its body ends.
+    ///   head arrives, without its body's bytes, and do not see a failure
+    ///   in its body; the progress counts it in flight too, until its
+    ///   body ends.
     /// - [`layer`](crate::BatchClientBuilder::layer)s of the caller's see
     ///   a `2xx` answer with an empty body: the body streams past them,
     ///   to the `StreamingResponse`.

@@ -9,7 +9,9 @@
 //! Reading the body here, inside the concurrency limits and the timeout, is
 //! what makes a permit last until the last body byte and the per-attempt
 //! timeout cover the body: tower's limits release their permit when the
-//! inner future resolves.
+//! inner future resolves. A body left unread for the caller takes both
+//! with it: the size limit and the attempt's deadline here, the permits
+//! from the gate on the way up (see `crate::streaming`).
 
 mod detach;
 mod download;
