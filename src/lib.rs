@@ -122,6 +122,7 @@ mod proxy;
 mod request;
 mod response;
 mod retry;
+mod streaming;
 mod timings;
 mod tls;
 
@@ -139,6 +140,7 @@ pub use request::chained::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use streaming::StreamingResponse;
 pub use tls::{Certificate, Identity};
 /// The token [`Batch::cancel_on`] listens to (tokio-util's).
 pub use tokio_util::sync::CancellationToken;

@@ -543,6 +543,11 @@ impl BatchClientBuilder {
     /// that is not an error of the client's own as a
     /// [`Protocol`](crate::ErrorKind::Protocol) error (not retried).
     ///
+    /// A [streaming](crate::BatchClient::fetch_stream_bodies) request's
+    /// `2xx` answer reaches it with an empty body: the body streams past
+    /// it to the caller, from the response's extensions (a response made
+    /// anew without them loses it).
+    ///
     /// The service is cloned for each attempt: keep shared state behind an
     /// `Arc`.
     ///

@@ -18,14 +18,16 @@ use crate::inputs::IntoInputs;
 use crate::observe::BatchState;
 use crate::observe::{BatchStats, Observer, Progress};
 use crate::response::Response;
+use crate::streaming::{self, StreamingResponse};
 
 /// A batch with settings of its own, and a handle to watch or stop it.
 ///
 /// Made by [`BatchClient::batch()`]; runs with the same entry points as
 /// the client (`fetch_all`, `fetch_all_settled`, `fetch_stream`,
-/// `fetch_stream_ordered`, and the `download` ones). Cheap to clone: clones share the progress,
-/// the stats and the cancellation, so one clone can run the batch while
-/// another shows its progress or cancels it.
+/// `fetch_stream_ordered`, `fetch_stream_bodies`, and the `download`
+/// ones). Cheap to clone: clones share the progress, the stats and the
+/// cancellation, so one clone can run the batch while another shows its
+/// progress or cancels it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -194,6 +196,24 @@ impl Batch {
         I::Item: Send,
     {
         Results::new(self.driver(reqs, false), true)
+    }
+
+    /// Like [`BatchClient::fetch_stream_bodies`], with this batch's
+    /// settings.
+    pub fn fetch_stream_bodies<I>(
+        &self,
+        reqs: I,
+    ) -> impl Stream<Item = (usize, Result<StreamingResponse, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoInputs,
+        I::Stream: Send + 'static,
+        I::Item: Send,
+    {
+        self.fetch_stream(streaming::inputs(reqs))
+            .map(|(index, result)| {
+                let res = result.map(|res| StreamingResponse::from_response(res, Some(index)));
+                (index, res)
+            })
     }
 
     /// Like [`BatchClient::download_all`], with this batch's settings.

@@ -23,6 +23,7 @@ use crate::inputs::IntoInputs;
 use crate::layers::Stack;
 use crate::request::IntoRequest;
 use crate::response::Response;
+use crate::streaming::{self, StreamingResponse};
 
 /// A client for fetching many URLs at once.
 ///
@@ -69,6 +70,7 @@ fn _assert_send_futures(client: &BatchClient) {
     send(client.fetch("http://127.0.0.1/"));
     send(client.fetch_all(vec![String::from("http://127.0.0.1/")]));
     send(client.fetch_all_settled([http::Request::new(())]));
+    send(client.fetch_streaming("http://127.0.0.1/"));
 }
 
 impl BatchClient {
@@ -191,6 +193,103 @@ impl BatchClient {
         I::Item: Send,
     {
         self.batch().fetch_stream_ordered(reqs)
+    }
+
+    /// Fetches one request and hands the response over when its head
+    /// arrives, its body unread: a [`StreamingResponse`], read chunk by
+    /// chunk as the server sends it (as reqwest's `Response` is). Through
+    /// the same limits, timeout and retries as a batch; the body holds
+    /// the request's permits until it ends or is dropped (see
+    /// [`fetch_stream_bodies`](Self::fetch_stream_bodies)).
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), batch_fetch::Error> {
+    /// let client = batch_fetch::BatchClient::new();
+    /// let mut resp = client.fetch_streaming("http://127.0.0.1:1/large").await?;
+    /// while let Some(chunk) = resp.chunk().await? {
+    ///     println!("{} bytes", chunk.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch`](Self::fetch), up to the response head; the body's
+    /// own failures come from reading it.
+    pub async fn fetch_streaming(&self, req: impl IntoRequest) -> Result<StreamingResponse, Error> {
+        self.fetch(streaming::one(req))
+            .await
+            .map(|res| StreamingResponse::from_response(res, None))
+    }
+
+    /// Like [`fetch_stream`](Self::fetch_stream), but yields each response
+    /// as soon as its head arrives, its body unread: a
+    /// [`StreamingResponse`] whose body the caller reads chunk by chunk,
+    /// so that no body is held in memory whole (large files, long
+    /// responses). Results come in completion order (of the heads), one
+    /// per input.
+    ///
+    /// - **Concurrency**: an input counts against
+    ///   [`concurrency`](crate::BatchClientBuilder::concurrency) in the
+    ///   stream until its head arrives, as in `fetch_stream`; but its
+    ///   permits (the client's, and its host's under
+    ///   [`per_host_concurrency`](crate::BatchClientBuilder::per_host_concurrency))
+    ///   and its connection are held until its body ends or its
+    ///   `StreamingResponse` is dropped. A consumer that sits on bodies
+    ///   therefore slows the batch down rather than letting connections
+    ///   pile up: at most `concurrency` bodies are open at once, and the
+    ///   next input waits for one of them. Read or drop each body before
+    ///   asking for many more responses: a consumer that collects the
+    ///   whole stream before reading any body waits forever once
+    ///   `concurrency` bodies are held (or until the batch's deadline).
+    /// - **Timeout and limits**: each body is bound by its attempt's
+    ///   [`timeout`](crate::BatchClientBuilder::timeout), counted from the
+    ///   attempt's start, and by
+    ///   [`max_body_size`](crate::BatchClientBuilder::max_body_size) in
+    ///   decoded bytes (see [`StreamingResponse`]).
+    /// - **Retries and redirects** apply up to the head, as for every
+    ///   request: a `503` is retried, a redirect followed, and only the
+    ///   final answer is handed over. A failure in a body is its reader's
+    ///   error, never retried.
+    /// - Only a `2xx` body streams; any other is read whole first, within
+    ///   `max_body_size` (see [`StreamingResponse`]).
+    /// - The batch's deadline and cancellation stop the inputs whose head
+    ///   has not arrived; a body already handed over is the caller's.
+    ///   Progress, stats and the observer count a response done when its
+    ///   head arrives, without its body's bytes, and do not see a failure
+    ///   in its body; the progress counts it in flight too, until its
+    ///   body ends.
+    /// - [`layer`](crate::BatchClientBuilder::layer)s of the caller's see
+    ///   a `2xx` answer with an empty body: the body streams past them,
+    ///   to the `StreamingResponse`.
+    ///
+    /// ```
+    /// # async fn run() {
+    /// use futures_util::StreamExt;
+    ///
+    /// let client = batch_fetch::BatchClient::new();
+    /// let urls = (0..3).map(|i| format!("http://127.0.0.1:1/file/{i}"));
+    /// let mut responses = client.fetch_stream_bodies(urls);
+    /// while let Some((index, result)) = responses.next().await {
+    ///     let Ok(mut resp) = result else { continue };
+    ///     let mut len = 0;
+    ///     while let Ok(Some(chunk)) = resp.chunk().await {
+    ///         len += chunk.len();
+    ///     }
+    ///     println!("input {index}: {len} bytes");
+    /// }
+    /// # }
+    /// ```
+    pub fn fetch_stream_bodies<I>(
+        &self,
+        reqs: I,
+    ) -> impl Stream<Item = (usize, Result<StreamingResponse, Error>)> + Send + 'static + use<I>
+    where
+        I: IntoInputs,
+        I::Stream: Send + 'static,
+        I::Item: Send,
+    {
+        self.batch().fetch_stream_bodies(reqs)
     }
 
     /// Downloads one request's body to the file `path`, through the same

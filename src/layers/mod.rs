@@ -79,7 +79,9 @@ pub(crate) fn stack(cfg: &StackConfig, client: HttpsClient) -> Stack {
 ///    their time counts in its timeout; over the body layer, so that a
 ///    test double needs no network and they see whole, decoded bodies;
 /// 5. **body collection** with the size limit, inside all of the above so
-///    that permits are held and the timeout runs until the last body byte;
+///    that permits are held and the timeout runs until the last body byte
+///    (a streaming request's body, left unread for the caller, takes its
+///    permits, its deadline and the limit with it);
 /// 6. **decompression**, under the body collection, so the size limit
 ///    counts decoded bytes;
 /// 7. the pooled hyper client (`client`: any innermost service, so the

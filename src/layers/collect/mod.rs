@@ -1,17 +1,23 @@
 //! The innermost layer of our own: sends a request on the pooled client and
 //! reads the whole response, within its limits (`limits`), timing the
 //! attempt's phases (`phases`), and detaching what it keeps from the
-//! connection's buffers (`detach`).
+//! connection's buffers (`detach`). Two kinds of request take another
+//! path once their head is in, each chosen by a mark in the request's
+//! extensions: a download's body goes to its file (`download`), and a
+//! streaming request's is left unread for the caller (`stream`).
 //!
 //! Reading the body here, inside the concurrency limits and the timeout, is
 //! what makes a permit last until the last body byte and the per-attempt
 //! timeout cover the body: tower's limits release their permit when the
-//! inner future resolves.
+//! inner future resolves. A body left unread for the caller takes both
+//! with it: the size limit and the attempt's deadline here, the permits
+//! from the gate on the way up (see `crate::streaming`).
 
 mod detach;
 mod download;
 mod limits;
 mod phases;
+mod stream;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +35,7 @@ use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::RequestRecord;
 use crate::response::ResponseLimits;
+use crate::streaming::Streaming;
 use phases::Stopwatch;
 
 /// Sends requests on `S` and collects their bodies.
@@ -61,18 +68,23 @@ where
     fn call(&mut self, req: StackRequest) -> Self::Future {
         let (mut head, payload) = req.into_parts();
         let record = payload.record;
-        let download = head.extensions.get::<Job>().cloned().map(|job| {
+        let special = if head.extensions.is_empty() {
+            // Most requests: no extensions, no lookups.
+            None
+        } else if let Some(job) = head.extensions.get::<Job>().cloned() {
             let start = job.begin_attempt();
             let own_range = head.headers.contains_key(http::header::RANGE);
             if !own_range {
                 crate::download::ask_for_rest(&mut head.headers, &start);
             }
-            Box::new(Downloading {
+            Some(Box::new(Special::Download(Downloading {
                 job,
                 start,
                 own_range,
-            })
-        });
+            })))
+        } else {
+            Streaming::of(&head.extensions).map(|mark| Box::new(Special::Stream(mark)))
+        };
         CollectFuture {
             state: State::Head {
                 send: self
@@ -82,13 +94,31 @@ where
             limits: self.limits,
             record,
             stopwatch: Some(Stopwatch::start()),
-            download,
+            special,
         }
     }
 }
 
-/// A download's attempt, until its response head arrives (boxed: rare,
+/// A request that takes another path once its head is in (boxed: rare,
 /// and the future of every request carries the room for it).
+enum Special {
+    Download(Downloading),
+    Stream(Streaming),
+}
+
+impl Special {
+    /// Whether the answer with `head` takes this request's own path.
+    fn takes(&self, head: &http::response::Parts) -> bool {
+        match self {
+            // Any other status is read here, for the retry policy and the
+            // redirects to judge.
+            Special::Stream(_) => head.status.is_success(),
+            Special::Download(downloading) => stores(head, &downloading.start),
+        }
+    }
+}
+
+/// A download's attempt, until its response head arrives.
 struct Downloading {
     job: Job,
     start: AttemptStart,
@@ -110,9 +140,9 @@ pin_project! {
         limits: ResponseLimits,
         // Where the attempt's phases are written down.
         record: Option<RequestRecord>,
-        // Taken by a download's body.
+        // Taken by a download's or a streaming answer's body.
         stopwatch: Option<Stopwatch>,
-        download: Option<Box<Downloading>>,
+        special: Option<Box<Special>>,
     }
 }
 
@@ -151,28 +181,18 @@ where
                     let (mut head, body) = res.into_parts();
                     let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
                     stopwatch.head(head.extensions.remove::<ConnectedAt>());
-                    if let Some(downloading) = this.download.take()
-                        && stores(&head, &downloading.start)
+                    if let Some(special) = this.special.take()
+                        && special.takes(&head)
                     {
-                        limits::check_fields(&head.headers, this.limits)?;
-                        let Downloading {
-                            job,
-                            start,
-                            own_range,
-                        } = *downloading;
-                        let storing = download::store(
-                            job,
-                            start,
-                            own_range,
-                            head,
-                            body,
-                            this.record.clone(),
-                            this.stopwatch.take().expect("taken only at the end"),
-                        );
-                        this.state.set(State::Download {
-                            storing: Box::pin(storing),
-                        });
-                        continue;
+                        let stopwatch = this.stopwatch.take().expect("taken only at the end");
+                        let record = this.record.clone();
+                        match take_over(*special, head, body, this.limits, stopwatch, record)? {
+                            TakenOver::Answer(res) => return Poll::Ready(Ok(res)),
+                            TakenOver::Storing(storing) => {
+                                this.state.set(State::Download { storing });
+                                continue;
+                            }
+                        }
                     }
                     limits::check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
@@ -199,6 +219,50 @@ where
                 }
                 StateProj::Download { storing } => return storing.as_mut().poll(cx),
             }
+        }
+    }
+}
+
+/// What became of an answer [`Special::takes`].
+enum TakenOver {
+    /// A streaming answer, its body unread.
+    Answer(http::Response<Bytes>),
+    /// A download's answer, its body on the way to its file.
+    Storing(Storing),
+}
+
+/// The other paths of an answer once its head is in: a streaming
+/// request's `2xx` handed over unread, a download's stored. Out of the
+/// way of the common path (`cold`).
+#[cold]
+#[inline(never)]
+fn take_over<B>(
+    special: Special,
+    head: http::response::Parts,
+    body: B,
+    limits: &ResponseLimits,
+    stopwatch: Stopwatch,
+    record: Option<RequestRecord>,
+) -> Result<TakenOver, BoxError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match special {
+        Special::Stream(mark) => {
+            limits::check_head(&head.headers, limits)?;
+            let limit = limits.max_body_size;
+            let res = stream::hand_over(head, body, limit, mark, stopwatch, record);
+            Ok(TakenOver::Answer(res))
+        }
+        Special::Download(Downloading {
+            job,
+            start,
+            own_range,
+        }) => {
+            limits::check_fields(&head.headers, limits)?;
+            let storing = download::store(job, start, own_range, head, body, record, stopwatch);
+            Ok(TakenOver::Storing(Box::pin(storing)))
         }
     }
 }

@@ -50,4 +50,14 @@ impl Stopwatch {
             record.phases(head.connect, ttfb, head.at.elapsed(), head.remote);
         }
     }
+
+    /// The head is handed over with its body unread: the phases so far
+    /// (and the peer) go to `record`, the body's once it ends.
+    pub(super) fn head_done(&self, record: &RequestRecord) {
+        if let Some(head) = &self.head {
+            let since_sent = head.at.duration_since(self.sent);
+            let ttfb = since_sent.saturating_sub(head.connect);
+            record.phases(head.connect, ttfb, Duration::ZERO, head.remote);
+        }
+    }
 }

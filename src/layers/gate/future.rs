@@ -12,6 +12,7 @@ use super::Permits;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::AttemptGuard;
+use crate::streaming::BodySlot;
 
 /// The wait at the gate and the attempt after it, boxed: the semaphores'
 /// and the timer's futures cannot be named.
@@ -49,7 +50,9 @@ where
 pin_project! {
     /// An attempt through the gate: sent (with the `tracing` feature, in a
     /// span of its own), holding its permits and counted in flight until
-    /// it ends, not until it is dropped.
+    /// it ends, not until it is dropped. A streaming answer's attempt
+    /// ends with its body, which the caller reads after this future has
+    /// ended: its permits go into that body (see `crate::streaming`).
     pub(super) struct Admitted<S>
     where
         S: tower::Service<StackRequest>,
@@ -90,8 +93,26 @@ where
         let send = this.send;
         let result = ready!(this.span.in_scope(|| send.poll(cx)));
         this.span.record(&result);
+        // Most answers have no extensions left here: one null check.
+        if let Ok(res) = &result
+            && !res.extensions().is_empty()
+        {
+            hand_over(this.held, res);
+        }
         this.held.take();
         Poll::Ready(result)
+    }
+}
+
+/// Moves what an attempt holds into its answer's body when the body
+/// streams to the caller (see [`Admitted`]). Out of the way of the common
+/// path (`cold`).
+#[cold]
+fn hand_over(held: &mut Option<(Permits, Option<AttemptGuard>)>, res: &http::Response<Bytes>) {
+    if let Some(body) = res.extensions().get::<BodySlot>()
+        && let Some(held) = held.take()
+    {
+        body.hold(Box::new(held));
     }
 }
 

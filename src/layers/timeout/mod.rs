@@ -5,6 +5,11 @@
 //! It fails with tower's own [`Elapsed`](tower::timeout::error::Elapsed),
 //! so a timeout reads the same whichever setting it came from: kind
 //! `Timeout`, "request timed out", retried like any other.
+//!
+//! The timer covers the body, which the body layer reads inside it. A
+//! streaming request's body is read by the caller, after the attempt's
+//! future has ended: its copy of the `Streaming` mark gets the attempt's
+//! deadline, and the body, timed by it, fails the same way.
 
 mod future;
 
@@ -16,6 +21,7 @@ use std::time::Duration;
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::request::Overrides;
+use crate::streaming::Streaming;
 
 /// Applies [`Timeout`] to a service.
 #[derive(Clone, Copy, Debug)]
@@ -63,10 +69,16 @@ where
     }
 
     #[inline]
-    fn call(&mut self, req: StackRequest) -> Self::Future {
+    fn call(&mut self, mut req: StackRequest) -> Self::Future {
         let timeout = Overrides::of(&req)
             .and_then(|own| own.timeout)
             .unwrap_or(self.default);
+        // A body streamed to the caller is read after this future ends;
+        // it ends at the same deadline (give or take the moment between
+        // here and the timer's start below).
+        if let Some(streaming) = Streaming::of_mut(req.extensions_mut()) {
+            streaming.deadline = tokio::time::Instant::now().checked_add(timeout);
+        }
         let response = self.inner.call(req);
         ResponseFuture::new(response, tokio::time::sleep(timeout))
     }
