@@ -14,7 +14,6 @@ mod resume;
 
 pub use input::IntoDownloads;
 pub(crate) use input::{Target, one};
-#[cfg(fuzzing)]
 pub(crate) use job::Validator;
 pub(crate) use job::{AttemptStart, DownloadSettings, Job, file_error};
 pub(crate) use resume::{Placement, ask_for_rest, content_length, placement, validator};

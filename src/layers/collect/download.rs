@@ -110,21 +110,14 @@ where
     {
         return Err(too_large(max));
     }
-    let url = job.url().to_owned();
-    job.on_file(generation, move |part, persisted, _| {
-        part.start(at, persisted)?;
-        match &validator {
-            Some(Some(validator)) => part.note_resumable(&url, validator)?,
-            Some(None) => part.not_resumable(),
-            None => {}
-        }
-        Ok(())
-    })
-    .await?;
-
     let mut writer = Writer {
         job,
         generation,
+        begin: Some(Begin {
+            at,
+            url: job.url().to_owned(),
+            validator,
+        }),
         end: at,
         buf: BytesMut::new(),
         writing: None,
@@ -153,10 +146,7 @@ where
             }
         }
     }
-    let end = writer.flush().await?;
-    let sha256 = job
-        .on_file(generation, move |part, _, target| part.finish(end, target))
-        .await?;
+    let (end, sha256) = writer.finish().await?;
     Ok(stored(job, end, at > 0, sha256))
 }
 
@@ -176,13 +166,30 @@ fn too_large(max: u64) -> BoxError {
     )
 }
 
-/// A write under way on the blocking pool.
-type Writing = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+/// A step under way on the blocking pool.
+type Writing = std::pin::Pin<Box<dyn Future<Output = Result<Option<[u8; 32]>, BoxError>> + Send>>;
 
-/// Buffers a body's chunks and writes them, one write under way at most.
+/// What the first step of an attempt does before it writes: makes the
+/// file ready from `at`, and says in its `.meta` whether it may be
+/// resumed (when the answer was a `200`).
+struct Begin {
+    at: u64,
+    url: String,
+    validator: Option<Option<download::Validator>>,
+}
+
+/// Buffers a body's chunks and writes them, one step under way at most.
+///
+/// Each step is one hand-off to the blocking pool (a thread woken, the
+/// task woken back), which costs more than the write of a buffer to the
+/// page cache; so the first step also makes the file ready and the last
+/// one also renames it: a body of two buffers takes two hand-offs, not
+/// four.
 struct Writer<'a> {
     job: &'a Job,
     generation: u64,
+    /// Until the first step.
+    begin: Option<Begin>,
     /// Where the buffered bytes go in the file.
     end: u64,
     buf: BytesMut,
@@ -201,37 +208,65 @@ impl Writer<'_> {
         }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
-            self.write_buffered().await?;
+            self.wait().await?;
+            self.writing = Some(Box::pin(self.step(false)));
         }
         Ok(())
     }
 
-    /// Waits for the write under way, then starts one of the buffer.
-    async fn write_buffered(&mut self) -> Result<(), BoxError> {
-        if let Some(writing) = self.writing.take() {
-            writing.await?;
+    /// Waits for the step under way.
+    async fn wait(&mut self) -> Result<Option<[u8; 32]>, BoxError> {
+        match self.writing.take() {
+            Some(writing) => writing.await,
+            None => Ok(None),
         }
-        if self.buf.is_empty() {
-            return Ok(());
-        }
+    }
+
+    /// Starts the next step: the file made ready if it is the first, the
+    /// buffer written, and (`finish`: the body's end) the file renamed.
+    fn step(
+        &mut self,
+        finish: bool,
+    ) -> impl Future<Output = Result<Option<[u8; 32]>, BoxError>> + Send + 'static + use<> {
+        let begin = self.begin.take();
         let bytes = std::mem::take(&mut self.buf).freeze();
         let at = self.end;
         self.end += bytes.len() as u64;
-        self.writing = Some(Box::pin(
-            self.job
-                .on_file(self.generation, move |part, persisted, _| {
-                    part.write(at, &bytes, persisted)
-                }),
-        ));
-        Ok(())
+        let end = finish.then_some(self.end);
+        self.job
+            .on_file(self.generation, move |part, persisted, target| {
+                if let Some(Begin { at, url, validator }) = begin {
+                    part.start(at, persisted)?;
+                    match validator {
+                        Some(Some(validator)) => part.note_resumable(&url, &validator)?,
+                        Some(None) => part.not_resumable(),
+                        None => {}
+                    }
+                }
+                if !bytes.is_empty() {
+                    part.write(at, &bytes, persisted)?;
+                }
+                match end {
+                    Some(end) => part.finish(end, target),
+                    None => Ok(None),
+                }
+            })
     }
 
     /// Writes all that is buffered; the file's length after.
     async fn flush(&mut self) -> Result<u64, BoxError> {
-        self.write_buffered().await?;
-        if let Some(writing) = self.writing.take() {
-            writing.await?;
+        self.wait().await?;
+        if !self.buf.is_empty() || self.begin.is_some() {
+            self.step(false).await?;
         }
         Ok(self.end)
+    }
+
+    /// The body ended: the rest written and the file renamed onto its
+    /// target, in one step; its length and checksum.
+    async fn finish(mut self) -> Result<(u64, Option<[u8; 32]>), BoxError> {
+        self.wait().await?;
+        let sha256 = self.step(true).await?;
+        Ok((self.end, sha256))
     }
 }
