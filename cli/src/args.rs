@@ -75,10 +75,16 @@ pub(crate) struct Args {
     pub(crate) retry_non_idempotent: bool,
 
     /// Largest response body accepted, decoded (e.g. 32M, 512K, 1G);
-    /// not for --output-dir, whose files go to disk as they come, without
-    /// a limit.
+    /// not for --output-dir, whose files go to disk as they come (see
+    /// --max-filesize).
     #[arg(long, value_name = "SIZE", default_value = "32M", value_parser = parse_size)]
     pub(crate) max_body: usize,
+
+    /// Largest file --output-dir writes (as curl's --max-filesize; e.g.
+    /// 100M, 2G): a larger body is the input's error of kind
+    /// "body_too_large" and leaves no file. Default: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "output_dir")]
+    pub(crate) max_filesize: Option<usize>,
 
     /// Redirects followed per input (0: none).
     #[arg(long, value_name = "N", default_value_t = 10)]
@@ -225,6 +231,9 @@ impl Args {
             .download_checksum(self.checksum)
             .download_continue(self.continue_run)
             .redirect_limit(self.max_redirects);
+        if let Some(bytes) = self.max_filesize {
+            builder = builder.max_download_size(bytes as u64);
+        }
         if let Some(n) = self.per_host {
             builder = builder.per_host_concurrency(n);
         }

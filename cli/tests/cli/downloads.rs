@@ -194,11 +194,54 @@ async fn output_dirs_missing_made_unmakeable_or_unwritable() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+// `--max-filesize` bounds the files, announced (`Content-Length`) or
+// counted as they are written (chunked); at the limit is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_filesize_refuses_larger_files_and_leaves_none() {
+    let server = TestServer::start().await;
+    let input = format!(
+        "{}\n{}\n{}\n",
+        server.url("/bytes/200000"),
+        server.url("/bytes-chunked/200001"),
+        server.url("/bytes/200000?again"),
+    );
+    let dir = fresh_dir("max-filesize");
+    let out = run(
+        &[
+            "-q",
+            "--ordered",
+            "--max-filesize",
+            "200000",
+            "--output-dir",
+            &arg(&dir),
+        ],
+        &input,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.lines[0]["bytes"], 200_000, "{}", out.lines[0]);
+    assert_eq!(
+        out.lines[1]["error"]["kind"], "body_too_large",
+        "{}",
+        out.lines[1]
+    );
+    assert!(out.lines[1].get("file").is_none(), "{}", out.lines[1]);
+    assert_eq!(out.lines[2]["bytes"], 200_000, "{}", out.lines[2]);
+    assert_eq!(
+        names(&dir).len(),
+        2,
+        "{:?}: no file, no .part for the large one",
+        names(&dir)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_flags_that_do_not_go_together_are_usage_errors() {
     for (args, says) in [
         (&["--continue"][..], "--output-dir"),
         (&["--checksum"][..], "--output-dir"),
+        (&["--max-filesize", "1M"][..], "--output-dir"),
         (
             &["--body", "--output-dir", "/tmp"][..],
             "cannot be used with",
