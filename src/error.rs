@@ -175,6 +175,18 @@ impl Error {
         err
     }
 
+    /// The error a final answer of `status` makes when a `4xx` or `5xx`
+    /// is taken for a failure (`error_for_status`); `None` for any other.
+    pub(crate) fn for_status(
+        status: StatusCode,
+        url: &Uri,
+        attempts: u32,
+        timings: Timings,
+    ) -> Option<Self> {
+        (status.is_client_error() || status.is_server_error())
+            .then(|| Error::bad_status(status, url.clone(), attempts, timings))
+    }
+
     /// The input was dropped unfinished when its batch was stopped.
     pub(crate) fn cancelled(why: Stopped) -> Self {
         Error::new(ErrorKind::Cancelled, Some(Box::new(why) as BoxError))

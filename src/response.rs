@@ -93,9 +93,7 @@ impl Response {
 
     /// The error a `4xx` or `5xx` status makes, if this is one.
     pub(crate) fn status_error(&self) -> Option<Error> {
-        let status = self.status();
-        (status.is_client_error() || status.is_server_error())
-            .then(|| Error::bad_status(status, self.url.clone(), self.attempts, self.timings))
+        Error::for_status(self.status(), &self.url, self.attempts, self.timings)
     }
 
     /// The bytes this response brought: its body's, or a download's file's.

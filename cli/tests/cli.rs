@@ -83,6 +83,21 @@ async fn run(args: &[&str], stdin: &str) -> Run {
     .unwrap()
 }
 
+/// Sends the running tool SIGINT (as Ctrl-C does) and waits for it to
+/// end, within [`RUN_LIMIT`]; its output.
+fn interrupt(child: std::process::Child) -> std::process::Output {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    rx.recv_timeout(RUN_LIMIT)
+        .expect("the tool did not stop")
+        .unwrap()
+}
+
 fn by_index(lines: &[Value]) -> Vec<Value> {
     let mut sorted = lines.to_vec();
     sorted.sort_by_key(|l| l["index"].as_u64().unwrap());
@@ -870,17 +885,7 @@ async fn ctrl_c_cancels_what_is_under_way_and_still_writes_the_summary_and_repor
             assert!(started.elapsed() < RUN_LIMIT, "the requests never arrived");
             std::thread::sleep(Duration::from_millis(10));
         }
-        let killed = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        let out = rx
-            .recv_timeout(RUN_LIMIT)
-            .expect("the tool did not stop")
-            .unwrap();
+        let out = interrupt(child);
         (
             out.status,
             String::from_utf8(out.stdout).unwrap(),

@@ -141,14 +141,10 @@ impl StreamingResponse {
     ///
     /// When the status is a client or server error.
     pub fn error_for_status(self) -> Result<Self, Error> {
-        let status = self.status();
-        if status.is_client_error() || status.is_server_error() {
-            return Err(
-                Error::bad_status(status, self.url.clone(), self.attempts, self.timings)
-                    .with_index(self.index),
-            );
+        match Error::for_status(self.status(), &self.url, self.attempts, self.timings) {
+            Some(err) => Err(err.with_index(self.index)),
+            None => Ok(self),
         }
-        Ok(self)
     }
 
     /// The next chunk of the body as it arrives, or `None` once the body

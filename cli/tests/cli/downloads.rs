@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::support::fn_server::{FnBody, FnServer, Seen, reply, with_header};
 use super::support::{TestServer, pattern};
-use super::{RUN_LIMIT, by_index, run, tool};
+use super::{RUN_LIMIT, by_index, interrupt, run, tool};
 
 /// A new, empty directory under the system's temporary one.
 fn fresh_dir(tag: &str) -> PathBuf {
@@ -611,17 +611,7 @@ async fn ctrl_c_with_continue_leaves_a_partial_file_the_next_run_resumes() {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        let out = rx
-            .recv_timeout(RUN_LIMIT)
-            .expect("the tool did not stop")
-            .unwrap();
+        let out = interrupt(child);
         (out.status.code(), String::from_utf8(out.stdout).unwrap())
     })
     .await
