@@ -355,8 +355,9 @@ impl BatchClient {
     ///   batch goes on. Two inputs of one batch (or of one process) with
     ///   the same path: the second is such an error while the first runs.
     ///
-    /// The disk is written on tokio's blocking pool: the task that drives
-    /// the batch never waits for it.
+    /// The disk is written by a few threads of the crate's own (not
+    /// tokio's runtime): the task that drives the batch never waits for
+    /// it.
     ///
     /// # Errors
     ///

@@ -2,8 +2,8 @@
 //! and whether the server lets the next attempt ask for the rest.
 //!
 //! A [`Job`] rides in the request's extensions, so every attempt (a clone
-//! of the request) shares it. Its file is touched only on tokio's blocking
-//! pool (see `part`), under one lock: a write of an attempt that timed out
+//! of the request) shares it. Its file is touched only on the writer
+//! threads (see `part` and `writers`), under one lock: a write of an attempt that timed out
 //! may still be running when the next attempt starts, and the lock orders
 //! it before anything the new attempt does. Each attempt takes a new
 //! *generation*; a write of an older generation that had not started yet
@@ -176,9 +176,8 @@ impl Job {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `op` on the partial file, on the blocking pool, for an attempt
-    /// of `generation`: started now (so a write proceeds while the next
-    /// chunk is read), awaited by the attempt. Dropping the future leaves
+    /// Runs `op` on the partial file, on a writer thread, for an attempt
+    /// of `generation`: queued now, awaited by the attempt. Dropping the future leaves
     /// the operation to finish on its own.
     pub(crate) fn on_file<T, F>(
         &self,
@@ -190,7 +189,7 @@ impl Job {
         T: Send + 'static,
     {
         let shared = self.shared.clone();
-        let running = tokio::task::spawn_blocking(move || {
+        let running = super::writers::run(move || {
             let mut part = shared
                 .part
                 .lock()
@@ -203,7 +202,10 @@ impl Job {
         async move {
             match running.await {
                 Ok(result) => result,
-                Err(join) => Err(file_error(format!("writing the download failed: {join}"))),
+                Err(super::writers::Lost) => Err(file_error(
+                    "writing the download failed: its writer thread panicked or could not start"
+                        .to_owned(),
+                )),
             }
         }
     }

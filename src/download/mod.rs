@@ -11,6 +11,7 @@ mod input;
 mod job;
 mod part;
 mod resume;
+mod writers;
 
 pub use input::IntoDownloads;
 pub(crate) use input::{Target, one};

@@ -1,7 +1,7 @@
 //! The partial file of a download, `<target>.part`: created at the first
 //! answer to write, written at explicit offsets, and renamed onto the
 //! target once whole, or removed. Every call here is blocking: they run on
-//! tokio's blocking pool, under the job's lock (see `job`).
+//! the writer threads, under the job's lock (see `job` and `writers`).
 
 use std::fs::{File, OpenOptions};
 use std::io;

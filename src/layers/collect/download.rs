@@ -1,14 +1,17 @@
 //! The body of a download's answer, written to its partial file as it
 //! arrives instead of collected (see `crate::download`).
 //!
-//! Chunks gather into a buffer of [`CHUNK`] bytes; a full buffer is
-//! written on the blocking pool while the next one fills, so the disk and
-//! the network work at once, the task that drives the batch never waits on
-//! the disk, and a download holds about two buffers whatever its size.
+//! Each chunk hyper reads goes to a writer thread as it is (no copy), and
+//! the download waits for the write before it takes the next one: the
+//! task that drives the batch never waits on the disk, the disk and the
+//! network still work at once (hyper reads the next chunk meanwhile), and
+//! a download holds two chunks of at most hyper's read buffer (64 KiB)
+//! whatever its size. Holding more, to write in bigger steps, measured no
+//! cheaper and used more memory (see `download::writers`).
 
 use std::pin::pin;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::Body;
 use http_body_util::BodyExt;
 
@@ -19,10 +22,9 @@ use crate::error::{BoxError, ErrorKind, Interrupted, Raised};
 use crate::observe::RequestRecord;
 use crate::response::Downloaded;
 
-/// The most bytes buffered before a write: big enough that a write costs
-/// little per byte, small enough that a hundred downloads at once hold a
-/// few MiB (two buffers each).
-const CHUNK: usize = 128 << 10;
+/// The fewest bytes a write takes (but the last): on a slow link hyper
+/// reads a few KiB at a time, and each write is a hand-off to a thread.
+const MIN_WRITE: usize = 16 << 10;
 
 /// One attempt of a download, from its response head: where its body
 /// goes, and the whole of it written there; on success, the file renamed
@@ -119,8 +121,8 @@ where
             validator,
         }),
         end: at,
-        buf: BytesMut::new(),
-        writing: None,
+        waiting: Vec::new(),
+        waiting_len: 0,
     };
     let mut body = pin!(body);
     loop {
@@ -134,7 +136,7 @@ where
                 if max.is_some_and(|max| writer.len_with(data.len()) > max) {
                     return Err(too_large(max.unwrap_or_default()));
                 }
-                writer.push(&data).await?;
+                writer.push(data).await?;
             }
             Some(Err(err)) => {
                 // Keep what arrived, so the next attempt asks for less.
@@ -166,9 +168,6 @@ fn too_large(max: u64) -> BoxError {
     )
 }
 
-/// A step under way on the blocking pool.
-type Writing = std::pin::Pin<Box<dyn Future<Output = Result<Option<[u8; 32]>, BoxError>> + Send>>;
-
 /// What the first step of an attempt does before it writes: makes the
 /// file ready from `at`, and says in its `.meta` whether it may be
 /// resumed (when the answer was a `200`).
@@ -178,60 +177,48 @@ struct Begin {
     validator: Option<Option<download::Validator>>,
 }
 
-/// Buffers a body's chunks and writes them, one step under way at most.
+/// Hands a body's chunks to a writer thread, a step at a time.
 ///
-/// Each step is one hand-off to the blocking pool (a thread woken, the
-/// task woken back), which costs more than the write of a buffer to the
-/// page cache; so the first step also makes the file ready and the last
-/// one also renames it: a body of two buffers takes two hand-offs, not
-/// four.
+/// Each step is one hand-off (a thread woken, the task woken back), which
+/// costs more than writing a chunk to the page cache; so the first step
+/// also makes the file ready and the last one also renames it: a body of
+/// two chunks takes two hand-offs, not four.
 struct Writer<'a> {
     job: &'a Job,
     generation: u64,
     /// Until the first step.
     begin: Option<Begin>,
-    /// Where the buffered bytes go in the file.
+    /// Where the waiting chunks go in the file.
     end: u64,
-    buf: BytesMut,
-    writing: Option<Writing>,
+    /// Chunks not written yet: fewer than [`MIN_WRITE`] bytes.
+    waiting: Vec<Bytes>,
+    waiting_len: usize,
 }
 
 impl Writer<'_> {
-    /// The file's length once `more` bytes are added to what is buffered.
+    /// The file's length once `more` bytes are added to what waits.
     fn len_with(&self, more: usize) -> u64 {
-        self.end + (self.buf.len() + more) as u64
+        self.end + (self.waiting_len + more) as u64
     }
 
-    async fn push(&mut self, data: &[u8]) -> Result<(), BoxError> {
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(CHUNK);
-        }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.wait().await?;
-            self.writing = Some(Box::pin(self.step(false)));
+    /// Takes a chunk; writes what waits once it is enough.
+    async fn push(&mut self, data: Bytes) -> Result<(), BoxError> {
+        self.waiting_len += data.len();
+        self.waiting.push(data);
+        if self.waiting_len >= MIN_WRITE {
+            self.step(false).await?;
         }
         Ok(())
     }
 
-    /// Waits for the step under way.
-    async fn wait(&mut self) -> Result<Option<[u8; 32]>, BoxError> {
-        match self.writing.take() {
-            Some(writing) => writing.await,
-            None => Ok(None),
-        }
-    }
-
-    /// Starts the next step: the file made ready if it is the first, the
-    /// buffer written, and (`finish`: the body's end) the file renamed.
-    fn step(
-        &mut self,
-        finish: bool,
-    ) -> impl Future<Output = Result<Option<[u8; 32]>, BoxError>> + Send + 'static + use<> {
+    /// One step: the file made ready if it is the first, the waiting
+    /// chunks written, and (`finish`: the body's end) the file renamed.
+    /// Its future may be dropped; the step still ends on its thread.
+    async fn step(&mut self, finish: bool) -> Result<Option<[u8; 32]>, BoxError> {
         let begin = self.begin.take();
-        let bytes = std::mem::take(&mut self.buf).freeze();
-        let at = self.end;
-        self.end += bytes.len() as u64;
+        let chunks = std::mem::take(&mut self.waiting);
+        let mut at = self.end;
+        self.end += std::mem::take(&mut self.waiting_len) as u64;
         let end = finish.then_some(self.end);
         self.job
             .on_file(self.generation, move |part, persisted, target| {
@@ -243,20 +230,21 @@ impl Writer<'_> {
                         None => {}
                     }
                 }
-                if !bytes.is_empty() {
-                    part.write(at, &bytes, persisted)?;
+                for chunk in &chunks {
+                    part.write(at, chunk, persisted)?;
+                    at += chunk.len() as u64;
                 }
                 match end {
                     Some(end) => part.finish(end, target),
                     None => Ok(None),
                 }
             })
+            .await
     }
 
-    /// Writes all that is buffered; the file's length after.
+    /// Writes all that waits; the file's length after.
     async fn flush(&mut self) -> Result<u64, BoxError> {
-        self.wait().await?;
-        if !self.buf.is_empty() || self.begin.is_some() {
+        if !self.waiting.is_empty() || self.begin.is_some() {
             self.step(false).await?;
         }
         Ok(self.end)
@@ -265,7 +253,6 @@ impl Writer<'_> {
     /// The body ended: the rest written and the file renamed onto its
     /// target, in one step; its length and checksum.
     async fn finish(mut self) -> Result<(u64, Option<[u8; 32]>), BoxError> {
-        self.wait().await?;
         let sha256 = self.step(true).await?;
         Ok((self.end, sha256))
     }
