@@ -15,6 +15,7 @@
 mod cases;
 mod clients;
 mod content;
+mod files_dir;
 mod report;
 mod run;
 mod server;
@@ -55,6 +56,10 @@ struct Args {
     /// this seed.
     #[arg(long)]
     cut_seed: Option<u64>,
+    /// Where the files go (one run's at a time): by default /dev/shm if it
+    /// is a tmpfs with room, else the temp directory (see `files_dir`).
+    #[arg(long)]
+    dir: Option<PathBuf>,
     /// With `--serve`: how long to serve.
     #[arg(long, default_value_t = 600)]
     max_seconds: u64,
@@ -109,7 +114,11 @@ fn main() {
     if !args.only.is_empty() {
         cases.retain(|c| args.only.iter().any(|k| k == c.key));
     }
-    let ws = Workspace::new().unwrap_or_else(|e| {
+    // Room for the largest case, and a quarter more.
+    let room = cases.iter().map(Case::total_bytes).max().unwrap_or(0) / 4 * 5;
+    let files_under = files_dir::choose(args.dir.clone(), room);
+    let filesystem = files_dir::filesystem(&files_under).unwrap_or_else(|| "?".to_owned());
+    let ws = Workspace::new(&files_under).unwrap_or_else(|e| {
         eprintln!("downloads: cannot make a working directory: {e}");
         std::process::exit(2);
     });
@@ -160,7 +169,10 @@ fn main() {
     drop(ws);
 
     let load = (load_before, load_average());
-    let section = report::render(args.runs, args.quick, load, &rows, &missing, &failures);
+    let files_on = format!("{} ({filesystem})", files_under.display());
+    let section = report::render(
+        args.runs, args.quick, load, &files_on, &rows, &missing, &failures,
+    );
     batch_fetch_harness::write_between(&args.out, report::BEGIN, report::END, &section);
     eprintln!("{section}");
     eprintln!("wrote {}", args.out.display());

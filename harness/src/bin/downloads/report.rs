@@ -74,6 +74,7 @@ pub fn render(
     runs: usize,
     quick: bool,
     load: (String, String),
+    files_on: &str,
     rows: &[Row],
     missing: &[Client],
     failures: &[String],
@@ -83,6 +84,7 @@ pub fn render(
         out,
         "### Downloads: the last run\n\n\
          aria2 {}, curl {}; {runs} interleaved run(s){}; medians (min–max). \
+         Files went under {files_on}. \
          Every file of every run was verified byte for byte. The machine's \
          load average (1 min) was {} before and {} after the run.\n",
         clients::version("aria2c"),
@@ -273,7 +275,15 @@ mod tests {
                 )],
             },
         ];
-        let text = render(1, true, ("1".into(), "2".into()), &rows, &[], &[]);
+        let text = render(
+            1,
+            true,
+            ("1".into(), "2".into()),
+            "/dev/shm (tmpfs)",
+            &rows,
+            &[],
+            &[],
+        );
         assert!(
             text.contains(
                 "| 10 × 1 MiB, 5 in flight | 0.50× (curl) | 2.00× (aria2) | 0.50× (curl) |"

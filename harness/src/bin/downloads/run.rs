@@ -45,30 +45,33 @@ impl Sample {
     }
 }
 
-/// The comparison's directory under /tmp (lists, configs and one run's
-/// files at a time), removed on drop.
+/// The comparison's directories: one under /tmp for lists and configs,
+/// one under `files_under` for one run's files at a time; removed on drop.
 #[derive(Debug)]
 pub struct Workspace {
     root: PathBuf,
+    files: PathBuf,
 }
 
 impl Workspace {
-    pub fn new() -> std::io::Result<Workspace> {
-        let root =
-            std::env::temp_dir().join(format!("batch-fetch-downloads-{}", std::process::id()));
+    pub fn new(files_under: &Path) -> std::io::Result<Workspace> {
+        let name = format!("batch-fetch-downloads-{}", std::process::id());
+        let root = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&root)?;
-        Ok(Workspace { root })
+        let files = files_under.join(format!("{name}-files"));
+        Ok(Workspace { root, files })
     }
 
     /// Where one run's downloads go.
-    fn files(&self) -> PathBuf {
-        self.root.join("files")
+    pub fn files(&self) -> &Path {
+        &self.files
     }
 }
 
 impl Drop for Workspace {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.files);
     }
 }
 
@@ -81,7 +84,7 @@ pub fn run_one(
     client: Client,
     seed: u64,
 ) -> Result<Sample, String> {
-    let dir = ws.files();
+    let dir = ws.files().to_path_buf();
     // Never more than one run's files on disk.
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
