@@ -178,6 +178,7 @@ pub fn collect(
             max_body_size: limits.max_body_size,
             max_headers: limits.max_headers,
             max_header_bytes: limits.max_header_bytes,
+            read_timeout: None,
         },
     );
     let mut cx = Context::from_waker(Waker::noop());

@@ -12,7 +12,8 @@
 //! * **Bounded**: a global concurrency limit shared by all clones of a
 //!   client, an optional per-host limit, and inputs pulled lazily.
 //! * **Timeouts** per attempt, covering connect, response head and the whole
-//!   body, plus a connect timeout.
+//!   body (a download's: up to the head), a read timeout for silent
+//!   bodies, plus a connect timeout.
 //! * **Retries** with exponential backoff, full jitter, `Retry-After`, a
 //!   retry budget, and only for methods that are safe to resend (see
 //!   [`RetryPolicy`]).

@@ -258,13 +258,15 @@ pub(crate) struct Downloaded {
     pub(crate) sha256: Option<[u8; 32]>,
 }
 
-/// What a response may weigh: the client's `max_body_size`,
-/// `max_response_headers` and `max_response_header_size`. The connection
-/// side gives the header limits to hyper; the body layer makes them exact
-/// and applies the body limit.
+/// What a response may weigh, and how long its body may stay silent: the
+/// client's `max_body_size`, `max_response_headers`,
+/// `max_response_header_size` and `read_timeout`. The connection side
+/// gives the header limits to hyper; the body layer makes them exact and
+/// applies the others.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ResponseLimits {
     pub(crate) max_body_size: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_header_bytes: usize,
+    pub(crate) read_timeout: Option<std::time::Duration>,
 }

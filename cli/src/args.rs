@@ -42,9 +42,17 @@ pub(crate) struct Args {
     pub(crate) per_host_rate: Option<(u32, Duration)>,
 
     /// Time allowed to each attempt, from connect to the last body byte
-    /// (e.g. 30s, 500ms, 2m; a bare number is seconds).
+    /// (e.g. 30s, 500ms, 2m; a bare number is seconds); with --output-dir,
+    /// to the response head only (see --read-timeout).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
+
+    /// Time a response body may stay silent (each read resets it), as
+    /// aria2c's --timeout. With --output-dir it bounds the body instead of
+    /// --timeout, so a large file may take as long as it needs while its
+    /// bytes keep coming; unset, a file's body may be silent for --timeout.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) read_timeout: Option<Duration>,
 
     /// Time allowed to a connect (DNS, TCP, TLS).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -163,9 +171,8 @@ pub(crate) struct Args {
     /// (its last segment, reduced to [A-Za-z0-9._-]; never outside DIR,
     /// whatever the URL or headers say). DIR is made if missing. Each body
     /// goes to "{file}.part" first, renamed onto the file once whole;
-    /// a cut transfer is retried, and resumed where the server allows
-    /// (--timeout bounds each attempt, body included: raise it for large
-    /// files). Only a 2xx answer is stored: any other status is the
+    /// a cut transfer, or one silent for --read-timeout, is retried, and
+    /// resumed where the server allows. Only a 2xx answer is stored: any other status is the
     /// input's error of kind "status" (its line keeps the status), as with
     /// --fail; a file that cannot be written is the input's error of kind
     /// "file". The line says "file", "bytes" and "resumed".
@@ -233,6 +240,9 @@ impl Args {
             .redirect_limit(self.max_redirects);
         if let Some(bytes) = self.max_filesize {
             builder = builder.max_download_size(bytes as u64);
+        }
+        if let Some(silence) = self.read_timeout {
+            builder = builder.read_timeout(silence);
         }
         if let Some(n) = self.per_host {
             builder = builder.per_host_concurrency(n);

@@ -40,6 +40,7 @@ const DEFAULT_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARG
 /// | [`error_for_status`](Self::error_for_status) | off: every status is a response |
 /// | [`timeout`](Self::timeout) (per attempt) | 30 s |
 /// | [`connect_timeout`](Self::connect_timeout) | 10 s |
+/// | [`read_timeout`](Self::read_timeout) | none (a download's body: the attempt timeout) |
 /// | [`retry`](Self::retry) | [`RetryPolicy::default()`]: 3 retries, 100 ms → 10 s, full jitter |
 /// | [`max_body_size`](Self::max_body_size) | 32 MiB |
 /// | [`max_download_size`](Self::max_download_size) | unlimited (a download's body goes to its file) |
@@ -120,6 +121,7 @@ impl Default for BatchClientBuilder {
                 max_body_size: 32 * 1024 * 1024,
                 max_headers: 100,
                 max_header_bytes: 64 * 1024,
+                read_timeout: None,
             },
             downloads: DownloadSettings::default(),
             user_agent: None,
@@ -235,13 +237,35 @@ impl BatchClientBuilder {
     }
 
     /// Sets the timeout of each attempt, from connecting to the last byte of
-    /// the body. Waiting for a permit or a retry backoff does not count.
+    /// the body (of a download: to the response head, see
+    /// [`read_timeout`](Self::read_timeout)). Waiting for a permit or a
+    /// retry backoff does not count.
     /// An input may set its own with
     /// [`Request::timeout`](crate::Request::timeout).
     ///
     /// Default is 30 seconds.
     pub fn timeout(mut self, dur: Duration) -> Self {
         self.timeout = dur;
+        self
+    }
+
+    /// Sets the read timeout: the longest a response body may stay silent.
+    /// Each read resets it, so a body may take any time as long as its
+    /// bytes keep coming (reqwest's `read_timeout`, aria2's `--timeout`).
+    /// A body silent that long fails with an error of kind
+    /// [`Timeout`](crate::ErrorKind::Timeout), retried like an attempt
+    /// that timed out; a download resumes where it stopped when the
+    /// server allows it.
+    ///
+    /// A download's body is bounded by this, not by
+    /// [`timeout`](Self::timeout), which then covers its attempt only up
+    /// to the response head: a large file must not fail for taking more
+    /// than 30 seconds. Unset, a download's body may be silent for the
+    /// attempt timeout.
+    ///
+    /// Default is none: the attempt timeout bounds a fetch's body.
+    pub fn read_timeout(mut self, dur: Duration) -> Self {
+        self.limits.read_timeout = Some(dur);
         self
     }
 
@@ -759,6 +783,7 @@ impl std::fmt::Debug for BatchClientBuilder {
             .field("batch_deadline", &self.batch_deadline)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.limits.read_timeout)
             .field("retry", &self.retry)
             .field("max_body_size", &self.limits.max_body_size)
             .field("downloads", &self.downloads)

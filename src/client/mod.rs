@@ -244,7 +244,9 @@ impl BatchClient {
     ///   `concurrency` bodies are held (or until the batch's deadline).
     /// - **Timeout and limits**: each body is bound by its attempt's
     ///   [`timeout`](crate::BatchClientBuilder::timeout), counted from the
-    ///   attempt's start, and by
+    ///   attempt's start, by the
+    ///   [`read_timeout`](crate::BatchClientBuilder::read_timeout) if set,
+    ///   and by
     ///   [`max_body_size`](crate::BatchClientBuilder::max_body_size) in
     ///   decoded bytes (see [`StreamingResponse`]).
     /// - **Retries and redirects** apply up to the head, as for every
@@ -334,9 +336,12 @@ impl BatchClient {
     ///   file changed on the server) starts the file over, so two versions
     ///   are never spliced; a `206` for other bytes is refused and the next
     ///   attempt starts over. Without a validator, retries start over.
-    /// - Each attempt has the client's [`timeout`](crate::BatchClientBuilder::timeout),
-    ///   which covers the body: raise it for large files; an attempt that
-    ///   times out mid-body resumes like a cut one.
+    /// - Each attempt has the client's [`timeout`](crate::BatchClientBuilder::timeout)
+    ///   up to the response head only; the body may then take as long as
+    ///   it needs while its bytes keep coming: a body silent for the
+    ///   [`read_timeout`](crate::BatchClientBuilder::read_timeout) (by
+    ///   default the attempt timeout) fails its attempt, and the next one
+    ///   resumes like after a cut.
     /// - A body the server compressed (`Content-Encoding`) is stored
     ///   decoded, as [`Response::body`] holds it: the file is the resource
     ///   itself, whatever the server chose to send on the wire. A body sent

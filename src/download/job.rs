@@ -54,6 +54,14 @@ struct Shared {
     part: Mutex<PartFile>,
 }
 
+/// A download attempt's timeout, handed by the timeout layer to the body
+/// layer, which times the attempt itself: up to the response head only,
+/// so that a body on its way to the file may take as long as it needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttemptClock {
+    pub(crate) timeout: std::time::Duration,
+}
+
 /// What a `200` said that lets a later attempt ask for the rest of the
 /// same version of the body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,7 +16,7 @@ mod writers;
 pub use input::IntoDownloads;
 pub(crate) use input::{Target, one};
 pub(crate) use job::Validator;
-pub(crate) use job::{AttemptStart, DownloadSettings, Job, file_error};
+pub(crate) use job::{AttemptClock, AttemptStart, DownloadSettings, Job, file_error};
 pub(crate) use resume::{Placement, ask_for_rest, content_length, placement, validator};
 
 use std::fmt;

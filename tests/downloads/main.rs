@@ -3,7 +3,8 @@
 //! [`FileServer`](support::files::FileServer): resume with `Range` and
 //! `If-Range` after a cut, restarts where resuming would be wrong, status
 //! and size limits, decoding, disk errors, cancellation, replacing targets,
-//! one result per input, and memory that stays flat over large files.
+//! timeouts, one result per input, and memory that stays flat over large
+//! files.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -23,6 +24,7 @@ mod restart;
 mod resume;
 mod size_limit;
 mod status;
+mod timeouts;
 mod wrong_range;
 
 use std::path::{Path, PathBuf};

@@ -187,3 +187,75 @@ async fn a_tls_handshake_that_never_ends_is_bounded_by_the_connect_timeout() {
         );
     }
 }
+
+fn read_timeout_client(read_timeout: Duration) -> BatchClient {
+    builder()
+        .timeout(Duration::from_secs(10))
+        .read_timeout(read_timeout)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_silent_for_the_read_timeout_fails_long_before_the_attempt_timeout() {
+    let server = TestServer::start().await;
+    // One body byte every 100 ms; 50 ms of silence is enough.
+    let start = Instant::now();
+    let e = expect_err(
+        bounded(
+            "silent body",
+            read_timeout_client(Duration::from_millis(50)).fetch(server.url("/drip-body/50/100")),
+        )
+        .await,
+        "100 ms between bytes with a 50 ms read timeout",
+    );
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.is_timeout());
+    assert!(
+        format!("{e:#}").contains("read timeout"),
+        "the error says which timeout: {e:#}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the 10 s attempt timeout fired, not the read timeout: {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_read_resets_the_read_timeout() {
+    let server = TestServer::start().await;
+    // Ten bytes 100 ms apart: a second in all, never 500 ms of silence.
+    let start = Instant::now();
+    let res = bounded(
+        "dripping body",
+        read_timeout_client(Duration::from_millis(500)).fetch(server.url("/drip-body/10/100")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.body().len(), 10);
+    assert!(start.elapsed() >= Duration::from_millis(500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_silent_for_the_read_timeout_fails() {
+    let server = TestServer::start().await;
+    let client = read_timeout_client(Duration::from_millis(50));
+    let mut res = bounded(
+        "head of a silent body",
+        client.fetch_streaming(server.url("/drip-body/50/100")),
+    )
+    .await
+    .unwrap();
+    let mut got = 0;
+    let e = loop {
+        match bounded("a chunk", res.chunk()).await {
+            Ok(Some(chunk)) => got += chunk.len(),
+            Ok(None) => panic!("the body ended after {got} bytes"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(got < 50, "{got} bytes before the timeout");
+}

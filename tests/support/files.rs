@@ -246,6 +246,8 @@ struct Answer {
     cut: Option<u64>,
     chunked: bool,
     drip: Option<(usize, Duration)>,
+    /// Silent for a while after this many body bytes.
+    stall: Option<(u64, Duration)>,
     head_only: bool,
 }
 
@@ -372,6 +374,7 @@ fn plan(spec: &FileSpec, head: &Head, path: &str, version: u32, before: usize) -
         cut: spec.cut(before),
         chunked: spec.chunked && status == 200,
         drip: spec.drip,
+        stall: spec.stall_of(before),
         head_only: false,
     }
 }
@@ -397,6 +400,7 @@ impl Answer {
             cut: None,
             chunked: false,
             drip: None,
+            stall: None,
             head_only: false,
         }
     }
@@ -431,7 +435,10 @@ impl Answer {
         let mut buf = vec![0; piece];
         let mut sent = 0u64;
         while sent < send {
-            let n = (send - sent).min(piece as u64) as usize;
+            let mut n = (send - sent).min(piece as u64) as usize;
+            if let Some((at, _)) = self.stall.filter(|(at, _)| *at > sent) {
+                n = n.min((at - sent) as usize);
+            }
             match &self.body {
                 Body::Content(content, start) => content.fill(start + sent, &mut buf[..n]),
                 Body::Bytes(bytes) => {
@@ -451,6 +458,11 @@ impl Answer {
             }
             state.count(path, n as u64);
             sent += n as u64;
+            if let Some((at, pause)) = self.stall
+                && at == sent
+            {
+                tokio::time::sleep(pause).await;
+            }
             if let Some((_, every)) = self.drip {
                 tokio::time::sleep(every).await;
             }

@@ -657,3 +657,48 @@ async fn ctrl_c_with_continue_leaves_a_partial_file_the_next_run_resumes() {
     assert_eq!(names(&dir), ["00000000-big.bin"], "nothing left beside it");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_may_take_longer_than_timeout_while_its_bytes_keep_coming() {
+    let server = TestServer::start().await;
+    // Ten bytes 100 ms apart: a second, with a 300 ms --timeout.
+    let input = format!("{}\n", server.url("/drip-body/10/100"));
+    let dir = fresh_dir("read-timeout");
+    let out = run(
+        &[
+            "--retries",
+            "0",
+            "--timeout",
+            "300ms",
+            "--output-dir",
+            &arg(&dir),
+        ],
+        &input,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.lines[0]["bytes"], 10, "{}", out.lines[0]);
+
+    // A body silent longer than --read-timeout fails, long before --timeout.
+    let start = Instant::now();
+    let out = run(
+        &[
+            "--retries",
+            "0",
+            "--read-timeout",
+            "50ms",
+            "--output-dir",
+            &arg(&dir),
+        ],
+        &input,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.lines[0]["error"]["kind"], "timeout", "{}", out.lines[0]);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

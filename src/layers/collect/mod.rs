@@ -15,27 +15,32 @@
 
 mod detach;
 mod download;
+mod idle;
 mod limits;
 mod phases;
 mod stream;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Collected, Full, Limited};
 use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower::timeout::error::Elapsed;
 
 use crate::connect::ConnectedAt;
-use crate::download::{AttemptStart, Job};
+use crate::download::{AttemptClock, AttemptStart, Job};
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::observe::RequestRecord;
 use crate::response::ResponseLimits;
 use crate::streaming::Streaming;
+use idle::Idle;
 use phases::Stopwatch;
 
 /// Sends requests on `S` and collects their bodies.
@@ -77,10 +82,13 @@ where
             if !own_range {
                 crate::download::ask_for_rest(&mut head.headers, &start);
             }
+            let timeout = head.extensions.remove::<AttemptClock>().map(|c| c.timeout);
             Some(Box::new(Special::Download(Downloading {
                 job,
                 start,
                 own_range,
+                timeout,
+                timer: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             })))
         } else {
             Streaming::of(&head.extensions).map(|mark| Box::new(Special::Stream(mark)))
@@ -116,6 +124,18 @@ impl Special {
             Special::Download(downloading) => stores(head, &downloading.start),
         }
     }
+
+    /// Whether a download's attempt ran out of time: it is timed here,
+    /// not by the timeout layer, so that its body, once it goes to the
+    /// file, is not.
+    fn too_late(&mut self, cx: &mut Context<'_>) -> bool {
+        match self {
+            Special::Download(Downloading {
+                timer: Some(timer), ..
+            }) => timer.as_mut().poll(cx).is_ready(),
+            _ => false,
+        }
+    }
 }
 
 /// A download's attempt, until its response head arrives.
@@ -123,6 +143,10 @@ struct Downloading {
     job: Job,
     start: AttemptStart,
     own_range: bool,
+    /// The attempt's timeout (see `timeout`), and its timer, which ends
+    /// the attempt unless its body goes to the file first.
+    timeout: Option<Duration>,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// The rest of a download's attempt, once its head is in.
@@ -159,6 +183,12 @@ pin_project! {
             collect: Collect<Limited<B>>,
             head: Option<http::response::Parts>,
         },
+        // With a read timeout (boxed: rare, and this way the future of
+        // every request is no larger for it).
+        TimedBody {
+            collect: Pin<Box<Collect<Limited<Idle<B>>>>>,
+            head: Option<http::response::Parts>,
+        },
         Download { storing: Storing },
     }
 }
@@ -177,13 +207,14 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Head { send } => {
-                    let res = ready!(send.poll(cx)).map_err(Into::into)?;
-                    let (mut head, body) = res.into_parts();
+                    let Poll::Ready(res) = send.poll(cx) else {
+                        return out_of_time(this.special, cx);
+                    };
+                    let (mut head, body) = res.map_err(Into::into)?.into_parts();
                     let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
                     stopwatch.head(head.extensions.remove::<ConnectedAt>());
-                    if let Some(special) = this.special.take()
-                        && special.takes(&head)
-                    {
+                    if this.special.as_ref().is_some_and(|s| s.takes(&head)) {
+                        let special = this.special.take().expect("just seen");
                         let stopwatch = this.stopwatch.take().expect("taken only at the end");
                         let record = this.record.clone();
                         match take_over(*special, head, body, this.limits, stopwatch, record)? {
@@ -196,31 +227,81 @@ where
                     }
                     limits::check_head(&head.headers, this.limits)?;
                     let limit = this.limits.max_body_size;
-                    this.state.set(State::Body {
-                        collect: Limited::new(body, limit).collect(),
-                        head: Some(head),
-                    });
+                    match this.limits.read_timeout {
+                        None => this.state.set(State::Body {
+                            collect: Limited::new(body, limit).collect(),
+                            head: Some(head),
+                        }),
+                        Some(silence) => this.state.set(State::TimedBody {
+                            collect: Box::pin(
+                                Limited::new(Idle::new(body, Some(silence)), limit).collect(),
+                            ),
+                            head: Some(head),
+                        }),
+                    }
                 }
                 StateProj::Body { collect, head } => {
-                    let collected = ready!(collect.poll(cx));
-                    if let (Some(record), Some(stopwatch)) = (this.record, this.stopwatch) {
-                        stopwatch.body_done(record);
-                    }
-                    let body = match collected {
-                        Ok(collected) => detach::body(collected),
-                        Err(err) => {
-                            let limit = this.limits.max_body_size;
-                            return Poll::Ready(Err(limits::body_error(err, limit)));
-                        }
+                    let Poll::Ready(collected) = collect.poll(cx) else {
+                        return out_of_time(this.special, cx);
                     };
-                    let mut head = head.take().expect("polled after completion");
-                    detach::headers(&mut head.headers);
-                    return Poll::Ready(Ok(http::Response::from_parts(head, body)));
+                    return Poll::Ready(collected_response(
+                        collected,
+                        head,
+                        this.limits,
+                        this.record,
+                        this.stopwatch,
+                    ));
+                }
+                StateProj::TimedBody { collect, head } => {
+                    let Poll::Ready(collected) = collect.as_mut().poll(cx) else {
+                        return out_of_time(this.special, cx);
+                    };
+                    return Poll::Ready(collected_response(
+                        collected,
+                        head,
+                        this.limits,
+                        this.record,
+                        this.stopwatch,
+                    ));
                 }
                 StateProj::Download { storing } => return storing.as_mut().poll(cx),
             }
         }
     }
+}
+
+/// Pending, unless the request is a download whose attempt ran out of
+/// time before its body went to its file (see [`Special::too_late`]).
+#[inline]
+fn out_of_time<T>(
+    special: &mut Option<Box<Special>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, BoxError>> {
+    if special.as_mut().is_some_and(|special| special.too_late(cx)) {
+        return Poll::Ready(Err(Elapsed::new().into()));
+    }
+    Poll::Pending
+}
+
+/// The response of a body collected whole (or the error that ended it).
+#[inline]
+fn collected_response(
+    collected: Result<Collected<Bytes>, BoxError>,
+    head: &mut Option<http::response::Parts>,
+    limits: &ResponseLimits,
+    record: &Option<RequestRecord>,
+    stopwatch: &Option<Stopwatch>,
+) -> Result<http::Response<Bytes>, BoxError> {
+    if let (Some(record), Some(stopwatch)) = (record, stopwatch) {
+        stopwatch.body_done(record);
+    }
+    let body = match collected {
+        Ok(collected) => detach::body(collected),
+        Err(err) => return Err(limits::body_error(err, limits.max_body_size)),
+    };
+    let mut head = head.take().expect("polled after completion");
+    detach::headers(&mut head.headers);
+    Ok(http::Response::from_parts(head, body))
 }
 
 /// What became of an answer [`Special::takes`].
@@ -252,6 +333,7 @@ where
         Special::Stream(mark) => {
             limits::check_head(&head.headers, limits)?;
             let limit = limits.max_body_size;
+            let body = Idle::new(body, limits.read_timeout);
             let res = stream::hand_over(head, body, limit, mark, stopwatch, record);
             Ok(TakenOver::Answer(res))
         }
@@ -259,8 +341,13 @@ where
             job,
             start,
             own_range,
+            timeout,
+            timer: _,
         }) => {
             limits::check_fields(&head.headers, limits)?;
+            // From here the body may take as long as it needs, as long as
+            // its bytes keep coming.
+            let body = Idle::new(body, limits.read_timeout.or(timeout));
             let storing = download::store(job, start, own_range, head, body, record, stopwatch);
             Ok(TakenOver::Storing(Box::pin(storing)))
         }

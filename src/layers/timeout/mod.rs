@@ -10,6 +10,14 @@
 //! streaming request's body is read by the caller, after the attempt's
 //! future has ended: its copy of the `Streaming` mark gets the attempt's
 //! deadline, and the body, timed by it, fails the same way.
+//!
+//! A download's body is not covered: a large file may take as long as it
+//! needs, as long as its bytes keep coming (the read timeout, which for a
+//! download is this timeout unless `read_timeout` says otherwise). Its
+//! attempt is timed by the body layer instead, up to the head: the request
+//! carries an [`AttemptClock`] there, and the timer here is left unset
+//! (rather than stopped by a switch, which every request's future would
+//! carry).
 
 mod future;
 
@@ -18,6 +26,7 @@ pub(crate) use future::ResponseFuture;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::download::{AttemptClock, Job};
 use crate::error::BoxError;
 use crate::layers::StackRequest;
 use crate::request::Overrides;
@@ -79,7 +88,18 @@ where
         if let Some(streaming) = Streaming::of_mut(req.extensions_mut()) {
             streaming.deadline = tokio::time::Instant::now().checked_add(timeout);
         }
+        let timer = if !req.extensions().is_empty() && req.extensions().get::<Job>().is_some() {
+            req.extensions_mut().insert(AttemptClock { timeout });
+            tokio::time::sleep_until(far_future())
+        } else {
+            tokio::time::sleep(timeout)
+        };
         let response = self.inner.call(req);
-        ResponseFuture::new(response, tokio::time::sleep(timeout))
+        ResponseFuture::new(response, timer)
     }
+}
+
+/// A deadline no attempt reaches (about thirty years away).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }

@@ -42,6 +42,7 @@ pub struct FileSpec {
     pub(super) gzip: bool,
     pub(super) chunked: bool,
     pub(super) drip: Option<(usize, Duration)>,
+    pub(super) stall: Option<(u64, Duration, usize)>,
     pub(super) fail: Option<(u16, usize)>,
     pub(super) delay: Duration,
 }
@@ -61,6 +62,7 @@ impl FileSpec {
             gzip: false,
             chunked: false,
             drip: None,
+            stall: None,
             fail: None,
             delay: Duration::ZERO,
         }
@@ -139,6 +141,20 @@ impl FileSpec {
     pub fn drip(mut self, chunk: usize, every: Duration) -> Self {
         self.drip = Some((chunk.max(1), every));
         self
+    }
+
+    /// The first `times` requests of the path go silent for `pause` after
+    /// `after` body bytes of their answer, then send the rest.
+    pub fn stall(mut self, after: u64, pause: Duration, times: usize) -> Self {
+        self.stall = Some((after, pause, times));
+        self
+    }
+
+    /// Where and how long request `i` of the path (from 0) goes silent.
+    pub(super) fn stall_of(&self, i: usize) -> Option<(u64, Duration)> {
+        self.stall
+            .filter(|(_, _, times)| i < *times)
+            .map(|(after, pause, _)| (after, pause))
     }
 
     /// The first `times` requests are answered `status` (a short text
