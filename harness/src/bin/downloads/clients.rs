@@ -59,10 +59,6 @@ impl Client {
                 cmd.args(["--base", base])
                     .args(["--path", &format!("/file/{{i}}/{}", case.size)])
                     .args(["--n", &n, "--c", &c])
-                    // The library's default attempt timeout (30 s) counts
-                    // the whole body; a 100 MiB file at 10 in flight on a
-                    // loaded machine may need longer.
-                    .args(["--timeout-s", "300"])
                     .arg("--download-dir")
                     .arg(dir);
                 cmd
