@@ -128,7 +128,11 @@ impl BatchStats {
         self.retries
     }
 
-    /// Body bytes of the responses (after decompression).
+    /// Body bytes of the responses (after decompression), a download's
+    /// file's included. A streamed body
+    /// ([`fetch_stream_bodies`](crate::BatchClient::fetch_stream_bodies))
+    /// is read by the caller after its input is recorded, and is not
+    /// counted.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
