@@ -181,8 +181,10 @@ struct Begin {
 ///
 /// Each step is one hand-off (a thread woken, the task woken back), which
 /// costs more than writing a chunk to the page cache; so the first step
-/// also makes the file ready and the last one also renames it: a body of
-/// two chunks takes two hand-offs, not four.
+/// also makes the file ready, and the last one renames it along with
+/// whatever still waits. (Holding the chunk that completes the length for
+/// that last step saves one more hand-off per file, but measured no
+/// difference in CPU time or context switches with 2,000 files.)
 struct Writer<'a> {
     job: &'a Job,
     generation: u64,

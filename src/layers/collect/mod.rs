@@ -241,28 +241,28 @@ where
                     }
                 }
                 StateProj::Body { collect, head } => {
-                    let Poll::Ready(collected) = collect.poll(cx) else {
-                        return out_of_time(this.special, cx);
-                    };
-                    return Poll::Ready(collected_response(
-                        collected,
+                    let polled = collect.poll(cx);
+                    return collected(
+                        polled,
                         head,
+                        this.special,
                         this.limits,
                         this.record,
                         this.stopwatch,
-                    ));
+                        cx,
+                    );
                 }
                 StateProj::TimedBody { collect, head } => {
-                    let Poll::Ready(collected) = collect.as_mut().poll(cx) else {
-                        return out_of_time(this.special, cx);
-                    };
-                    return Poll::Ready(collected_response(
-                        collected,
+                    let polled = collect.as_mut().poll(cx);
+                    return collected(
+                        polled,
                         head,
+                        this.special,
                         this.limits,
                         this.record,
                         this.stopwatch,
-                    ));
+                        cx,
+                    );
                 }
                 StateProj::Download { storing } => return storing.as_mut().poll(cx),
             }
@@ -283,25 +283,32 @@ fn out_of_time<T>(
     Poll::Pending
 }
 
-/// The response of a body collected whole (or the error that ended it).
+/// The response once its body is collected whole (or the error that
+/// ended it); pending meanwhile, unless time ran out (see
+/// [`out_of_time`]).
 #[inline]
-fn collected_response(
-    collected: Result<Collected<Bytes>, BoxError>,
+fn collected(
+    polled: Poll<Result<Collected<Bytes>, BoxError>>,
     head: &mut Option<http::response::Parts>,
+    special: &mut Option<Box<Special>>,
     limits: &ResponseLimits,
     record: &Option<RequestRecord>,
     stopwatch: &Option<Stopwatch>,
-) -> Result<http::Response<Bytes>, BoxError> {
+    cx: &mut Context<'_>,
+) -> Poll<Result<http::Response<Bytes>, BoxError>> {
+    let Poll::Ready(collected) = polled else {
+        return out_of_time(special, cx);
+    };
     if let (Some(record), Some(stopwatch)) = (record, stopwatch) {
         stopwatch.body_done(record);
     }
     let body = match collected {
         Ok(collected) => detach::body(collected),
-        Err(err) => return Err(limits::body_error(err, limits.max_body_size)),
+        Err(err) => return Poll::Ready(Err(limits::body_error(err, limits.max_body_size))),
     };
     let mut head = head.take().expect("polled after completion");
     detach::headers(&mut head.headers);
-    Ok(http::Response::from_parts(head, body))
+    Poll::Ready(Ok(http::Response::from_parts(head, body)))
 }
 
 /// What became of an answer [`Special::takes`].
