@@ -12,7 +12,7 @@
 //! A disk that stops answering (a network filesystem, say) would hold
 //! both threads and every download of the process behind them; so when an
 //! operation has waited [`STALL`] while no operation ended, another thread
-//! starts, up to [`MAX_THREADS`]. Threads beyond the first two end
+//! starts (one per [`STALL`] at most), up to [`MAX_THREADS`]. Threads beyond the first two end
 //! after [`KEEP_ALIVE`] without work, as the first two do.
 //!
 //! Each download has at most one operation queued or running (see
@@ -54,7 +54,7 @@ struct State {
     /// Wakeups sent and not yet taken: a sleeping thread is woken only
     /// when none is on its way already (each wakeup is a system call).
     woken: usize,
-    /// When an operation last ended (or the first thread started).
+    /// When an operation last ended or a thread started.
     progress: Option<Instant>,
 }
 
@@ -133,7 +133,9 @@ fn start_thread(state: &mut State) {
     match started {
         Ok(_) => {
             state.threads += 1;
-            state.progress.get_or_insert_with(Instant::now);
+            // A stall adds one thread per [`STALL`], not one per download
+            // that waits.
+            state.progress = Some(Instant::now());
         }
         Err(_) if state.threads == 0 => {
             // No thread will take what is queued: its futures see it lost.
