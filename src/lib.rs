@@ -123,6 +123,7 @@ mod proxy;
 mod request;
 mod response;
 mod retry;
+pub mod shard;
 mod streaming;
 mod timings;
 mod tls;
@@ -141,6 +142,7 @@ pub use request::chained::Request;
 pub use request::{IntoBody, IntoRequest};
 pub use response::Response;
 pub use retry::RetryPolicy;
+pub use shard::{origin_key, origin_shard};
 pub use streaming::StreamingResponse;
 pub use tls::{Certificate, Identity};
 /// The token [`Batch::cancel_on`] listens to (tokio-util's).

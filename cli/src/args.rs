@@ -1,6 +1,7 @@
 //! The command line, and the client it describes.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +25,20 @@ pub(crate) struct Args {
     /// The file of inputs; stdin when absent or "-".
     #[arg(value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
+
+    /// Keep only the inputs of shard K of N (K from 0): those whose origin
+    /// (scheme, host, port) hashes to K, so N workers given the same file
+    /// split it with every origin on one worker, and --per-host and
+    /// --per-host-rate hold for the whole crawl. The hash is stable across
+    /// runs, machines and versions (docs/sharding.md). Lines keep their
+    /// line numbers; inputs count from 0 in each shard.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard, conflicts_with = "shard_key")]
+    pub(crate) shard: Option<(u32, NonZeroU32)>,
+
+    /// Fetch nothing: print, for each input line, its shard of N, a tab,
+    /// and the line (for an engine that partitions the inputs itself).
+    #[arg(long, value_name = "N")]
+    pub(crate) shard_key: Option<NonZeroU32>,
 
     /// Requests in flight at once, in all.
     #[arg(short = 'c', long, value_name = "N", default_value_t = 100)]
@@ -342,6 +357,18 @@ fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
         other => return Err(format!("unknown rate unit {other:?} (use s, m or h)")),
     };
     Ok((n, per))
+}
+
+/// `K/N`: shard `K` (from 0) of `N`.
+fn parse_shard(text: &str) -> Result<(u32, NonZeroU32), String> {
+    let usage = || format!("not a shard: {text:?} (use K/N, K from 0 to N - 1)");
+    let (k, n) = text.split_once('/').ok_or_else(usage)?;
+    let k: u32 = k.trim().parse().map_err(|_| usage())?;
+    let n: NonZeroU32 = n.trim().parse().map_err(|_| usage())?;
+    if k >= n.get() {
+        return Err(usage());
+    }
+    Ok((k, n))
 }
 
 /// Bytes, with an optional K, M or G suffix (powers of 1024).

@@ -8,11 +8,12 @@
 //! input's error, with its line number; it never stops the batch.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use batch_fetch::Request;
+use batch_fetch::{Request, origin_shard};
 use serde::Deserialize;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::redact;
@@ -107,7 +108,14 @@ struct JsonLine {
 /// blank and comment lines before it: the progress bar's measure),
 /// recording where each came from in `origins`. A read error ends the
 /// inputs and is reported on stderr.
-pub(crate) fn spawn_reader<R>(reader: R, origins: Origins) -> mpsc::Receiver<(Input, u64)>
+///
+/// With `shard` (`K` of `N`), only the inputs of shard `K` are handed out
+/// (see [`shard_text`]).
+pub(crate) fn spawn_reader<R>(
+    reader: R,
+    origins: Origins,
+    shard: Option<(u32, NonZeroU32)>,
+) -> mpsc::Receiver<(Input, u64)>
 where
     R: AsyncBufRead + Unpin + Send + 'static,
 {
@@ -141,6 +149,12 @@ where
             let Some((input, url)) = parsed else {
                 continue;
             };
+            if let Some((k, n)) = shard {
+                let line = String::from_utf8_lossy(&buf);
+                if origin_shard(shard_text(url.as_deref(), &line), n) != k {
+                    continue;
+                }
+            }
             // Masked once, here: every output shows the URL from this.
             let url = url.map(|url| redact::input_url(&url).into_owned());
             origins.insert(index, Origin { line: line_no, url });
@@ -152,6 +166,35 @@ where
         }
     });
     rx
+}
+
+/// The text an input line is sharded by: its URL, or, for a line without
+/// one (JSON that does not parse), the line itself.
+pub(crate) fn shard_text<'a>(url: Option<&'a str>, line: &'a str) -> &'a str {
+    url.unwrap_or(line)
+}
+
+/// Prints, for each input line of `reader`, its shard of `n`, a tab and
+/// the line (`--shard-key`); blank and comment lines hold no input and
+/// are left out.
+pub(crate) async fn print_shard_keys<R>(mut reader: R, n: NonZeroU32) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+{
+    let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    while read_line(&mut reader, &mut buf).await?.is_some() {
+        line_no += 1;
+        let line = String::from_utf8_lossy(&buf);
+        let Some((_, url)) = parse_line(&line, line_no) else {
+            continue;
+        };
+        let shard = origin_shard(shard_text(url.as_deref(), &line), n);
+        out.write_all(format!("{shard}\t{line}\n").as_bytes())
+            .await?;
+    }
+    out.flush().await
 }
 
 /// Reads one line into `buf` (without its `\n` or `\r\n`), keeping at

@@ -80,6 +80,13 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     if args.deadline.is_some_and(|d| d.is_zero()) {
         return Err("--deadline must be longer than zero".into());
     }
+    if let Some(n) = args.shard_key {
+        let (reader, _) = open(&args).await?;
+        input::print_shard_keys(reader, n)
+            .await
+            .map_err(|e| format!("cannot print the shard keys: {e}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = args.client()?;
     let (reader, input_size) = open(&args).await?;
     if let Some(dir) = &args.output_dir {
@@ -101,7 +108,7 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 
     let origins = Origins::default();
     let read = Arc::new(AtomicU64::new(0));
-    let lines = input::spawn_reader(reader, origins.clone());
+    let lines = input::spawn_reader(reader, origins.clone(), args.shard);
     // Each input taken waits for room between the batch and the output
     // (see `writer`): the batch's own concurrency, and as many again.
     let intake = Intake::new(args.concurrency.saturating_mul(2).max(16));

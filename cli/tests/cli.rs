@@ -20,6 +20,8 @@ mod downloads;
 mod exit_paths;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/shard.rs"]
+mod shard;
 #[path = "cli/tls.rs"]
 mod tls;
 
