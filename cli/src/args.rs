@@ -35,6 +35,13 @@ pub(crate) struct Args {
     #[arg(long, value_name = "K/N", value_parser = parse_shard, conflicts_with = "shard_key")]
     pub(crate) shard: Option<(u32, NonZeroU32)>,
 
+    /// Skip the inputs an earlier, interrupted run of the same file
+    /// finished, as its JSON lines in FILE say (line number and a hash of
+    /// the line's text; a torn last line is ignored, a cancelled input is
+    /// done again). Append the new lines to the same file to resume again.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) resume: Option<PathBuf>,
+
     /// Fetch nothing: print, for each input line, its shard of N, a tab,
     /// and the line (for an engine that partitions the inputs itself).
     #[arg(long, value_name = "N")]

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::redact;
+use crate::resume::{Finished, input_hash};
 
 /// How many parsed inputs wait ahead of the batch.
 const READ_AHEAD: usize = 1024;
@@ -47,10 +48,12 @@ struct Known {
     next_position: usize,
 }
 
-/// An input's line and its URL as written, credentials masked.
+/// An input's line, the hash of its text (see `resume`) and its URL as
+/// written, credentials masked.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Origin {
     pub(crate) line: u64,
+    pub(crate) hash: u64,
     pub(crate) url: Option<String>,
 }
 
@@ -110,11 +113,13 @@ struct JsonLine {
 /// inputs and is reported on stderr.
 ///
 /// With `shard` (`K` of `N`), only the inputs of shard `K` are handed out
-/// (see [`shard_text`]).
+/// (see [`shard_text`]); with `finished` (`--resume`), only those an
+/// earlier run did not finish.
 pub(crate) fn spawn_reader<R>(
     reader: R,
     origins: Origins,
     shard: Option<(u32, NonZeroU32)>,
+    finished: Option<Arc<Finished>>,
 ) -> mpsc::Receiver<(Input, u64)>
 where
     R: AsyncBufRead + Unpin + Send + 'static,
@@ -149,15 +154,29 @@ where
             let Some((input, url)) = parsed else {
                 continue;
             };
-            if let Some((k, n)) = shard {
-                let line = String::from_utf8_lossy(&buf);
-                if origin_shard(shard_text(url.as_deref(), &line), n) != k {
-                    continue;
-                }
+            let line = String::from_utf8_lossy(&buf);
+            if let Some((k, n)) = shard
+                && origin_shard(shard_text(url.as_deref(), &line), n) != k
+            {
+                continue;
+            }
+            let hash = input_hash(&line);
+            if finished
+                .as_ref()
+                .is_some_and(|done| done.has(line_no, hash))
+            {
+                continue;
             }
             // Masked once, here: every output shows the URL from this.
             let url = url.map(|url| redact::input_url(&url).into_owned());
-            origins.insert(index, Origin { line: line_no, url });
+            origins.insert(
+                index,
+                Origin {
+                    line: line_no,
+                    hash,
+                    url,
+                },
+            );
             index += 1;
             if tx.send((input, std::mem::take(&mut bytes))).await.is_err() {
                 // The batch stopped (fail-fast): nothing more to read.

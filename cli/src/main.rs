@@ -18,6 +18,7 @@ mod redact;
 mod reorder;
 mod replace_file;
 mod report;
+mod resume;
 mod signals;
 mod summary;
 mod writer;
@@ -108,7 +109,24 @@ async fn run(args: Args) -> Result<ExitCode, String> {
 
     let origins = Origins::default();
     let read = Arc::new(AtomicU64::new(0));
-    let lines = input::spawn_reader(reader, origins.clone(), args.shard);
+    let finished = match &args.resume {
+        Some(path) => {
+            let finished = resume::read(path).map_err(|e| {
+                format!(
+                    "cannot read the earlier run's lines {}: {e}",
+                    path.display()
+                )
+            })?;
+            eprintln!(
+                "batch-fetch: {} input(s) finished in {}: skipped",
+                finished.len(),
+                path.display()
+            );
+            Some(Arc::new(finished))
+        }
+        None => None,
+    };
+    let lines = input::spawn_reader(reader, origins.clone(), args.shard, finished);
     // Each input taken waits for room between the batch and the output
     // (see `writer`): the batch's own concurrency, and as many again.
     let intake = Intake::new(args.concurrency.saturating_mul(2).max(16));

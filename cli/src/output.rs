@@ -17,6 +17,8 @@ pub(crate) struct Record<'a> {
     index: usize,
     /// Its line in the file, from 1.
     line: u64,
+    /// A hash of that line's text, for `--resume` (see `resume`).
+    input_hash: String,
     /// The URL as written (none for a line that did not parse), its
     /// credentials masked.
     url: Option<&'a str>,
@@ -77,6 +79,7 @@ impl<'a> Record<'a> {
         let mut record = Record {
             index,
             line: origin.line,
+            input_hash: crate::resume::hash_text(origin.hash),
             url: origin.url.as_deref(),
             final_url: outcome
                 .final_url()

@@ -1,7 +1,8 @@
 //! `--shard K/N` and `--shard-key N`: N workers given the same file split
 //! it by origin, every input on exactly one worker and every origin on
 //! one worker only, and the key an engine partitions by is the library's
-//! `origin_shard`.
+//! `origin_shard`. `--resume FILE`: a worker started again skips what its
+//! earlier run finished.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -99,4 +100,74 @@ async fn a_shard_that_is_not_k_of_n_is_a_usage_error() {
     }
     let out = run(&["--shard", "0/2", "--shard-key", "2"], "").await;
     assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_skips_what_an_earlier_run_finished_and_redoes_the_rest() {
+    let server = TestServer::start().await;
+    let mut input = String::from("# a crawl\n");
+    for i in 0..10 {
+        input.push_str(&server.url(&format!("/id/{i}")));
+        input.push('\n');
+    }
+    input.push_str(&server.url("/status/404"));
+    input.push('\n');
+    let first = run(&["--ordered"], &input).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert_eq!(first.lines.len(), 11);
+
+    // A worker killed after four lines, the fifth torn; the sixth input
+    // was cancelled (stopped) and is done again; the 404 is a result.
+    let text = |v: &serde_json::Value| serde_json::to_string(v).unwrap();
+    let mut earlier = String::new();
+    for line in &first.lines[..4] {
+        earlier.push_str(&text(line));
+        earlier.push('\n');
+    }
+    let mut cancelled = first.lines[5].clone();
+    cancelled["error"] = serde_json::json!({"kind": "cancelled", "message": "stopped"});
+    cancelled["status"] = serde_json::Value::Null;
+    earlier.push_str(&text(&cancelled));
+    earlier.push('\n');
+    earlier.push_str(&text(&first.lines[10]));
+    earlier.push('\n');
+    let torn = text(&first.lines[4]);
+    earlier.push_str(&torn[..torn.len() / 2]);
+    let dir = std::env::temp_dir().join(format!("bf-cli-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.jsonl");
+    std::fs::write(&path, &earlier).unwrap();
+
+    let second = run(&["--ordered", "--resume", path.to_str().unwrap()], &input).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let redone: Vec<u64> = second
+        .lines
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    // Lines 2-5 and the 404 (line 12) were finished; 6 was torn, 7 cancelled.
+    assert_eq!(redone, [6, 7, 8, 9, 10, 11], "{}", second.stderr);
+    for line in &second.lines {
+        assert_eq!(line["status"], 200, "{line}");
+        let number = line["line"].as_u64().unwrap() as usize;
+        let first_line = &first.lines[number - 2];
+        assert_eq!(line["input_hash"], first_line["input_hash"]);
+    }
+    assert!(
+        second.stderr.contains("5 input(s) finished"),
+        "{}",
+        second.stderr
+    );
+
+    // Other inputs at the same lines are not taken for finished (but the
+    // one line left as it was, the 404, still is).
+    let other = input.replace("/id/", "/id/x");
+    let third = run(&["--ordered", "--resume", path.to_str().unwrap()], &other).await;
+    let lines: Vec<u64> = third
+        .lines
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, (2..=11).collect::<Vec<u64>>(), "{}", third.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
