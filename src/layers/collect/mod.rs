@@ -205,7 +205,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
+            let (polled, head) = match this.state.as_mut().project() {
                 StateProj::Head { send } => {
                     let Poll::Ready(res) = send.poll(cx) else {
                         return out_of_time(this.special, cx);
@@ -239,33 +239,21 @@ where
                             head: Some(head),
                         }),
                     }
+                    continue;
                 }
-                StateProj::Body { collect, head } => {
-                    let polled = collect.poll(cx);
-                    return collected(
-                        polled,
-                        head,
-                        this.special,
-                        this.limits,
-                        this.record,
-                        this.stopwatch,
-                        cx,
-                    );
-                }
-                StateProj::TimedBody { collect, head } => {
-                    let polled = collect.as_mut().poll(cx);
-                    return collected(
-                        polled,
-                        head,
-                        this.special,
-                        this.limits,
-                        this.record,
-                        this.stopwatch,
-                        cx,
-                    );
-                }
+                StateProj::Body { collect, head } => (collect.poll(cx), head),
+                StateProj::TimedBody { collect, head } => (collect.as_mut().poll(cx), head),
                 StateProj::Download { storing } => return storing.as_mut().poll(cx),
-            }
+            };
+            return collected(
+                polled,
+                head,
+                this.special,
+                this.limits,
+                this.record,
+                this.stopwatch,
+                cx,
+            );
         }
     }
 }
