@@ -136,7 +136,9 @@ where
                 Ok(Some(read)) => read,
                 Ok(None) => break,
                 Err(e) => {
-                    eprintln!("batch-fetch: reading the input stopped after line {line_no}: {e}");
+                    crate::stderr::line(format_args!(
+                        "batch-fetch: reading the input stopped after line {line_no}: {e}"
+                    ));
                     break;
                 }
             };

@@ -20,6 +20,7 @@ mod replace_file;
 mod report;
 mod resume;
 mod signals;
+mod stderr;
 mod summary;
 mod writer;
 
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
 
 /// Status 2, with one line on stderr.
 fn usage_error(reason: &str) -> ExitCode {
-    eprintln!("batch-fetch: {}", redact::userinfo(reason));
+    stderr::line(format_args!("batch-fetch: {}", redact::userinfo(reason)));
     ExitCode::from(2)
 }
 
@@ -117,11 +118,11 @@ async fn run(args: Args) -> Result<ExitCode, String> {
                     path.display()
                 )
             })?;
-            eprintln!(
+            stderr::line(format_args!(
                 "batch-fetch: {} input(s) finished in {}: skipped",
                 finished.len(),
                 path.display()
-            );
+            ));
             Some(Arc::new(finished))
         }
         None => None,
@@ -322,31 +323,30 @@ async fn run(args: Args) -> Result<ExitCode, String> {
     if let Some((file, path, report)) = report {
         let page = report.render(&stats, &command_line::shown(), cut_short.as_deref());
         if let Err(e) = file.commit(page.as_bytes()) {
-            eprintln!(
+            stderr::line(format_args!(
                 "batch-fetch: cannot write the report {}: {e}",
                 path.display()
-            );
+            ));
             failed += 1;
         }
     }
     if !args.quiet {
-        eprint!(
-            "{}",
-            summary::table(&stats, failed, written.not_sent, written.kept)
-        );
+        // One write: beside other processes' summaries, each stays whole.
+        let mut ending = summary::table(&stats, failed, written.not_sent, written.kept);
         if stopped_early && args.fail_fast {
-            eprintln!("stopped at the first failed input (--fail-fast)");
+            ending.push_str("stopped at the first failed input (--fail-fast)\n");
         }
         if let Some(cut_short) = &cut_short {
-            eprintln!("{cut_short}");
+            ending.push_str(&format!("{cut_short}\n"));
         }
         if stopping.hurried() {
             let n = written.unwritten;
-            eprintln!(
-                "stopped again: {n} line{} left unwritten",
+            ending.push_str(&format!(
+                "stopped again: {n} line{} left unwritten\n",
                 plural(n as usize)
-            );
+            ));
         }
+        stderr::block(&ending);
     }
     Ok(if let Some(stop) = stopped_by {
         ExitCode::from(stop.exit_status())

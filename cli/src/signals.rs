@@ -90,10 +90,10 @@ pub(crate) fn listen(
             Stop::Interrupt => "Ctrl-C again",
             Stop::Terminate | Stop::HangUp => "a second signal",
         };
-        eprintln!(
+        crate::stderr::line(format_args!(
             "batch-fetch: {}, finishing up ({again} to quit at once)",
             first.why()
-        );
+        ));
         signals.next().await;
         state.hurry.store(true, Ordering::Relaxed);
         let code = first.exit_status();

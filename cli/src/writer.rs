@@ -208,7 +208,7 @@ fn write_all(
 /// reader simply left (a closed pipe, as with `| head`).
 fn cannot_write(e: &io::Error, written: &mut Written) {
     if !written.stopped_early && e.kind() != io::ErrorKind::BrokenPipe {
-        eprintln!("batch-fetch: cannot write the output: {e}");
+        crate::stderr::line(format_args!("batch-fetch: cannot write the output: {e}"));
         written.failed += 1;
     }
     written.stopped_early = true;
