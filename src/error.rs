@@ -262,8 +262,9 @@ impl Error {
     pub fn is_connect(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Connect | ErrorKind::Tls)
             || chain(self.source()).any(|e| {
-                e.downcast_ref::<hyper_util::client::legacy::Error>()
-                    .is_some_and(|e| e.is_connect())
+                e.is::<ConnectFailed>()
+                    || e.downcast_ref::<hyper_util::client::legacy::Error>()
+                        .is_some_and(|e| e.is_connect())
             })
     }
 }
@@ -546,6 +547,7 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
         if let Some(legacy) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
             connect |= legacy.is_connect();
         }
+        connect |= e.is::<ConnectFailed>();
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_timeout() {
                 return ErrorKind::Timeout;
@@ -573,6 +575,12 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
         ErrorKind::Protocol
     }
 }
+
+/// No connection could be made for a request (the client's own pool's
+/// connect error): nothing was sent.
+#[derive(Debug, thiserror::Error)]
+#[error("could not connect")]
+pub(crate) struct ConnectFailed(#[source] pub(crate) BoxError);
 
 /// True for hyper's "dispatch task is gone": the connection's task ended
 /// without answering a request it had taken. hyper has no predicate for

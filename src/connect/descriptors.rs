@@ -16,8 +16,8 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
@@ -42,6 +42,17 @@ pub(crate) struct Descriptors {
     epoch: Instant,
     /// How long without progress before giving up: the connect timeout.
     patience: Duration,
+    /// Closes one of the client's idle connections; false when none is.
+    evict: OnceLock<Evict>,
+}
+
+/// How a connect in want of a descriptor frees one.
+struct Evict(Box<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Evict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Evict")
+    }
 }
 
 impl Descriptors {
@@ -52,7 +63,20 @@ impl Descriptors {
             progress: AtomicU64::new(0),
             epoch: Instant::now(),
             patience,
+            evict: OnceLock::new(),
         }
+    }
+
+    /// A connect in want of a descriptor first calls `evict`, which closes
+    /// one of the client's idle connections (false when there is none), and
+    /// tries again at once if it did: an idle connection to another
+    /// origin is worth less than the connection a request waits for.
+    pub(crate) fn evict_with(&self, evict: impl Fn() -> bool + Send + Sync + 'static) {
+        let _ = self.evict.set(Evict(Box::new(evict)));
+    }
+
+    fn evicted(&self) -> bool {
+        self.evict.get().is_some_and(|evict| (evict.0)())
     }
 
     /// One of this client's connections closed: its descriptor is free.
@@ -82,11 +106,21 @@ impl Descriptors {
             Err(err) if out_of_descriptors(&*err) => {}
             other => return other,
         }
+        // A descriptor of an idle connection, if there is one.
+        while self.evicted() {
+            match connect().await {
+                Err(err) if out_of_descriptors(&*err) => {}
+                other => return other,
+            }
+        }
         let started = Instant::now();
         let _turn = self.line.acquire().await;
         loop {
             match connect().await {
                 Err(err) if out_of_descriptors(&*err) => {
+                    if self.evicted() {
+                        continue;
+                    }
                     // Progress before this connect began does not count:
                     // it has waited its own patience out too.
                     if self.stalled_for().min(started.elapsed()) >= self.patience {

@@ -6,13 +6,18 @@ mod descriptors;
 mod first_contact;
 mod frame_watch;
 mod head;
+mod pool;
 mod record;
+mod response;
 mod stranded;
 mod tcp;
 mod transport;
 mod tunnel;
 
 use first_contact::FirstContact;
+use pool::Pool;
+pub(crate) use pool::SendFailed;
+pub(crate) use response::{ResponseBody, Sending};
 use transport::Compact;
 
 pub(crate) use first_contact::NotHandedOver;
@@ -39,7 +44,9 @@ use crate::response::ResponseLimits;
 /// (`DEFAULT_MAX_HEADERS` in hyper's h1 role).
 const HYPER_MAX_HEADERS: usize = 100;
 
-type Pooled = Client<FirstContact<Compact<HttpsConnector<ProxyConnector>>>, Full<bytes::Bytes>>;
+type Connector = FirstContact<Compact<HttpsConnector<ProxyConnector>>>;
+
+type Pooled = Client<Connector, Full<bytes::Bytes>>;
 
 /// The pooled client all requests of a `BatchClient` (and its clones)
 /// share, behind one `Arc`.
@@ -55,6 +62,9 @@ pub(crate) struct HttpsClient(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     pooled: Pooled,
+    /// Our own pool, for the plain-`http` requests no proxy carries; none
+    /// when plain `http` is HTTP/2 by prior knowledge.
+    own: Option<Pool>,
     /// Set once one of the pool's HTTP/2 connections went away.
     turnover: Arc<Turnover>,
     /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
@@ -65,9 +75,9 @@ struct Shared {
 }
 
 impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
-    type Response = http::Response<hyper::body::Incoming>;
+    type Response = http::Response<ResponseBody>;
     type Error = crate::error::BoxError;
-    type Future = stranded::Sent;
+    type Future = Sending;
 
     fn poll_ready(
         &mut self,
@@ -80,10 +90,30 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
 
     fn call(&mut self, mut req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
         head::complete(&mut req, self.0.proxy.as_deref(), self.0.http_is_http1);
+        if let Some(own) = &self.0.own
+            && self.0.is_own(&req)
+        {
+            return Sending::Own {
+                sent: own.send(req),
+            };
+        }
         // Watched only where connections of this pool have gone away:
         // knowing the connection costs a capture per request.
         let captured = self.0.turnover.seen().then(|| capture_connection(&mut req));
-        stranded::Sent::new(self.0.pooled.request(req), captured)
+        Sending::Pooled {
+            sent: stranded::Sent::new(self.0.pooled.request(req), captured),
+        }
+    }
+}
+
+impl Shared {
+    /// Whether our own pool sends `req`: plain `http`, no proxy.
+    fn is_own<B>(&self, req: &http::Request<B>) -> bool {
+        req.uri().scheme() == Some(&http::uri::Scheme::HTTP)
+            && self
+                .proxy
+                .as_ref()
+                .is_none_or(|proxy| proxy.intercept(req.uri()).is_none())
     }
 }
 
@@ -128,6 +158,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // Running out of file descriptors makes connects wait, for as long as
     // a connect may take.
     let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
+    let descriptors_of_pool = descriptors.clone();
     // Proxies are spoken to in HTTP/1.1, over TLS for `https://` ones.
     let mut proxy_tls = cfg.tls.clone();
     proxy_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -174,14 +205,31 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     }
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
     let turnover = Arc::new(Turnover::default());
-    let pooled = builder.build(FirstContact::new(
+    let connector = FirstContact::new(
         Compact::new(https, cfg.http2_prior_knowledge),
         alpn_may_pick_h2,
         cfg.connect_timeout,
         turnover.clone(),
-    ));
+    );
+    let own = (!cfg.http2_prior_knowledge).then(|| {
+        let mut http1 = hyper::client::conn::http1::Builder::new();
+        http1.max_buf_size(cfg.limits.max_header_bytes);
+        if cfg.limits.max_headers != HYPER_MAX_HEADERS {
+            http1.max_headers(cfg.limits.max_headers);
+        }
+        let pool = Pool::new(
+            pool::connector(connector.clone()),
+            http1,
+            cfg.pool_idle_timeout,
+            cfg.pool_max_idle_per_host,
+        );
+        descriptors_of_pool.evict_with(pool.closer_of_oldest_idle());
+        pool
+    });
+    let pooled = builder.build(connector);
     Ok(HttpsClient(Arc::new(Shared {
         pooled,
+        own,
         turnover,
         proxy: cfg.proxy,
         http_is_http1: !cfg.http2_prior_knowledge,

@@ -88,6 +88,18 @@ impl Transport {
 impl Transport {
     /// The record of an HTTP/2 connection, whose GOAWAY retires it;
     /// `None` for any other connection.
+    /// The connection's record.
+    pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
+        match self {
+            Transport::Plain(conn) => conn.lifecycle(),
+            Transport::Tls(tls) => match &**tls {
+                MaybeHttpsStream::Http(conn) => conn.lifecycle(),
+                MaybeHttpsStream::Https(tls) => tls.inner().get_ref().0.inner().lifecycle(),
+            },
+            Transport::Http2(watched) => &watched.lifecycle,
+        }
+    }
+
     pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
             Transport::Http2(watched) => Some(&watched.lifecycle),

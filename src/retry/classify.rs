@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method};
 
-use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, Stranded};
+use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, SendFailed, Stranded};
 use crate::error::{self, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -105,6 +105,9 @@ fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
 /// and that connection is `such`.
 fn on_connection(err: &(dyn StdError + 'static), such: impl Fn(&Lifecycle) -> bool) -> bool {
     error::chain(Some(err)).any(|e| {
+        if let Some(failed) = e.downcast_ref::<SendFailed>() {
+            return such(failed.connected().lifecycle());
+        }
         e.downcast_ref::<hyper_util::client::legacy::Error>()
             .and_then(ConnectedAt::of_error)
             .is_some_and(|conn| such(conn.lifecycle()))

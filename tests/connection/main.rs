@@ -9,6 +9,7 @@ mod dns_resolver;
 mod http_versions;
 mod keep_alive;
 mod key_share;
+mod pool;
 mod resolve_overrides;
 mod security;
 mod tls;

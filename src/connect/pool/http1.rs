@@ -1,0 +1,178 @@
+//! An HTTP/1.1 connection driven by the request that holds it, and the
+//! response body that carries it back to the pool.
+//!
+//! An HTTP/1.1 connection serves one request at a time, so it needs no
+//! task of its own: whoever holds it polls hyper's connection future
+//! beside its own (the response head, then the body), and so does the
+//! connection's reading and writing on the request's own task. hyper-util
+//! gives each connection a task, which every request crosses to and back
+//! from (two wake-ups), and spawns one more task per request to return the
+//! connection once its body is read.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+
+use super::{Key, Shared};
+use crate::connect::ConnectedAt;
+use crate::connect::transport::Transport;
+
+/// A connection of the pool, held by one request at a time. Boxed: hyper's
+/// connection state is several hundred bytes, and a connection moves in
+/// and out of the pool, into the request's future and into its response's
+/// body, which moves up through every layer.
+pub(crate) struct Http1(Box<Inner>);
+
+struct Inner {
+    sender: http1::SendRequest<Full<Bytes>>,
+    io: http1::Connection<Transport, Full<Bytes>>,
+    /// hyper's connection future has completed: the connection is closed.
+    ended: bool,
+    connected: ConnectedAt,
+}
+
+impl Http1 {
+    /// The HTTP/1.1 side of a new connection.
+    pub(super) async fn handshake(
+        builder: &http1::Builder,
+        transport: Transport,
+        connected: ConnectedAt,
+    ) -> hyper::Result<Self> {
+        let (sender, io) = builder.handshake(transport).await?;
+        connected.lifecycle().ready();
+        Ok(Http1(Box::new(Inner {
+            sender,
+            io,
+            ended: false,
+            connected,
+        })))
+    }
+
+    /// Does what the connection has to do now (send, read); false once it
+    /// has closed. Whatever error closed it reaches the request or body it
+    /// was serving through them.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        let conn = &mut *self.0;
+        if !conn.ended && Pin::new(&mut conn.io).poll(cx).is_ready() {
+            conn.ended = true;
+        }
+        !conn.ended
+    }
+
+    /// Whether the connection can take a request now. An idle connection
+    /// that the server closed (or sent something unasked) ends at its
+    /// first poll, so this is the check before each reuse.
+    pub(super) fn reusable(&mut self, cx: &mut Context<'_>) -> bool {
+        self.drive(cx) && self.0.sender.is_ready()
+    }
+
+    /// The connection's record.
+    pub(super) fn connected(&self) -> &ConnectedAt {
+        &self.0.connected
+    }
+
+    /// Sends `req` on this connection, driving it until the response head
+    /// comes. Its error gives the request back when it never went out
+    /// (the connection had closed).
+    pub(super) async fn send(
+        &mut self,
+        req: http::Request<Full<Bytes>>,
+    ) -> Result<
+        http::Response<Incoming>,
+        hyper::client::conn::TrySendError<http::Request<Full<Bytes>>>,
+    > {
+        let mut response = pin!(self.0.sender.try_send_request(req));
+        poll_fn(|cx| {
+            self.drive(cx);
+            response.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
+/// The body of a response on a held connection: reading it drives the
+/// connection, and the connection goes back to the pool the moment the
+/// body ends, before the request lets go of its permits; so the next
+/// request to the origin finds it idle instead of opening another.
+pub(crate) struct HeldBody {
+    body: Incoming,
+    held: Option<Held>,
+}
+
+/// A connection on its way back to the pool.
+struct Held {
+    conn: Http1,
+    pool: Arc<Shared>,
+    key: Key,
+}
+
+impl HeldBody {
+    pub(super) fn new(body: Incoming, conn: Http1, pool: Arc<Shared>, key: Key) -> Self {
+        HeldBody {
+            body,
+            held: Some(Held { conn, pool, key }),
+        }
+    }
+
+    /// Once the body has ended: the connection to the pool, if it can
+    /// take another request.
+    fn give_back(&mut self, cx: &mut Context<'_>) {
+        if let Some(mut held) = self.held.take()
+            && held.conn.reusable(cx)
+        {
+            held.pool
+                .idle
+                .put(held.key, held.conn, held.pool.me.clone());
+        }
+    }
+}
+
+impl Body for HeldBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        if let Some(held) = &mut this.held {
+            held.conn.drive(cx);
+        }
+        let frame = Pin::new(&mut this.body).poll_frame(cx);
+        match &frame {
+            Poll::Ready(None) => this.give_back(cx),
+            Poll::Ready(Some(Ok(_))) if this.body.is_end_stream() => this.give_back(cx),
+            Poll::Ready(Some(Err(_))) => this.held = None,
+            _ => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for HeldBody {
+    fn drop(&mut self) {
+        // A body read to its end whose end was not asked for (a reader
+        // that stopped at the length it knew), or an empty one never read:
+        // the connection still goes back. One that was not read to its end
+        // closes with it.
+        if self.held.is_some() && self.body.is_end_stream() {
+            self.give_back(&mut Context::from_waker(Waker::noop()));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The client's own pool of HTTP/1.1 connections: no more connections to
+//! an origin than requests in flight there, each reused while it stays
+//! open, and closed once idle for the pool's idle timeout.
+
+use std::time::Duration;
+
+use batch_fetch::BatchClient;
+
+use crate::support::bounded;
+use crate::support::fn_server::{FnServer, reply};
+
+/// A server whose answers take `delay`, so requests overlap.
+async fn slow_server(delay: Duration) -> FnServer {
+    FnServer::builder()
+        .start(move |_| async move {
+            tokio::time::sleep(delay).await;
+            reply(200, "ok")
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_never_outnumber_the_requests_in_flight() {
+    // Quick answers: requests end while others wait for their connects,
+    // which is when a pool that does not hand connections over opens more.
+    let server = FnServer::builder()
+        .start(|_| async { reply(200, "ok") })
+        .await;
+    let client = BatchClient::builder().concurrency(64).build().unwrap();
+    let urls: Vec<String> = (0..3000).map(|i| server.url(&format!("/a/{i}"))).collect();
+    let results = bounded("batch", client.fetch_all_settled(urls.clone())).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|res| res.status() == 200))
+    );
+    let opened = server.stats().accepted();
+    assert!(
+        opened <= 64,
+        "{opened} connections for 64 requests in flight at most"
+    );
+    // The next batch finds them all idle.
+    bounded("again", client.fetch_all_settled(urls)).await;
+    assert_eq!(
+        server.stats().accepted(),
+        opened,
+        "the second batch reused them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_origin_gets_no_more_connections_than_its_limit() {
+    let servers = [
+        FnServer::builder()
+            .ip([127, 0, 0, 21])
+            .start(|_| async { reply(200, "a") })
+            .await,
+        FnServer::builder()
+            .ip([127, 0, 0, 22])
+            .start(|_| async { reply(200, "b") })
+            .await,
+    ];
+    let client = BatchClient::builder()
+        .concurrency(64)
+        .per_host_concurrency(3)
+        .build()
+        .unwrap();
+    let urls: Vec<String> = (0..600)
+        .map(|i| servers[i % 2].url(&format!("/n/{i}")))
+        .collect();
+    let results = bounded("batch", client.fetch_all_settled(urls)).await;
+    assert!(results.iter().all(|r| r.is_ok()));
+    for server in &servers {
+        let opened = server.stats().accepted();
+        assert!(
+            (1..=3).contains(&opened),
+            "{opened} connections to one origin at a limit of 3"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_one_after_another_share_one_connection() {
+    let server = FnServer::builder()
+        .start(|_| async { reply(200, "") })
+        .await;
+    let client = BatchClient::new();
+    for i in 0..20 {
+        // Empty bodies too: the connection goes back at the end of a body
+        // that ends as it starts.
+        let res = bounded("fetch", client.fetch(server.url(&format!("/{i}"))))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(server.stats().accepted(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let server = FnServer::builder()
+        .start(|_| async { reply(200, "x") })
+        .await;
+    let client = BatchClient::builder()
+        .pool_idle_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    bounded("first", client.fetch(server.url("/1")))
+        .await
+        .unwrap();
+    bounded("soon after", client.fetch(server.url("/2")))
+        .await
+        .unwrap();
+    assert_eq!(server.stats().accepted(), 1, "reused while fresh");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    bounded("later", client.fetch(server.url("/3")))
+        .await
+        .unwrap();
+    assert_eq!(server.stats().accepted(), 2, "the idle one expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_are_kept_idle_than_allowed() {
+    let server = slow_server(Duration::from_millis(20)).await;
+    let client = BatchClient::builder()
+        .concurrency(8)
+        .pool_max_idle_per_host(2)
+        .build()
+        .unwrap();
+    let urls = |round: usize| -> Vec<String> {
+        (0..8)
+            .map(|i| server.url(&format!("/{round}/{i}")))
+            .collect()
+    };
+    bounded("first", client.fetch_all_settled(urls(1))).await;
+    assert_eq!(server.stats().accepted(), 8);
+    bounded("second", client.fetch_all_settled(urls(2))).await;
+    assert_eq!(server.stats().accepted(), 8 + 6, "two were kept");
+}
