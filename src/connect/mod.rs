@@ -62,8 +62,8 @@ pub(crate) struct HttpsClient(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     pooled: Pooled,
-    /// Our own pool, for the plain-`http` requests no proxy carries; none
-    /// when plain `http` is HTTP/2 by prior knowledge.
+    /// Our own pool, for plain-`http` requests; none when plain `http` is
+    /// HTTP/2 by prior knowledge.
     own: Option<Pool>,
     /// Set once one of the pool's HTTP/2 connections went away.
     turnover: Arc<Turnover>,
@@ -107,13 +107,12 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
 }
 
 impl Shared {
-    /// Whether our own pool sends `req`: plain `http`, no proxy.
+    /// Whether our own pool sends `req`: plain `http` (direct, tunnelled,
+    /// or through a forwarding proxy), but for the method `CONNECT`, whose
+    /// target is an authority.
     fn is_own<B>(&self, req: &http::Request<B>) -> bool {
         req.uri().scheme() == Some(&http::uri::Scheme::HTTP)
-            && self
-                .proxy
-                .as_ref()
-                .is_none_or(|proxy| proxy.intercept(req.uri()).is_none())
+            && req.method() != http::Method::CONNECT
     }
 }
 

@@ -289,6 +289,12 @@ impl Conn {
     pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
         &self.lifecycle
     }
+
+    /// Whether it goes to a proxy that forwards each request (plain
+    /// `http` through an HTTP proxy), which wants its URL whole.
+    pub(crate) fn is_forwarding_proxy(&self) -> bool {
+        self.forwarding_proxy
+    }
 }
 
 impl Connection for Conn {

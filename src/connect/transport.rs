@@ -100,6 +100,15 @@ impl Transport {
         }
     }
 
+    /// Whether it goes to a proxy that forwards each request, which wants
+    /// its URL whole (absolute form).
+    pub(crate) fn is_forwarding_proxy(&self) -> bool {
+        match self {
+            Transport::Plain(conn) => conn.is_forwarding_proxy(),
+            Transport::Tls(_) | Transport::Http2(_) => false,
+        }
+    }
+
     pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
             Transport::Http2(watched) => Some(&watched.lifecycle),

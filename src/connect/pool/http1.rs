@@ -35,6 +35,8 @@ struct Inner {
     io: http1::Connection<Transport, Full<Bytes>>,
     /// hyper's connection future has completed: the connection is closed.
     ended: bool,
+    /// It goes to a proxy that forwards each request (absolute form).
+    forwarding: bool,
     connected: ConnectedAt,
 }
 
@@ -45,12 +47,14 @@ impl Http1 {
         transport: Transport,
         connected: ConnectedAt,
     ) -> hyper::Result<Self> {
+        let forwarding = transport.is_forwarding_proxy();
         let (sender, io) = builder.handshake(transport).await?;
         connected.lifecycle().ready();
         Ok(Http1(Box::new(Inner {
             sender,
             io,
             ended: false,
+            forwarding,
             connected,
         })))
     }
@@ -79,15 +83,19 @@ impl Http1 {
     }
 
     /// Sends `req` on this connection, driving it until the response head
-    /// comes. Its error gives the request back when it never went out
-    /// (the connection had closed).
+    /// comes: with its URL as the connection wants it (the path, or the
+    /// whole URL for a forwarding proxy). Its error gives the request back
+    /// when it never went out (the connection had closed).
     pub(super) async fn send(
         &mut self,
-        req: http::Request<Full<Bytes>>,
+        mut req: http::Request<Full<Bytes>>,
     ) -> Result<
         http::Response<Incoming>,
         hyper::client::conn::TrySendError<http::Request<Full<Bytes>>>,
     > {
+        if !self.0.forwarding {
+            origin_form(req.uri_mut());
+        }
         let mut response = pin!(self.0.sender.try_send_request(req));
         poll_fn(|cx| {
             self.drive(cx);
@@ -175,4 +183,14 @@ impl Drop for HeldBody {
             self.give_back(&mut Context::from_waker(Waker::noop()));
         }
     }
+}
+
+/// `uri` reduced to its path and query, as HTTP/1.1 asks of a request to
+/// an origin (`/` when it has no path).
+fn origin_form(uri: &mut http::Uri) {
+    let path = match uri.path_and_query() {
+        Some(path) if path.as_str().starts_with('/') => path.clone(),
+        _ => http::uri::PathAndQuery::from_static("/"),
+    };
+    *uri = http::Uri::from(path);
 }

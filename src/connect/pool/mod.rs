@@ -1,6 +1,6 @@
 //! A connection pool of our own, on hyper's connection API: for now the
-//! plain-`http` HTTP/1.1 requests that no proxy carries (the others still
-//! go through hyper-util's pool).
+//! plain-`http` HTTP/1.1 requests, direct or through a proxy (the others
+//! still go through hyper-util's pool).
 //!
 //! Connections are made by the client's connector (TCP, the connect
 //! timeout, descriptor back-pressure, the connection's record) and
@@ -138,10 +138,6 @@ async fn send(
 ) -> Result<http::Response<HeldBody>, BoxError> {
     let uri = req.uri().clone();
     let key = Key::of(&uri).ok_or("the request's URL has no scheme or host")?;
-    // HTTP/1.1 to an origin asks for the path alone.
-    if let Some(path) = uri.path_and_query() {
-        *req.uri_mut() = Uri::from(path.clone());
-    }
     loop {
         let (mut conn, reused) = match poll_fn(|cx| Poll::Ready(pool.idle.take(&key, cx))).await {
             Some(conn) => (conn, true),
@@ -159,7 +155,10 @@ async fn send(
             Err(mut failed) => match failed.take_message() {
                 // A kept connection that closed before taking the request:
                 // it was not sent, so another connection takes it.
-                Some(back) if reused => req = back,
+                Some(mut back) if reused => {
+                    *back.uri_mut() = uri.clone();
+                    req = back;
+                }
                 _ => {
                     return Err(Box::new(SendFailed {
                         connected: conn.connected().clone(),
