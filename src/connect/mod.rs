@@ -16,8 +16,8 @@ mod tunnel;
 
 use first_contact::FirstContact;
 use pool::Pool;
-pub(crate) use pool::SendFailed;
-pub(crate) use response::{ResponseBody, Sending};
+pub(crate) use pool::{ResponseBody, SendFailed};
+pub(crate) use response::Sending;
 use transport::Compact;
 
 pub(crate) use first_contact::NotHandedOver;
@@ -61,10 +61,11 @@ pub(crate) struct HttpsClient(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
+    /// hyper-util's pool, for the requests of method `CONNECT` only (their
+    /// target is an authority, which our pool does not send).
     pooled: Pooled,
-    /// Our own pool, for plain-`http` requests; none when plain `http` is
-    /// HTTP/2 by prior knowledge.
-    own: Option<Pool>,
+    /// Our own pool, for every other request.
+    own: Pool,
     /// Set once one of the pool's HTTP/2 connections went away.
     turnover: Arc<Turnover>,
     /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
@@ -90,11 +91,9 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
 
     fn call(&mut self, mut req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
         head::complete(&mut req, self.0.proxy.as_deref(), self.0.http_is_http1);
-        if let Some(own) = &self.0.own
-            && self.0.is_own(&req)
-        {
+        if self.0.is_own(&req) {
             return Sending::Own {
-                sent: own.send(req),
+                sent: self.0.own.send(req),
             };
         }
         // Watched only where connections of this pool have gone away:
@@ -107,12 +106,10 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
 }
 
 impl Shared {
-    /// Whether our own pool sends `req`: plain `http` (direct, tunnelled,
-    /// or through a forwarding proxy), but for the method `CONNECT`, whose
-    /// target is an authority.
+    /// Whether our own pool sends `req`: all but the method `CONNECT`,
+    /// whose target is an authority.
     fn is_own<B>(&self, req: &http::Request<B>) -> bool {
-        req.uri().scheme() == Some(&http::uri::Scheme::HTTP)
-            && req.method() != http::Method::CONNECT
+        req.method() != http::Method::CONNECT
     }
 }
 
@@ -180,6 +177,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     } else {
         https.enable_http1().enable_http2().wrap_connector(tcp)
     };
+    let own_https = https.clone();
 
     let mut builder = Client::builder(TokioExecutor::new());
     builder
@@ -210,21 +208,41 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
         cfg.connect_timeout,
         turnover.clone(),
     );
-    let own = (!cfg.http2_prior_knowledge).then(|| {
+    let own = {
         let mut http1 = hyper::client::conn::http1::Builder::new();
         http1.max_buf_size(cfg.limits.max_header_bytes);
         if cfg.limits.max_headers != HYPER_MAX_HEADERS {
             http1.max_headers(cfg.limits.max_headers);
         }
+        let mut http2 = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .keep_alive_interval(cfg.keep_alive.http2_interval)
+            .keep_alive_timeout(cfg.keep_alive.http2_timeout)
+            .keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
+            .max_header_list_size(h2_header_list_limit(&cfg.limits));
+        // First contact is the pool's own business; this connector only
+        // bounds each connect by the connect timeout.
+        let connector = FirstContact::new(
+            Compact::new(own_https, cfg.http2_prior_knowledge),
+            false,
+            cfg.connect_timeout,
+            turnover.clone(),
+        );
         let pool = Pool::new(
-            pool::connector(connector.clone()),
-            http1,
+            pool::connector(connector),
+            pool::Protocols {
+                http1,
+                http2,
+                alpn_offers_http2: alpn_may_pick_h2 || cfg.http2_prior_knowledge,
+                prior_knowledge: cfg.http2_prior_knowledge,
+            },
             cfg.pool_idle_timeout,
             cfg.pool_max_idle_per_host,
         );
         descriptors_of_pool.evict_with(pool.closer_of_oldest_idle());
         pool
-    });
+    };
     let pooled = builder.build(connector);
     Ok(HttpsClient(Arc::new(Shared {
         pooled,

@@ -161,6 +161,11 @@ impl Lifecycle {
         self.last_answer.store(since.max(1), Ordering::Relaxed);
     }
 
+    /// How long since the connection's connect began.
+    pub(crate) fn age(&self) -> Duration {
+        self.began.elapsed()
+    }
+
     /// How long ago the last response came on this connection, if any
     /// did: a failure on a connection that sat idle that long may be the
     /// server closing it idle as the request went out.
@@ -197,6 +202,11 @@ impl ConnectedAt {
     pub(crate) fn waited(&self, sent: Instant) -> Duration {
         let ready = self.0.ready.get().copied().unwrap_or(self.0.began);
         ready.saturating_duration_since(self.0.began.max(sent))
+    }
+
+    /// Whether `other` is the record of the same connection.
+    pub(crate) fn same_connection(&self, other: &ConnectedAt) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     /// The connection's live state.

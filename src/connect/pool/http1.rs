@@ -93,6 +93,7 @@ impl Http1 {
         http::Response<Incoming>,
         hyper::client::conn::TrySendError<http::Request<Full<Bytes>>>,
     > {
+        set_host(&mut req);
         if !self.0.forwarding {
             origin_form(req.uri_mut());
         }
@@ -136,7 +137,7 @@ impl HeldBody {
             && held.conn.reusable(cx)
         {
             held.pool
-                .idle
+                .origins
                 .put(held.key, held.conn, held.pool.me.clone());
         }
     }
@@ -193,4 +194,26 @@ fn origin_form(uri: &mut http::Uri) {
         _ => http::uri::PathAndQuery::from_static("/"),
     };
     *uri = http::Uri::from(path);
+}
+
+/// Sets the `Host` of a request that has none: its URL's authority,
+/// without the scheme's default port. (Plain `http` has it already, set
+/// before the connection was known; HTTPS learns it speaks HTTP/1.1 only
+/// from the handshake.)
+fn set_host(req: &mut http::Request<Full<Bytes>>) {
+    if req.headers().contains_key(http::header::HOST) {
+        return;
+    }
+    let Some(authority) = req.uri().authority() else {
+        return;
+    };
+    let default = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+        ":443"
+    } else {
+        ":80"
+    };
+    let text = authority.as_str();
+    if let Ok(value) = http::HeaderValue::from_str(text.strip_suffix(default).unwrap_or(text)) {
+        req.headers_mut().insert(http::header::HOST, value);
+    }
 }

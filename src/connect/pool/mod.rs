@@ -1,21 +1,29 @@
-//! A connection pool of our own, on hyper's connection API: for now the
-//! plain-`http` HTTP/1.1 requests, direct or through a proxy (the others
-//! still go through hyper-util's pool).
+//! A connection pool of our own, on hyper's connection API
+//! (`hyper::client::conn`): every request but a `CONNECT` goes through it.
 //!
-//! Connections are made by the client's connector (TCP, the connect
-//! timeout, descriptor back-pressure, the connection's record) and
-//! hyper's `client::conn::http1` handshake. Each is driven by the request
-//! that holds it (see `http1`), and kept idle by origin between requests
-//! (see `idle`). A request takes the origin's idle connection when there
-//! is one, and opens one otherwise; its response body gives the
-//! connection back the moment it ends, before the request lets go of its
-//! permits. So a batch holds no more connections to an origin than it has
-//! requests in flight there, and never opens one while another sits idle.
+//! Connections are made by the client's connector (TCP, proxies, TLS with
+//! ALPN, the connect timeout, descriptor back-pressure, the connection's
+//! record), then hyper's handshake for the protocol the transport speaks:
+//!
+//! - **HTTP/1.1**: each connection is driven by the request that holds it
+//!   (see `http1`), and kept idle by origin between requests. A request
+//!   takes the origin's idle connection when there is one, and opens one
+//!   otherwise; its response body gives the connection back the moment it
+//!   ends, before the request lets go of its permits, and a connection
+//!   put back goes first to a request waiting on a connect. So a batch
+//!   holds no more connections to an origin than it has requests in flight
+//!   there, and never waits on a connect while another sits idle.
+//! - **HTTP/2**: one connection per origin, shared, its I/O on a task of
+//!   its own (see `http2`); one request leads the first contact with an
+//!   origin that may speak it, the others wait for what it finds (see
+//!   `origins`).
 
+mod body;
 mod http1;
-mod idle;
+mod http2;
+mod origins;
 
-pub(crate) use http1::HeldBody;
+pub(crate) use body::ResponseBody;
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -33,8 +41,11 @@ use tower::ServiceExt;
 use super::ConnectedAt;
 use super::transport::Transport;
 use crate::error::{BoxError, ConnectFailed};
-use http1::Http1;
-use idle::IdleSet;
+use http1::{HeldBody, Http1};
+use http2::Http2;
+use hyper::client::conn::TrySendError;
+use hyper_util::rt::TokioExecutor;
+use origins::{Checkout, Handed, Lead, Origins};
 
 /// What makes the pool's connections: the client's connector.
 pub(crate) type Connector = Box<
@@ -44,7 +55,7 @@ pub(crate) type Connector = Box<
 /// The response future of a request sent through the pool (boxed: hyper's
 /// send future cannot be named; hyper-util boxes its own as well).
 pub(crate) type Sending =
-    Pin<Box<dyn Future<Output = Result<http::Response<HeldBody>, BoxError>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, BoxError>> + Send>>;
 
 /// An origin, as the pool keys its connections: the URL's scheme and
 /// authority as written. Compared and hashed as bytes, in one go (http's
@@ -85,12 +96,25 @@ impl Key {
 pub(crate) struct Pool(Arc<Shared>);
 
 pub(super) struct Shared {
-    idle: IdleSet,
+    origins: Origins,
     /// This, for what outlives a call (the idle sweep, a connection put
     /// back).
     me: Weak<Shared>,
     connector: Connector,
     http1: hyper::client::conn::http1::Builder,
+    http2: hyper::client::conn::http2::Builder<TokioExecutor>,
+    /// TLS offers `h2` by ALPN.
+    alpn_offers_http2: bool,
+    /// Plain `http` is HTTP/2 (h2c) by prior knowledge.
+    prior_knowledge: bool,
+}
+
+/// How the pool's connections are set up.
+pub(crate) struct Protocols {
+    pub(crate) http1: hyper::client::conn::http1::Builder,
+    pub(crate) http2: hyper::client::conn::http2::Builder<TokioExecutor>,
+    pub(crate) alpn_offers_http2: bool,
+    pub(crate) prior_knowledge: bool,
 }
 
 impl std::fmt::Debug for Pool {
@@ -100,20 +124,23 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// A pool whose connections `connector` makes and `http1` sets up,
-    /// closed after `idle_timeout` idle, at most `max_idle_per_origin`
+    /// A pool whose connections `connector` makes and `protocols` set
+    /// up, closed after `idle_timeout` idle, at most `max_idle_per_origin`
     /// kept idle per origin.
     pub(crate) fn new(
         connector: Connector,
-        http1: hyper::client::conn::http1::Builder,
+        protocols: Protocols,
         idle_timeout: Duration,
         max_idle_per_origin: usize,
     ) -> Self {
         Pool(Arc::new_cyclic(|me| Shared {
-            idle: IdleSet::new(idle_timeout, max_idle_per_origin),
+            origins: Origins::new(idle_timeout, max_idle_per_origin),
             me: me.clone(),
             connector,
-            http1,
+            http1: protocols.http1,
+            http2: protocols.http2,
+            alpn_offers_http2: protocols.alpn_offers_http2,
+            prior_knowledge: protocols.prior_knowledge,
         }))
     }
 
@@ -122,7 +149,10 @@ impl Pool {
     /// is gone.
     pub(crate) fn closer_of_oldest_idle(&self) -> impl Fn() -> bool + Send + Sync + 'static {
         let pool = Arc::downgrade(&self.0);
-        move || pool.upgrade().is_some_and(|pool| pool.idle.close_oldest())
+        move || {
+            pool.upgrade()
+                .is_some_and(|pool| pool.origins.close_oldest())
+        }
     }
 
     /// Sends `req` (absolute URL, `Host` set) on one of the pool's
@@ -135,69 +165,157 @@ impl Pool {
 async fn send(
     pool: Arc<Shared>,
     mut req: http::Request<Full<Bytes>>,
-) -> Result<http::Response<HeldBody>, BoxError> {
+) -> Result<http::Response<ResponseBody>, BoxError> {
     let uri = req.uri().clone();
     let key = Key::of(&uri).ok_or("the request's URL has no scheme or host")?;
-    loop {
-        let (mut conn, reused) = match poll_fn(|cx| Poll::Ready(pool.idle.take(&key, cx))).await {
-            Some(conn) => (conn, true),
-            None => pool.connect_or_wait(&key, &uri).await?,
+    let may_be_http2 = pool.may_be_http2(&uri);
+    // Each turn that finds a connection unable to take the request (it
+    // closed, or went away) tries another; a few are plenty.
+    for _ in 0..MAX_TURNS {
+        let checkout =
+            poll_fn(|cx| Poll::Ready(pool.origins.checkout(&pool, &key, may_be_http2, cx))).await;
+        let conn = match checkout {
+            Checkout::Http2(conn) => Conn::Http2(conn),
+            Checkout::Http1(conn) => Conn::Http1 { conn, reused: true },
+            Checkout::Follow(place) => match place.await {
+                Ok(Handed::Http2(conn)) => Conn::Http2(conn),
+                Ok(Handed::Http1(conn)) => Conn::Http1 { conn, reused: true },
+                // No HTTP/2 connection came of it (HTTP/1.1, or the connect
+                // failed): connect, as every follower does at once.
+                Ok(Handed::Connect) | Err(_) => pool.connect_or_wait(&key, &uri, None).await?,
+            },
+            Checkout::Connect(lead) => pool.connect_or_wait(&key, &uri, lead).await?,
         };
-        match conn.send(req).await {
-            Ok(res) => {
-                let (mut head, body) = res.into_parts();
-                let connected = conn.connected().clone();
-                connected.lifecycle().answered();
-                head.extensions.insert(connected);
-                let body = HeldBody::new(body, conn, pool, key);
-                return Ok(http::Response::from_parts(head, body));
-            }
-            Err(mut failed) => match failed.take_message() {
-                // A kept connection that closed before taking the request:
-                // it was not sent, so another connection takes it.
-                Some(mut back) if reused => {
-                    *back.uri_mut() = uri.clone();
-                    req = back;
+        match conn {
+            Conn::Http1 { mut conn, reused } => match conn.send(req).await {
+                Ok(res) => {
+                    let (mut head, body) = res.into_parts();
+                    let connected = conn.connected().clone();
+                    connected.lifecycle().answered();
+                    head.extensions.insert(connected);
+                    let body = HeldBody::new(body, conn, pool, key);
+                    return Ok(http::Response::from_parts(head, ResponseBody::Held(body)));
                 }
-                _ => {
-                    return Err(Box::new(SendFailed {
-                        connected: conn.connected().clone(),
-                        source: failed.into_error(),
-                    }));
+                Err(mut failed) => match failed.take_message() {
+                    // A kept connection that closed before taking the
+                    // request: it was not sent, so another one takes it.
+                    Some(mut back) if reused => {
+                        *back.uri_mut() = uri.clone();
+                        req = back;
+                    }
+                    _ => return Err(failure(conn.connected(), failed)),
+                },
+            },
+            Conn::Http2(conn) => match conn.send(req).await {
+                Ok(res) => {
+                    let (mut head, body) = res.into_parts();
+                    let connected = conn.connected().clone();
+                    connected.lifecycle().answered();
+                    head.extensions.insert(connected);
+                    return Ok(http::Response::from_parts(
+                        head,
+                        ResponseBody::Streams(body),
+                    ));
                 }
+                Err(mut failed) => match failed.take_message() {
+                    // The connection went away before taking it: not sent.
+                    Some(back) => {
+                        pool.origins.retire(&key, &conn);
+                        req = back;
+                    }
+                    None => return Err(failure(conn.connected(), failed)),
+                },
             },
         }
     }
+    Err(format!(
+        "{MAX_TURNS} connections to {} in a row could not take the request",
+        key.authority
+    )
+    .into())
+}
+
+/// How many connections a request tries that turn out unable to take it.
+const MAX_TURNS: usize = 8;
+
+/// A connection a request got.
+enum Conn {
+    Http1 { conn: Http1, reused: bool },
+    Http2(Http2),
+}
+
+fn failure(connected: &ConnectedAt, failed: TrySendError<http::Request<Full<Bytes>>>) -> BoxError {
+    Box::new(SendFailed {
+        connected: connected.clone(),
+        source: failed.into_error(),
+    })
 }
 
 impl Shared {
-    /// A new connection, or the first one of the origin's put back while
-    /// it is made (whichever comes first; see `idle`); true for one that
-    /// served requests before.
-    async fn connect_or_wait(&self, key: &Key, uri: &Uri) -> Result<(Http1, bool), BoxError> {
-        let mut place = self.idle.wait(key);
-        let connect = pin!(self.connect(uri));
+    /// Whether a connection for `uri` may turn out to speak HTTP/2.
+    fn may_be_http2(&self, uri: &Uri) -> bool {
+        if uri.scheme() == Some(&Scheme::HTTPS) {
+            self.alpn_offers_http2
+        } else {
+            self.prior_knowledge
+        }
+    }
+
+    /// A new connection, or the first of the origin's put back while it
+    /// is made (whichever comes first; see `origins`). Leading the
+    /// origin's first contact with `lead`.
+    async fn connect_or_wait(
+        &self,
+        key: &Key,
+        uri: &Uri,
+        lead: Option<Lead>,
+    ) -> Result<Conn, BoxError> {
+        let mut place = self.origins.wait(key);
+        let connect = pin!(self.connect(key, uri, lead));
         match select(connect, &mut place).await {
             Either::Left((made, _)) => {
                 // One may have been handed over just now: keep it.
                 place.close();
-                if let Ok(conn) = place.try_recv() {
-                    self.idle.put(key.clone(), conn, self.me.clone());
+                if let Ok(Handed::Http1(conn)) = place.try_recv() {
+                    self.origins.put(key.clone(), conn, self.me.clone());
                 }
-                made.map(|conn| (conn, false))
+                made
             }
-            Either::Right((Ok(conn), _)) => Ok((conn, true)),
-            // The line is gone with the pool's state; the connect goes on.
-            Either::Right((Err(_), connect)) => connect.await.map(|conn| (conn, false)),
+            Either::Right((Ok(Handed::Http1(conn)), _)) => Ok(Conn::Http1 { conn, reused: true }),
+            Either::Right((Ok(Handed::Http2(conn)), _)) => Ok(Conn::Http2(conn)),
+            // Not given to a request that connects; and the line is gone
+            // only with the pool's state: the connect goes on.
+            Either::Right((Ok(Handed::Connect) | Err(_), connect)) => connect.await,
         }
     }
 
-    async fn connect(&self, uri: &Uri) -> Result<Http1, BoxError> {
+    /// A new connection to `uri`'s origin, HTTP/2 or HTTP/1.1 as its
+    /// transport says; what it found published by `lead`.
+    async fn connect(&self, key: &Key, uri: &Uri, lead: Option<Lead>) -> Result<Conn, BoxError> {
         let transport = (self.connector)(uri.clone()).await.map_err(ConnectFailed)?;
         let connected = ConnectedAt::new(transport.lifecycle().clone());
-        Http1::handshake(&self.http1, transport, connected)
+        if transport.http2_lifecycle().is_some() {
+            let conn = Http2::handshake(&self.http2, transport, connected)
+                .await
+                .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)?;
+            match lead {
+                Some(lead) => lead.found_http2(&conn),
+                // Kept for the origin if it has none (a follower's connect
+                // after its lead failed).
+                None => self.origins.adopt(key, &conn),
+            }
+            self.origins.sweep_from(self.me.clone());
+            return Ok(Conn::Http2(conn));
+        }
+        self.origins.speaks_http1(key);
+        drop(lead);
+        let conn = Http1::handshake(&self.http1, transport, connected)
             .await
-            .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)
+            .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)?;
+        Ok(Conn::Http1 {
+            conn,
+            reused: false,
+        })
     }
 }
 

@@ -1,0 +1,49 @@
+//! The body of a response from the client: hyper's own (HTTP/2, whose
+//! connection runs on its task, or a response from hyper-util's pool), or
+//! one that carries its HTTP/1.1 connection back to the pool.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use super::http1::HeldBody;
+
+/// The body of a response from the client.
+pub(crate) enum ResponseBody {
+    /// A stream of a connection that runs on its own task.
+    Streams(Incoming),
+    /// On an HTTP/1.1 connection it drives and gives back (see `http1`).
+    Held(HeldBody),
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ResponseBody::Streams(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Held(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Streams(body) => body.is_end_stream(),
+            ResponseBody::Held(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ResponseBody::Streams(body) => body.size_hint(),
+            ResponseBody::Held(body) => body.size_hint(),
+        }
+    }
+}
