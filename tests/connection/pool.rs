@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use batch_fetch::BatchClient;
 
-use crate::support::bounded;
+use crate::support::clients::trusting;
 use crate::support::fn_server::{FnServer, reply};
+use crate::support::{TestPki, TestServer, bounded};
 
 /// A server whose answers take `delay`, so requests overlap.
 async fn slow_server(delay: Duration) -> FnServer {
@@ -136,4 +137,45 @@ async fn no_more_are_kept_idle_than_allowed() {
     assert_eq!(server.stats().accepted(), 8);
     bounded("second", client.fetch_all_settled(urls(2))).await;
     assert_eq!(server.stats().accepted(), 8 + 6, "two were kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_http2_connection_is_let_go_after_the_idle_timeout() {
+    let pki = TestPki::generate();
+    let server = TestServer::start_tls(pki.server_config()).await;
+    let client = trusting(&pki)
+        .pool_idle_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let first = bounded("first", client.fetch(server.url("/id/1")))
+        .await
+        .unwrap();
+    assert_eq!(first.version(), http::Version::HTTP_2);
+    bounded("soon after", client.fetch(server.url("/id/2")))
+        .await
+        .unwrap();
+    assert_eq!(server.accepted(), 1, "shared while in use");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    bounded("later", client.fetch(server.url("/id/3")))
+        .await
+        .unwrap();
+    assert_eq!(server.accepted(), 2, "the unused one was let go");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_over_http1_reuses_its_connections_and_says_its_host() {
+    let pki = TestPki::generate();
+    let server = FnServer::builder()
+        .tls(pki.server_config_with_alpn(&[b"http/1.1"]))
+        .start(|seen| async move { reply(200, seen.header("host").unwrap_or_default()) })
+        .await;
+    let client = trusting(&pki).build().unwrap();
+    for i in 0..5 {
+        let res = bounded("fetch", client.fetch(server.url(&format!("/{i}"))))
+            .await
+            .unwrap();
+        assert_eq!(res.version(), http::Version::HTTP_11);
+        assert_eq!(res.text().unwrap(), server.addr().to_string());
+    }
+    assert_eq!(server.stats().accepted(), 1);
 }
