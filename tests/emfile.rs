@@ -4,9 +4,13 @@
 //! process and against the same server, fails most of them with "Too many
 //! open files".
 //!
+//! And idle connections make way: a batch to one origin leaves hundreds
+//! of connections idle, and a batch to another origin that needs their
+//! descriptors closes them rather than waiting for their idle timeout.
+//!
 //! The limit is lowered in a child process (`ulimit -n 1024`, then this
-//! test binary runs the `#[ignore]`d `client_under_a_low_open_file_limit`);
-//! the server runs here, in the parent, with the usual limit.
+//! test binary runs an `#[ignore]`d test of its own); the servers run
+//! here, in the parent, with the usual limit.
 mod support;
 
 use std::process::Command;
@@ -22,10 +26,9 @@ const CHILD_ENV: &str = "BATCH_FETCH_EMFILE_SERVER";
 const REQUESTS: usize = 10_000;
 const OPEN_FILES: u32 = 1024;
 
-#[cfg(unix)]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn running_out_of_descriptors_is_back_pressure() {
-    let server = TestServer::start().await;
+/// Runs the ignored test `name` in a child process under the lowered
+/// limit, with `env` set; returns what it printed, once it passed.
+async fn in_child(name: &'static str, env: Vec<(&'static str, String)>) -> String {
     let exe = std::env::current_exe().unwrap();
     let child = tokio::task::spawn_blocking(move || {
         Command::new("sh")
@@ -34,20 +37,32 @@ async fn running_out_of_descriptors_is_back_pressure() {
             .arg(exe)
             .args([
                 "--exact",
-                "client_under_a_low_open_file_limit",
+                name,
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(CHILD_ENV, server.url(""))
+            .envs(env)
             .output()
     });
     let output = bounded("child process", child).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
     // The child ran its test (and did not filter it away).
     assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+    stdout
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_descriptors_is_back_pressure() {
+    let server = TestServer::start().await;
+    let stdout = in_child(
+        "client_under_a_low_open_file_limit",
+        vec![(CHILD_ENV, server.url(""))],
+    )
+    .await;
     assert!(stdout.contains("batch-fetch: 10000 ok"), "{stdout}");
     println!(
         "{}",
@@ -130,4 +145,68 @@ async fn raw_hyper_util(urls: &[String]) -> usize {
         task.unwrap();
     }
     failures.load(Ordering::Relaxed)
+}
+
+const FIRST_ENV: &str = "BATCH_FETCH_EMFILE_FIRST";
+const SECOND_ENV: &str = "BATCH_FETCH_EMFILE_SECOND";
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_make_way_when_descriptors_run_out() {
+    let first = TestServer::start().await;
+    let second = TestServer::start().await;
+    let stdout = in_child(
+        "idle_connections_under_a_low_open_file_limit",
+        vec![(FIRST_ENV, first.url("")), (SECOND_ENV, second.url(""))],
+    )
+    .await;
+    assert!(stdout.contains("second origin: 900 ok"), "{stdout}");
+    println!(
+        "{}",
+        stdout
+            .lines()
+            .filter(|l| l.contains(" origin: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Runs only in the child process, under the lowered limit: 900
+/// connections to one origin are left idle (for a minute), then 900
+/// requests at once go to another. Without its idle connections making
+/// way, most connects of the second batch would find no descriptor until
+/// the connect timeout (2 s here) and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by idle_connections_make_way_when_descriptors_run_out, in a child process with a low open-file limit"]
+async fn idle_connections_under_a_low_open_file_limit() {
+    let first = std::env::var(FIRST_ENV).expect("run by the parent test");
+    let second = std::env::var(SECOND_ENV).expect("run by the parent test");
+    let client = defaults()
+        .concurrency(900)
+        .retry(RetryPolicy::none())
+        .connect_timeout(Duration::from_secs(2))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let batch = |base: &str| -> Vec<String> {
+        (0..900)
+            .map(|i| format!("{base}/id/{i}?delay=500"))
+            .collect()
+    };
+    for (name, base) in [("first", &first), ("second", &second)] {
+        let results = bounded(name, client.fetch_all_settled(batch(base))).await;
+        let ok = results
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| match r {
+                Ok(res) => res.text().unwrap() == i.to_string(),
+                Err(err) => {
+                    eprintln!("{name} origin, input {i}: {err}");
+                    false
+                }
+            })
+            .count();
+        println!("{name} origin: {ok} ok of 900");
+        assert_eq!(ok, 900, "every request of the {name} batch must succeed");
+    }
 }
