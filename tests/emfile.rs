@@ -100,19 +100,29 @@ async fn client_under_a_low_open_file_limit() {
         .build()
         .unwrap();
     let results = bounded("batch under the limit", client.fetch_all_settled(&urls)).await;
-    let ok = results
+    let ok = answered_in_place(&results, "");
+    println!("batch-fetch: {ok} ok of {REQUESTS}");
+    assert_eq!(ok, REQUESTS, "every request must succeed under the limit");
+}
+
+/// How many of `results` are `Ok` with their own index as the body (the
+/// test server's `/id/{i}`); each other one is told on stderr, after
+/// `what`.
+fn answered_in_place(
+    results: &[Result<batch_fetch::Response, batch_fetch::Error>],
+    what: &str,
+) -> usize {
+    results
         .iter()
         .enumerate()
         .filter(|(i, r)| match r {
             Ok(res) => res.text().unwrap() == i.to_string(),
             Err(err) => {
-                eprintln!("input {i}: {err}");
+                eprintln!("{what}input {i}: {err}");
                 false
             }
         })
-        .count();
-    println!("batch-fetch: {ok} ok of {REQUESTS}");
-    assert_eq!(ok, REQUESTS, "every request must succeed under the limit");
+        .count()
 }
 
 /// A raw hyper-util client, one task per request, all at once: how many
@@ -195,17 +205,7 @@ async fn idle_connections_under_a_low_open_file_limit() {
     };
     for (name, base) in [("first", &first), ("second", &second)] {
         let results = bounded(name, client.fetch_all_settled(batch(base))).await;
-        let ok = results
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| match r {
-                Ok(res) => res.text().unwrap() == i.to_string(),
-                Err(err) => {
-                    eprintln!("{name} origin, input {i}: {err}");
-                    false
-                }
-            })
-            .count();
+        let ok = answered_in_place(&results, &format!("{name} origin, "));
         println!("{name} origin: {ok} ok of 900");
         assert_eq!(ok, 900, "every request of the {name} batch must succeed");
     }

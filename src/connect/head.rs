@@ -26,21 +26,35 @@ pub(super) fn complete<B>(
 }
 
 /// Sets the `Host` of a plain `http` request (HTTP/1.1 here) that has
-/// none, as hyper-util would once it has a connection: the authority's
-/// text, without a default port. hyper-util formats `host:port` anew for
-/// each request (about 2,500 instructions); the authority already is that
-/// text. `https` is left to hyper-util, which knows only after the
-/// handshake whether the connection speaks HTTP/2 (no `Host` there).
+/// none, before a connection is had. `https` is left to the pool, which
+/// knows only after the handshake whether the connection speaks HTTP/2
+/// (no `Host` there).
 fn set_host<B>(req: &mut http::Request<B>) {
+    if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+        set_host_from_authority(req);
+    }
+}
+
+/// Sets the `Host` of an HTTP/1.1 request that has none: its authority's
+/// text, without its scheme's default port. hyper-util formats
+/// `host:port` anew for each request (about 2,500 instructions); the
+/// authority already is that text. Credentials still in the URL (they
+/// never are by then) give no `Host`.
+pub(super) fn set_host_from_authority<B>(req: &mut http::Request<B>) {
     let uri = req.uri();
     let Some(authority) = uri.authority() else {
         return;
     };
-    if uri.scheme() != Some(&http::uri::Scheme::HTTP) || authority.as_str().contains('@') {
+    if authority.as_str().contains('@') {
         return;
     }
+    let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        ":443"
+    } else {
+        ":80"
+    };
     let text = authority.as_str();
-    let value = http::HeaderValue::from_str(text.strip_suffix(":80").unwrap_or(text));
+    let value = http::HeaderValue::from_str(text.strip_suffix(default_port).unwrap_or(text));
     if let (http::header::Entry::Vacant(slot), Ok(value)) =
         (req.headers_mut().entry(http::header::HOST), value)
     {

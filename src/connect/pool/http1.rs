@@ -22,6 +22,7 @@ use hyper::client::conn::http1;
 
 use super::{Key, Shared};
 use crate::connect::ConnectedAt;
+use crate::connect::head::set_host_from_authority;
 use crate::connect::transport::Transport;
 
 /// A connection of the pool, held by one request at a time. Boxed: hyper's
@@ -93,7 +94,9 @@ impl Http1 {
         http::Response<Incoming>,
         hyper::client::conn::TrySendError<http::Request<Full<Bytes>>>,
     > {
-        set_host(&mut req);
+        // HTTPS learns it speaks HTTP/1.1 only from the handshake; plain
+        // `http` has its `Host` already.
+        set_host_from_authority(&mut req);
         if !self.0.forwarding {
             origin_form(req.uri_mut());
         }
@@ -194,26 +197,4 @@ fn origin_form(uri: &mut http::Uri) {
         _ => http::uri::PathAndQuery::from_static("/"),
     };
     *uri = http::Uri::from(path);
-}
-
-/// Sets the `Host` of a request that has none: its URL's authority,
-/// without the scheme's default port. (Plain `http` has it already, set
-/// before the connection was known; HTTPS learns it speaks HTTP/1.1 only
-/// from the handshake.)
-fn set_host(req: &mut http::Request<Full<Bytes>>) {
-    if req.headers().contains_key(http::header::HOST) {
-        return;
-    }
-    let Some(authority) = req.uri().authority() else {
-        return;
-    };
-    let default = if req.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
-        ":443"
-    } else {
-        ":80"
-    };
-    let text = authority.as_str();
-    if let Ok(value) = http::HeaderValue::from_str(text.strip_suffix(default).unwrap_or(text)) {
-        req.headers_mut().insert(http::header::HOST, value);
-    }
 }

@@ -43,6 +43,7 @@ use super::transport::Transport;
 use crate::error::{BoxError, ConnectFailed};
 use http1::{HeldBody, Http1};
 use http2::Http2;
+use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
 use hyper_util::rt::TokioExecutor;
 use origins::{Checkout, Handed, Lead, Origins};
@@ -189,10 +190,7 @@ async fn send(
         match conn {
             Conn::Http1 { mut conn, reused } => match conn.send(req).await {
                 Ok(res) => {
-                    let (mut head, body) = res.into_parts();
-                    let connected = conn.connected().clone();
-                    connected.lifecycle().answered();
-                    head.extensions.insert(connected);
+                    let (head, body) = answered(res, conn.connected());
                     let body = HeldBody::new(body, conn, pool, key);
                     return Ok(http::Response::from_parts(head, ResponseBody::Held(body)));
                 }
@@ -208,10 +206,7 @@ async fn send(
             },
             Conn::Http2(conn) => match conn.send(req).await {
                 Ok(res) => {
-                    let (mut head, body) = res.into_parts();
-                    let connected = conn.connected().clone();
-                    connected.lifecycle().answered();
-                    head.extensions.insert(connected);
+                    let (head, body) = answered(res, conn.connected());
                     return Ok(http::Response::from_parts(
                         head,
                         ResponseBody::Streams(body),
@@ -242,6 +237,19 @@ const MAX_TURNS: usize = 8;
 enum Conn {
     Http1 { conn: Http1, reused: bool },
     Http2(Http2),
+}
+
+/// A response head that came on `connected`: noted in the connection's
+/// record (for the retry policy's reading of a later failure on it), and
+/// the record in the head (its timing, its peer's address).
+fn answered(
+    res: http::Response<Incoming>,
+    connected: &ConnectedAt,
+) -> (http::response::Parts, Incoming) {
+    let (mut head, body) = res.into_parts();
+    connected.lifecycle().answered();
+    head.extensions.insert(connected.clone());
+    (head, body)
 }
 
 fn failure(connected: &ConnectedAt, failed: TrySendError<http::Request<Full<Bytes>>>) -> BoxError {
