@@ -169,6 +169,11 @@ impl BatchClientBuilder {
     /// Sets the most requests in flight at once to one origin (scheme, host
     /// and port).
     ///
+    /// It also bounds the HTTP/1.1 connections open (or opening) to an
+    /// origin: at most this many, or [`concurrency`](Self::concurrency)
+    /// when that is lower or this is unset. A request finding all of them
+    /// busy waits for one to come free.
+    ///
     /// Default is unlimited. Zero is a [`Config`](crate::ErrorKind::Config)
     /// error.
     pub fn per_host_concurrency(mut self, n: usize) -> Self {
@@ -752,6 +757,11 @@ impl BatchClientBuilder {
             connect_timeout: self.connect_timeout,
             pool_idle_timeout: self.pool_idle_timeout,
             pool_max_idle_per_host: self.pool_max_idle_per_host,
+            // The gate lets no more run at once to an origin; a connection
+            // more could only sit idle.
+            max_connections_per_origin: self
+                .per_host_concurrency
+                .map_or(self.concurrency, |n| n.min(self.concurrency)),
             keep_alive: self.keep_alive,
             tls: self.tls.client_config()?,
             http1_only: self.http1_only,

@@ -128,6 +128,9 @@ pub(crate) struct ConnectConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) pool_idle_timeout: Duration,
     pub(crate) pool_max_idle_per_host: usize,
+    /// HTTP/1.1 connections open or opening per origin: as many as
+    /// requests may run there at once.
+    pub(crate) max_connections_per_origin: usize,
     pub(crate) keep_alive: KeepAlive,
     /// Every TLS setting but ALPN, which is set here for each use.
     pub(crate) tls: rustls::ClientConfig,
@@ -239,6 +242,7 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
             },
             cfg.pool_idle_timeout,
             cfg.pool_max_idle_per_host,
+            cfg.max_connections_per_origin,
         );
         descriptors_of_pool.evict_with(pool.closer_of_oldest_idle());
         pool

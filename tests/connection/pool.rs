@@ -28,7 +28,19 @@ async fn connections_never_outnumber_the_requests_in_flight() {
         .start(|_| async { reply(200, "ok") })
         .await;
     let client = BatchClient::builder().concurrency(64).build().unwrap();
-    let urls: Vec<String> = (0..3000).map(|i| server.url(&format!("/a/{i}"))).collect();
+    opens_no_more_than_in_flight_then_reuses(&client, &server, 3000, 64).await;
+}
+
+/// Runs `n` requests to `server` through `client`, which lets `c` run at
+/// once: no more connections than that are opened, and a second batch
+/// reuses them all.
+async fn opens_no_more_than_in_flight_then_reuses(
+    client: &BatchClient,
+    server: &FnServer,
+    n: usize,
+    c: usize,
+) {
+    let urls: Vec<String> = (0..n).map(|i| server.url(&format!("/a/{i}"))).collect();
     let results = bounded("batch", client.fetch_all_settled(urls.clone())).await;
     assert!(
         results
@@ -37,8 +49,8 @@ async fn connections_never_outnumber_the_requests_in_flight() {
     );
     let opened = server.stats().accepted();
     assert!(
-        opened <= 64,
-        "{opened} connections for 64 requests in flight at most"
+        opened <= c,
+        "{opened} connections for {c} requests in flight at most"
     );
     // The next batch finds them all idle.
     bounded("again", client.fetch_all_settled(urls)).await;
@@ -178,4 +190,20 @@ async fn https_over_http1_reuses_its_connections_and_says_its_host() {
         assert_eq!(res.text().unwrap(), server.addr().to_string());
     }
     assert_eq!(server.stats().accepted(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_overtaken_by_a_connection_put_back_count_against_the_limit() {
+    // TLS handshakes take long next to quick answers, so requests are
+    // often handed a connection put back while their own connect is half
+    // made (the server has accepted it). A pool that drops such connects
+    // and connects again for the next request opens more connections than
+    // requests in flight; these go on, and join the idle ones.
+    let pki = TestPki::generate();
+    let server = FnServer::builder()
+        .tls(pki.server_config_with_alpn(&[b"http/1.1"]))
+        .start(|_| async { reply(200, "ok") })
+        .await;
+    let client = trusting(&pki).concurrency(24).build().unwrap();
+    opens_no_more_than_in_flight_then_reuses(&client, &server, 1500, 24).await;
 }

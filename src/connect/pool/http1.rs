@@ -20,6 +20,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 
+use super::slots::Slot;
 use super::{Key, Shared};
 use crate::connect::ConnectedAt;
 use crate::connect::head::set_host_from_authority;
@@ -39,6 +40,8 @@ struct Inner {
     /// It goes to a proxy that forwards each request (absolute form).
     forwarding: bool,
     connected: ConnectedAt,
+    /// Its place in the origin's count, let go when it closes.
+    _slot: Slot,
 }
 
 impl Http1 {
@@ -47,6 +50,7 @@ impl Http1 {
         builder: &http1::Builder,
         transport: Transport,
         connected: ConnectedAt,
+        slot: Slot,
     ) -> hyper::Result<Self> {
         let forwarding = transport.is_forwarding_proxy();
         let (sender, io) = builder.handshake(transport).await?;
@@ -57,6 +61,7 @@ impl Http1 {
             ended: false,
             forwarding,
             connected,
+            _slot: slot,
         })))
     }
 

@@ -22,6 +22,7 @@ mod body;
 mod http1;
 mod http2;
 mod origins;
+mod slots;
 
 pub(crate) use body::ResponseBody;
 
@@ -47,6 +48,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
 use hyper_util::rt::TokioExecutor;
 use origins::{Checkout, Handed, Lead, Origins};
+use slots::Slot;
 
 /// What makes the pool's connections: the client's connector.
 pub(crate) type Connector = Box<
@@ -127,15 +129,17 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     /// A pool whose connections `connector` makes and `protocols` set
     /// up, closed after `idle_timeout` idle, at most `max_idle_per_origin`
-    /// kept idle per origin.
+    /// kept idle per origin, and at most `max_open_per_origin` HTTP/1.1
+    /// ones open or opening per origin.
     pub(crate) fn new(
         connector: Connector,
         protocols: Protocols,
         idle_timeout: Duration,
         max_idle_per_origin: usize,
+        max_open_per_origin: usize,
     ) -> Self {
         Pool(Arc::new_cyclic(|me| Shared {
-            origins: Origins::new(idle_timeout, max_idle_per_origin),
+            origins: Origins::new(idle_timeout, max_idle_per_origin, max_open_per_origin),
             me: me.clone(),
             connector,
             http1: protocols.http1,
@@ -272,15 +276,31 @@ impl Shared {
     /// A new connection, or the first of the origin's put back while it
     /// is made (whichever comes first; see `origins`). Leading the
     /// origin's first contact with `lead`.
+    ///
+    /// The connect waits for one of the origin's slots first (see
+    /// `slots`). One that has begun when a connection is handed over goes
+    /// on by itself, and its connection joins the origin's idle ones: the
+    /// server has likely accepted it already, and dropping it half made
+    /// would only make the next request connect again.
     async fn connect_or_wait(
-        &self,
+        self: &Arc<Self>,
         key: &Key,
         uri: &Uri,
         lead: Option<Lead>,
     ) -> Result<Conn, BoxError> {
-        let mut place = self.origins.wait(key);
-        let connect = pin!(self.connect(key, uri, lead));
-        match select(connect, &mut place).await {
+        let (mut place, slots) = self.origins.wait(key);
+        let slot = match select(pin!(slots.take()), &mut place).await {
+            Either::Left((slot, _)) => slot,
+            Either::Right((handed, taking)) => match handed {
+                Ok(Handed::Http1(conn)) => return Ok(Conn::Http1 { conn, reused: true }),
+                Ok(Handed::Http2(conn)) => return Ok(Conn::Http2(conn)),
+                // Not given to a request that connects; and the line is
+                // gone only with the pool's state.
+                Ok(Handed::Connect) | Err(_) => taking.await,
+            },
+        };
+        let mut connect = Shared::connect(self.clone(), key.clone(), uri.clone(), lead, slot);
+        match select(connect.as_mut(), &mut place).await {
             Either::Left((made, _)) => {
                 // One may have been handed over just now: keep it.
                 place.close();
@@ -289,43 +309,78 @@ impl Shared {
                 }
                 made
             }
-            Either::Right((Ok(Handed::Http1(conn)), _)) => Ok(Conn::Http1 { conn, reused: true }),
-            Either::Right((Ok(Handed::Http2(conn)), _)) => Ok(Conn::Http2(conn)),
-            // Not given to a request that connects; and the line is gone
-            // only with the pool's state: the connect goes on.
-            Either::Right((Ok(Handed::Connect) | Err(_), connect)) => connect.await,
+            Either::Right((Ok(Handed::Http1(conn)), _)) => {
+                self.finish_alone(key, connect);
+                Ok(Conn::Http1 { conn, reused: true })
+            }
+            Either::Right((Ok(Handed::Http2(conn)), _)) => {
+                self.finish_alone(key, connect);
+                Ok(Conn::Http2(conn))
+            }
+            Either::Right((Ok(Handed::Connect) | Err(_), _)) => connect.await,
         }
     }
 
+    /// Lets `connect`, whose request was served by another connection,
+    /// finish on a task of its own; an HTTP/1.1 connection it makes is
+    /// kept for the origin (an HTTP/2 one the connect keeps itself).
+    fn finish_alone(&self, key: &Key, connect: Connecting) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (key, pool) = (key.clone(), self.me.clone());
+        runtime.spawn(async move {
+            if let Ok(Conn::Http1 { conn, .. }) = connect.await
+                && let Some(shared) = pool.upgrade()
+            {
+                shared.origins.put(key, conn, pool);
+            }
+        });
+    }
+
     /// A new connection to `uri`'s origin, HTTP/2 or HTTP/1.1 as its
-    /// transport says; what it found published by `lead`.
-    async fn connect(&self, key: &Key, uri: &Uri, lead: Option<Lead>) -> Result<Conn, BoxError> {
-        let transport = (self.connector)(uri.clone()).await.map_err(ConnectFailed)?;
-        let connected = ConnectedAt::new(transport.lifecycle().clone());
-        if transport.http2_lifecycle().is_some() {
-            let conn = Http2::handshake(&self.http2, transport, connected)
+    /// transport says, on `slot`; what it found published by `lead`. An
+    /// HTTP/2 connection lets its slot go: slots count HTTP/1.1 ones.
+    fn connect(
+        pool: Arc<Shared>,
+        key: Key,
+        uri: Uri,
+        lead: Option<Lead>,
+        slot: Slot,
+    ) -> Connecting {
+        Box::pin(async move {
+            let transport = (pool.connector)(uri).await.map_err(ConnectFailed)?;
+            let connected = ConnectedAt::new(transport.lifecycle().clone());
+            if transport.http2_lifecycle().is_some() {
+                drop(slot);
+                let conn = Http2::handshake(&pool.http2, transport, connected)
+                    .await
+                    .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)?;
+                match lead {
+                    Some(lead) => lead.found_http2(&conn),
+                    // Kept for the origin if it has none (a follower's
+                    // connect after its lead failed).
+                    None => pool.origins.adopt(&key, &conn),
+                }
+                pool.origins.sweep_from(pool.me.clone());
+                return Ok(Conn::Http2(conn));
+            }
+            pool.origins.speaks_http1(&key);
+            drop(lead);
+            let conn = Http1::handshake(&pool.http1, transport, connected, slot)
                 .await
                 .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)?;
-            match lead {
-                Some(lead) => lead.found_http2(&conn),
-                // Kept for the origin if it has none (a follower's connect
-                // after its lead failed).
-                None => self.origins.adopt(key, &conn),
-            }
-            self.origins.sweep_from(self.me.clone());
-            return Ok(Conn::Http2(conn));
-        }
-        self.origins.speaks_http1(key);
-        drop(lead);
-        let conn = Http1::handshake(&self.http1, transport, connected)
-            .await
-            .map_err(|e| Box::new(ConnectFailed(e.into())) as BoxError)?;
-        Ok(Conn::Http1 {
-            conn,
-            reused: false,
+            Ok(Conn::Http1 {
+                conn,
+                reused: false,
+            })
         })
     }
 }
+
+/// A connect under way (see [`Shared::connect`]); boxed, so it can be
+/// left to finish on a task of its own.
+type Connecting = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
 
 /// The request failed on its connection (after it was handed to it).
 #[derive(Debug, thiserror::Error)]

@@ -31,19 +31,23 @@ use tokio::sync::oneshot;
 
 use super::http1::Http1;
 use super::http2::Http2;
+use super::slots::Slots;
 use super::{Key, Shared};
 
 pub(super) struct Origins {
     origins: Mutex<HashMap<Key, Origin>>,
     timeout: Duration,
     max_idle: usize,
+    /// HTTP/1.1 connections open or opening per origin (see `slots`).
+    max_open: usize,
     /// A sweep is scheduled.
     sweeping: AtomicBool,
 }
 
-#[derive(Default)]
 struct Origin {
     idle: Vec<Parked>,
+    /// Its HTTP/1.1 connections open or opening, counted.
+    slots: Arc<Slots>,
     /// Requests waiting for a connection, first come first served.
     line: VecDeque<Place>,
     http2: Option<Http2>,
@@ -53,6 +57,19 @@ struct Origin {
     /// The origin answered the last connect in HTTP/1.1: no request waits
     /// for another's connect.
     http1: bool,
+}
+
+impl Origin {
+    fn new(max_open: usize) -> Self {
+        Origin {
+            idle: Vec::new(),
+            slots: Slots::new(max_open),
+            line: VecDeque::new(),
+            http2: None,
+            leading: false,
+            http1: false,
+        }
+    }
 }
 
 struct Parked {
@@ -122,11 +139,12 @@ impl Drop for Lead {
 }
 
 impl Origins {
-    pub(super) fn new(timeout: Duration, max_idle: usize) -> Self {
+    pub(super) fn new(timeout: Duration, max_idle: usize, max_open: usize) -> Self {
         Origins {
             origins: Mutex::default(),
             timeout,
             max_idle,
+            max_open,
             sweeping: AtomicBool::new(false),
         }
     }
@@ -199,7 +217,7 @@ impl Origins {
             return Checkout::Connect(None);
         }
         let mut origins = self.lock();
-        let origin = origins.entry(key.clone()).or_default();
+        let origin = self.entry(&mut origins, key);
         if origin.leading {
             // Another request got here in between.
             let (tx, rx) = oneshot::channel();
@@ -213,19 +231,26 @@ impl Origins {
         Checkout::Connect(Some(Lead::new(pool, key)))
     }
 
+    /// `key`'s entry, made if it has none.
+    fn entry<'a>(&self, origins: &'a mut HashMap<Key, Origin>, key: &Key) -> &'a mut Origin {
+        if !origins.contains_key(key) {
+            origins.insert(key.clone(), Origin::new(self.max_open));
+        }
+        origins.get_mut(key).expect("just made")
+    }
+
     /// A place in `key`'s line for a request that connects: it receives
-    /// the first connection put back meanwhile.
-    pub(super) fn wait(&self, key: &Key) -> oneshot::Receiver<Handed> {
+    /// the first connection put back meanwhile. With the origin's slots,
+    /// one of which its connect takes.
+    pub(super) fn wait(&self, key: &Key) -> (oneshot::Receiver<Handed>, Arc<Slots>) {
         let (tx, rx) = oneshot::channel();
-        self.lock()
-            .entry(key.clone())
-            .or_default()
-            .line
-            .push_back(Place {
-                tx,
-                connecting: true,
-            });
-        rx
+        let mut origins = self.lock();
+        let origin = self.entry(&mut origins, key);
+        origin.line.push_back(Place {
+            tx,
+            connecting: true,
+        });
+        (rx, origin.slots.clone())
     }
 
     /// The lead's outcome: an HTTP/2 connection for the origin and all
@@ -260,7 +285,7 @@ impl Origins {
     /// `conn` becomes `key`'s HTTP/2 connection if it has none usable.
     pub(super) fn adopt(&self, key: &Key, conn: &Http2) {
         let mut origins = self.lock();
-        let origin = origins.entry(key.clone()).or_default();
+        let origin = self.entry(&mut origins, key);
         if !origin.http2.as_ref().is_some_and(Http2::usable) {
             origin.http2 = Some(conn.clone());
             origin.http1 = false;
@@ -291,7 +316,7 @@ impl Origins {
     pub(super) fn put(&self, key: Key, mut conn: Http1, pool: Weak<Shared>) {
         let refused = {
             let mut origins = self.lock();
-            let origin = origins.entry(key).or_default();
+            let origin = self.entry(&mut origins, &key);
             while let Some(place) = origin.line.pop_front() {
                 match place.tx.send(Handed::Http1(conn)) {
                     Ok(()) => return,
@@ -376,6 +401,8 @@ impl Origins {
                     || !origin.line.is_empty()
                     || origin.http2.is_some()
                     || origin.leading
+                    // Its connections in use are still counted.
+                    || !origin.slots.unused()
             });
             let any = origins
                 .values()

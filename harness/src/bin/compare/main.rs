@@ -35,7 +35,7 @@ struct Args {
     /// Only these clients (batch-fetch, hyper-util, reqwest).
     #[arg(long, value_delimiter = ',', default_values_t = ["batch-fetch".to_owned(), "hyper-util".to_owned(), "reqwest".to_owned()])]
     clients: Vec<String>,
-    /// Seconds wrk runs for in S2: long enough for its sustained rate (a
+    /// Seconds wrk runs for in S1 and S2: long enough for its sustained rate (a
     /// run as short as the scenario stops wrk with a round in flight,
     /// which flatters the clients).
     #[arg(long, default_value_t = 5)]
@@ -61,7 +61,7 @@ fn main() {
     let bins = Binaries::beside_this_one();
     let wrk = run::have_wrk();
     if !wrk {
-        eprintln!("wrk is not installed: S2 runs without its load-generator row");
+        eprintln!("wrk is not installed: S1 and S2 run without its load-generator row");
     }
     let mut results = Results::default();
     let mut failures = Vec::new();

@@ -157,7 +157,9 @@ pub fn have_wrk() -> bool {
 pub fn run_wrk(bins: &Binaries, scenario: &Scenario, secs: u64) -> Result<Sample, String> {
     let target = Target::start(&bins.path("target"));
     let url = format!("{}{}", target.base, scenario.path);
-    let child = Command::new("wrk")
+    // Under `rusage`, for wrk's CPU time: it reports none of its own.
+    let child = Command::new(bins.path("rusage"))
+        .args(["--limit", &(secs + 50).to_string(), "wrk"])
         .args(["-t2", &format!("-c{}", scenario.c), &format!("-d{secs}s")])
         .args(["--timeout", "10s", &url])
         .stdout(Stdio::piped())
@@ -188,12 +190,24 @@ pub fn run_wrk(bins: &Binaries, scenario: &Scenario, secs: u64) -> Result<Sample
                     .sum()
             })
             .unwrap_or(0);
+    let usage: batch_fetch_harness::ChildUsage = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| format!("rusage printed no usage: {out:?}"))?;
+    if usage.exit_code != Some(0) {
+        return Err(format!("wrk failed: {usage:?}"));
+    }
     let report = Report {
         client: "wrk".to_owned(),
         n: done,
         ok: done.saturating_sub(failed),
         errors: failed,
         wall_s: scenario.n as f64 / rate,
+        // Its whole run: start-up and its last round included, against
+        // the clients' requests only; a little against wrk.
+        work_cpu_s: usage.user_s + usage.sys_s,
         ..Report::default()
     };
     Ok(Sample {

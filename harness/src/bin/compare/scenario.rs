@@ -52,6 +52,9 @@ pub fn all(quick: bool) -> Vec<Scenario> {
     s1a.title = format!("{} requests to /fast at C=64 (HTTP/1.1)", s1a.n);
     let mut s1b = Scenario::new("S1-256", "/fast", 20_000 / k, 256);
     s1b.title = format!("{} requests to /fast at C=256 (HTTP/1.1)", s1b.n);
+    // wrk: the floor for CPU per request (issue 21's goal).
+    s1a.wrk = true;
+    s1b.wrk = true;
     let mut s2 = Scenario::new("S2", "/delay/100", 5_000 / k, 500).ideal(100);
     s2.title = format!("{} requests to /delay/100 at C=500", s2.n);
     s2.wrk = true;

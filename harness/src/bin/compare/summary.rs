@@ -25,9 +25,6 @@ pub fn requests_per_s(s: &Sample) -> f64 {
 
 /// Client CPU (user + system) per request, µs.
 pub fn cpu_us_per_request(s: &Sample) -> f64 {
-    if s.report.client == "wrk" {
-        return f64::NAN;
-    }
     s.report.work_cpu_s * 1e6 / s.report.n as f64
 }
 
@@ -192,7 +189,7 @@ impl Results {
         let mut out = String::from("| goal | measured (medians) | |\n|---|---|---|\n");
         for id in ["S1-64", "S1-256"] {
             let Some(s) = find(id) else { continue };
-            for (peer, goal) in [("hyper-util", 0.9), ("reqwest", 0.7)] {
+            for (peer, goal) in [("hyper-util", 0.9), ("reqwest", 0.7), ("wrk", 2.0)] {
                 if let Some(r) = self.ratio(s, peer, cpu_us_per_request) {
                     let _ = writeln!(
                         out,
@@ -201,6 +198,25 @@ impl Results {
                     );
                 }
             }
+            if let Some(opened) = self.spread(s, OURS, |x| x.server.connections_total as f64) {
+                let _ = writeln!(
+                    out,
+                    "| {id}: connections opened ≤ C ({}) | {:.0} (most {:.0}) | {} |",
+                    s.c,
+                    opened.median,
+                    opened.max,
+                    verdict(opened.max <= s.c as f64)
+                );
+            }
+        }
+        if let Some(s) = find("S4")
+            && let Some(r) = self.ratio(s, "hyper-util", cpu_us_per_request)
+        {
+            let _ = writeln!(
+                out,
+                "| S4: client CPU per request ≤ 1.0× hyper-util's | {r:.2}× | {} |",
+                verdict(r <= 1.0)
+            );
         }
         if let Some(s) = find("S2")
             && let Some(r) = self.ratio(s, "wrk", |s| s.report.wall_s)
