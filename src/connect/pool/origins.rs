@@ -217,7 +217,7 @@ impl Origins {
             return Checkout::Connect(None);
         }
         let mut origins = self.lock();
-        let origin = self.entry(&mut origins, key);
+        let origin = self.entry(&mut origins, key.clone());
         if origin.leading {
             // Another request got here in between.
             let (tx, rx) = oneshot::channel();
@@ -232,11 +232,10 @@ impl Origins {
     }
 
     /// `key`'s entry, made if it has none.
-    fn entry<'a>(&self, origins: &'a mut HashMap<Key, Origin>, key: &Key) -> &'a mut Origin {
-        if !origins.contains_key(key) {
-            origins.insert(key.clone(), Origin::new(self.max_open));
-        }
-        origins.get_mut(key).expect("just made")
+    fn entry<'a>(&self, origins: &'a mut HashMap<Key, Origin>, key: Key) -> &'a mut Origin {
+        origins
+            .entry(key)
+            .or_insert_with(|| Origin::new(self.max_open))
     }
 
     /// A place in `key`'s line for a request that connects: it receives
@@ -245,7 +244,7 @@ impl Origins {
     pub(super) fn wait(&self, key: &Key) -> (oneshot::Receiver<Handed>, Arc<Slots>) {
         let (tx, rx) = oneshot::channel();
         let mut origins = self.lock();
-        let origin = self.entry(&mut origins, key);
+        let origin = self.entry(&mut origins, key.clone());
         origin.line.push_back(Place {
             tx,
             connecting: true,
@@ -285,7 +284,7 @@ impl Origins {
     /// `conn` becomes `key`'s HTTP/2 connection if it has none usable.
     pub(super) fn adopt(&self, key: &Key, conn: &Http2) {
         let mut origins = self.lock();
-        let origin = self.entry(&mut origins, key);
+        let origin = self.entry(&mut origins, key.clone());
         if !origin.http2.as_ref().is_some_and(Http2::usable) {
             origin.http2 = Some(conn.clone());
             origin.http1 = false;
@@ -316,7 +315,7 @@ impl Origins {
     pub(super) fn put(&self, key: Key, mut conn: Http1, pool: Weak<Shared>) {
         let refused = {
             let mut origins = self.lock();
-            let origin = self.entry(&mut origins, &key);
+            let origin = self.entry(&mut origins, key);
             while let Some(place) = origin.line.pop_front() {
                 match place.tx.send(Handed::Http1(conn)) {
                     Ok(()) => return,
