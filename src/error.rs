@@ -261,11 +261,7 @@ impl Error {
     /// True if no connection could be made (including TLS handshake failures).
     pub fn is_connect(&self) -> bool {
         matches!(self.inner.kind, ErrorKind::Connect | ErrorKind::Tls)
-            || chain(self.source()).any(|e| {
-                e.is::<ConnectFailed>()
-                    || e.downcast_ref::<hyper_util::client::legacy::Error>()
-                        .is_some_and(|e| e.is_connect())
-            })
+            || chain(self.source()).any(|e| e.is::<ConnectFailed>())
     }
 }
 
@@ -543,9 +539,6 @@ pub(crate) fn classify(err: &(dyn StdError + Send + Sync + 'static)) -> ErrorKin
         }
         if e.is::<http_body_util::LengthLimitError>() {
             return ErrorKind::BodyTooLarge;
-        }
-        if let Some(legacy) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
-            connect |= legacy.is_connect();
         }
         connect |= e.is::<ConnectFailed>();
         if let Some(h) = e.downcast_ref::<hyper::Error>() {

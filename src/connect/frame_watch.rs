@@ -3,8 +3,8 @@
 //!
 //! hyper learns of a GOAWAY inside its connection task, but tells the pool
 //! only when the next request is handed to that connection; until then
-//! the connection looks open, and the first-contact connector would keep
-//! new connects to the origin waiting for it. Watching the frame headers
+//! the connection looks open, and the pool would keep handing it requests
+//! it will refuse. Watching the frame headers
 //! of what the server sends (the plaintext side of TLS, where hyper reads
 //! it) marks the connection retired as soon as the frame arrives. The
 //! HEADERS frames counted on the way say whether the server processed

@@ -41,6 +41,10 @@ fn set_host<B>(req: &mut http::Request<B>) {
 /// authority already is that text. Credentials still in the URL (they
 /// never are by then) give no `Host`.
 pub(super) fn set_host_from_authority<B>(req: &mut http::Request<B>) {
+    // Checked first: plain `http` has it already when the pool asks again.
+    if req.headers().contains_key(http::header::HOST) {
+        return;
+    }
     let uri = req.uri();
     let Some(authority) = uri.authority() else {
         return;
@@ -54,11 +58,9 @@ pub(super) fn set_host_from_authority<B>(req: &mut http::Request<B>) {
         ":80"
     };
     let text = authority.as_str();
-    let value = http::HeaderValue::from_str(text.strip_suffix(default_port).unwrap_or(text));
-    if let (http::header::Entry::Vacant(slot), Ok(value)) =
-        (req.headers_mut().entry(http::header::HOST), value)
+    if let Ok(value) = http::HeaderValue::from_str(text.strip_suffix(default_port).unwrap_or(text))
     {
-        slot.insert(value);
+        req.headers_mut().insert(http::header::HOST, value);
     }
 }
 

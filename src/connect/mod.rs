@@ -2,28 +2,21 @@
 //! with a connect timeout, proxies, rustls with ALPN (h2, http/1.1), and
 //! the connection pool.
 
+mod deadline;
 mod descriptors;
-mod first_contact;
 mod frame_watch;
 mod head;
 mod pool;
 mod record;
-mod response;
-mod stranded;
 mod tcp;
 mod transport;
 mod tunnel;
 
-use first_contact::FirstContact;
 use pool::Pool;
-pub(crate) use pool::{ResponseBody, SendFailed};
-pub(crate) use response::Sending;
+pub(crate) use pool::{ResponseBody, SendFailed, Sending};
 use transport::Compact;
 
-pub(crate) use first_contact::NotHandedOver;
-use record::Turnover;
 pub(crate) use record::{ConnectedAt, Lifecycle};
-pub(crate) use stranded::Stranded;
 pub(crate) use tcp::{ProxyConnector, forward_auth};
 pub(crate) use tunnel::ProxyError;
 
@@ -31,9 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::dns::DnsResolver;
@@ -44,30 +35,15 @@ use crate::response::ResponseLimits;
 /// (`DEFAULT_MAX_HEADERS` in hyper's h1 role).
 const HYPER_MAX_HEADERS: usize = 100;
 
-type Connector = FirstContact<Compact<HttpsConnector<ProxyConnector>>>;
-
-type Pooled = Client<Connector, Full<bytes::Bytes>>;
-
 /// The pooled client all requests of a `BatchClient` (and its clones)
-/// share, behind one `Arc`.
-///
-/// tower clones a service for each call (the stack per request, retry and
-/// the gate per attempt), and a hyper-util `Client` is a dozen `Arc`s and
-/// builders: about 180 instructions to clone and as many to drop, several
-/// times per request, and bigger futures to move. hyper-util sends from
-/// `&Client`, so one `Arc` serves.
+/// share, behind one `Arc`: tower clones a service for each call (the
+/// stack per request, retry and the gate per attempt).
 #[derive(Clone, Debug)]
 pub(crate) struct HttpsClient(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    /// hyper-util's pool, for the requests of method `CONNECT` only (their
-    /// target is an authority, which our pool does not send).
-    pooled: Pooled,
-    /// Our own pool, for every other request.
-    own: Pool,
-    /// Set once one of the pool's HTTP/2 connections went away.
-    turnover: Arc<Turnover>,
+    pool: Pool,
     /// To add `Proxy-Authorization` to requests a forwarding proxy carries.
     proxy: Option<Arc<hyper_util::client::proxy::matcher::Matcher>>,
     /// Plain `http` is always HTTP/1.1 (h2c is only by prior knowledge), so
@@ -84,32 +60,14 @@ impl tower::Service<http::Request<Full<bytes::Bytes>>> for HttpsClient {
         &mut self,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        // hyper-util's client is always ready: it waits for a connection in
-        // the response future.
+        // Always ready: a request waits for its connection in the response
+        // future.
         std::task::Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
         head::complete(&mut req, self.0.proxy.as_deref(), self.0.http_is_http1);
-        if self.0.is_own(&req) {
-            return Sending::Own {
-                sent: self.0.own.send(req),
-            };
-        }
-        // Watched only where connections of this pool have gone away:
-        // knowing the connection costs a capture per request.
-        let captured = self.0.turnover.seen().then(|| capture_connection(&mut req));
-        Sending::Pooled {
-            sent: stranded::Sent::new(self.0.pooled.request(req), captured),
-        }
-    }
-}
-
-impl Shared {
-    /// Whether our own pool sends `req`: all but the method `CONNECT`,
-    /// whose target is an authority.
-    fn is_own<B>(&self, req: &http::Request<B>) -> bool {
-        req.method() != http::Method::CONNECT
+        self.0.pool.send(req)
     }
 }
 
@@ -157,14 +115,13 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     // Running out of file descriptors makes connects wait, for as long as
     // a connect may take.
     let descriptors = Arc::new(descriptors::Descriptors::new(cfg.connect_timeout));
-    let descriptors_of_pool = descriptors.clone();
     // Proxies are spoken to in HTTP/1.1, over TLS for `https://` ones.
     let mut proxy_tls = cfg.tls.clone();
     proxy_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = ProxyConnector::new(
         http,
         cfg.proxy.clone(),
-        descriptors,
+        descriptors.clone(),
         cfg.connect_timeout,
         Arc::new(proxy_tls),
     );
@@ -180,78 +137,44 @@ pub(crate) fn client(cfg: ConnectConfig) -> Result<HttpsClient, Error> {
     } else {
         https.enable_http1().enable_http2().wrap_connector(tcp)
     };
-    let own_https = https.clone();
 
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        // Below the 60–75 s keep-alive of common servers and load
-        // balancers: reusing a connection the server is about to close is
-        // the usual cause of resets on pooled connections.
-        .pool_idle_timeout(cfg.pool_idle_timeout)
-        .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-        .http2_only(cfg.http2_prior_knowledge)
-        .http2_keep_alive_interval(cfg.keep_alive.http2_interval)
-        .http2_keep_alive_timeout(cfg.keep_alive.http2_timeout)
-        .http2_keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
-        .http1_max_buf_size(cfg.limits.max_header_bytes)
-        .http2_max_header_list_size(h2_header_list_limit(&cfg.limits));
+    let mut http1 = hyper::client::conn::http1::Builder::new();
+    http1.max_buf_size(cfg.limits.max_header_bytes);
     // hyper's own limit is 100 fields, in an array on the stack; naming a
     // limit makes it fill a vector of that size for every response head
     // (about 1,500 instructions), so it is named only when it differs.
     if cfg.limits.max_headers != HYPER_MAX_HEADERS {
-        builder.http1_max_headers(cfg.limits.max_headers);
+        http1.max_headers(cfg.limits.max_headers);
     }
+    let mut http2 = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .keep_alive_interval(cfg.keep_alive.http2_interval)
+        .keep_alive_timeout(cfg.keep_alive.http2_timeout)
+        .keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
+        .max_header_list_size(h2_header_list_limit(&cfg.limits));
     let alpn_may_pick_h2 = !cfg.http1_only && !cfg.http2_prior_knowledge;
-    let turnover = Arc::new(Turnover::default());
-    let connector = FirstContact::new(
-        Compact::new(https, cfg.http2_prior_knowledge),
-        alpn_may_pick_h2,
-        cfg.connect_timeout,
-        turnover.clone(),
-    );
-    let own = {
-        let mut http1 = hyper::client::conn::http1::Builder::new();
-        http1.max_buf_size(cfg.limits.max_header_bytes);
-        if cfg.limits.max_headers != HYPER_MAX_HEADERS {
-            http1.max_headers(cfg.limits.max_headers);
-        }
-        let mut http2 = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
-        http2
-            .timer(TokioTimer::new())
-            .keep_alive_interval(cfg.keep_alive.http2_interval)
-            .keep_alive_timeout(cfg.keep_alive.http2_timeout)
-            .keep_alive_while_idle(cfg.keep_alive.http2_while_idle)
-            .max_header_list_size(h2_header_list_limit(&cfg.limits));
-        // First contact is the pool's own business; this connector only
-        // bounds each connect by the connect timeout.
-        let connector = FirstContact::new(
-            Compact::new(own_https, cfg.http2_prior_knowledge),
-            false,
+    let pool = Pool::new(
+        deadline::within(
+            Compact::new(https, cfg.http2_prior_knowledge),
             cfg.connect_timeout,
-            turnover.clone(),
-        );
-        let pool = Pool::new(
-            pool::connector(connector),
-            pool::Protocols {
-                http1,
-                http2,
-                alpn_offers_http2: alpn_may_pick_h2 || cfg.http2_prior_knowledge,
-                prior_knowledge: cfg.http2_prior_knowledge,
-            },
-            cfg.pool_idle_timeout,
-            cfg.pool_max_idle_per_host,
-            cfg.max_connections_per_origin,
-        );
-        descriptors_of_pool.evict_with(pool.closer_of_oldest_idle());
-        pool
-    };
-    let pooled = builder.build(connector);
+        ),
+        pool::Protocols {
+            http1,
+            http2,
+            alpn_offers_http2: alpn_may_pick_h2 || cfg.http2_prior_knowledge,
+            prior_knowledge: cfg.http2_prior_knowledge,
+        },
+        // Below the 60–75 s keep-alive of common servers and load
+        // balancers: reusing a connection the server is about to close is
+        // the usual cause of resets on pooled connections.
+        cfg.pool_idle_timeout,
+        cfg.pool_max_idle_per_host,
+        cfg.max_connections_per_origin,
+    );
+    descriptors.evict_with(pool.closer_of_oldest_idle());
     Ok(HttpsClient(Arc::new(Shared {
-        pooled,
-        own,
-        turnover,
+        pool,
         proxy: cfg.proxy,
         http_is_http1: !cfg.http2_prior_knowledge,
     })))

@@ -6,8 +6,8 @@
 //! I/O marks it ready, going away (an HTTP/2 GOAWAY read, end of stream or
 //! a read error) and ended (the connection dropped), and every response
 //! and pool error of that connection carries it in its [`ConnectedAt`].
-//! So the first-contact connector knows when an HTTP/2 connection stops
-//! taking new streams, and the retry policy knows whether a connection
+//! So the pool knows when an HTTP/2 connection stops taking new streams,
+//! and the retry policy knows whether a connection
 //! that failed a request had sat idle after serving others (a keep-alive
 //! connection the server closed idle, not a server that fails requests).
 
@@ -16,15 +16,13 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
-
 /// The record of one connection, shared by its I/O, the pool's records of
-/// it and the first-contact connector.
+/// it and the requests it answered.
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
     began: Instant,
-    /// The first time hyper-util asked the connection what it is, which
-    /// it does right after the connect (TLS included) resolves.
+    /// When hyper's handshake on the connection finished (right after the
+    /// connect, TLS included).
     ready: OnceLock<Instant>,
     /// The peer: the server, or the proxy when one carries the requests.
     remote: Option<SocketAddr>,
@@ -37,28 +35,6 @@ pub(crate) struct Lifecycle {
     /// When the last response head arrived on this connection, in
     /// nanoseconds since `began`; 0 while none has.
     last_answer: AtomicU64,
-    changed: Notify,
-    /// The connection is gone: hyper dropped its I/O.
-    ended: AtomicBool,
-    /// Woken when the connection ends; shared, so a request's response
-    /// future can wait on it without borrowing the record.
-    on_end: Arc<Notify>,
-    /// Where an HTTP/2 connection reports its retirement to its client.
-    turnover: OnceLock<Arc<Turnover>>,
-}
-
-/// Whether an HTTP/2 connection of a client has gone away (a GOAWAY, or
-/// closed): from then on its requests are watched for being stranded
-/// (see `stranded`), which costs a few thousand instructions a request
-/// that a client whose connections stay up does not pay.
-#[derive(Debug, Default)]
-pub(crate) struct Turnover(AtomicBool);
-
-impl Turnover {
-    /// Whether a connection has gone away.
-    pub(crate) fn seen(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 impl Lifecycle {
@@ -71,10 +47,6 @@ impl Lifecycle {
             unusable: AtomicBool::new(false),
             heads: AtomicU32::new(0),
             last_answer: AtomicU64::new(0),
-            changed: Notify::new(),
-            ended: AtomicBool::new(false),
-            on_end: Arc::new(Notify::new()),
-            turnover: OnceLock::new(),
         })
     }
 
@@ -91,17 +63,7 @@ impl Lifecycle {
     /// The server sent GOAWAY, or the connection ended: no new request
     /// should be sent on it.
     pub(crate) fn retire(&self) {
-        if !self.unusable.swap(true, Ordering::AcqRel) {
-            if let Some(turnover) = self.turnover.get() {
-                turnover.0.store(true, Ordering::Relaxed);
-            }
-            self.changed.notify_waiters();
-        }
-    }
-
-    /// This HTTP/2 connection reports its retirement to `turnover`.
-    pub(crate) fn report_to(&self, turnover: &Arc<Turnover>) {
-        let _ = self.turnover.set(turnover.clone());
+        self.unusable.store(true, Ordering::Release);
     }
 
     /// Whether new requests may still go on this connection.
@@ -109,36 +71,9 @@ impl Lifecycle {
         !self.unusable.load(Ordering::Acquire)
     }
 
-    /// Waits until the connection is retired.
-    pub(crate) async fn retired(&self) {
-        let changed = self.changed.notified();
-        tokio::pin!(changed);
-        // Registered before the check, so a `retire` in between wakes it.
-        changed.as_mut().enable();
-        if self.usable() {
-            changed.await;
-        }
-    }
-
-    /// The connection is gone (its I/O was dropped): it is retired, and
-    /// whatever is still waiting on it will not be answered by it.
+    /// The connection is gone (its I/O was dropped): it is retired.
     pub(crate) fn end(&self) {
         self.retire();
-        if !self.ended.swap(true, Ordering::AcqRel) {
-            self.on_end.notify_waiters();
-        }
-    }
-
-    /// Whether the connection is gone.
-    pub(crate) fn ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
-    }
-
-    /// A wait for the connection's end, which owns what it waits on.
-    /// Check [`ended`](Self::ended) after enabling it: an end before
-    /// that does not wake it.
-    pub(crate) fn on_end(&self) -> tokio::sync::futures::OwnedNotified {
-        self.on_end.clone().notified_owned()
     }
 
     /// The server sent `n` more HTTP/2 response heads.
@@ -181,9 +116,8 @@ impl Lifecycle {
     }
 }
 
-/// A connection's record as responses and pool errors carry it
-/// (hyper-util copies a connection's extras into each response's
-/// extensions, and keeps them in an error's connect info).
+/// A connection's record as responses (in their extensions) and the
+/// pool's errors carry it.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectedAt(Arc<Lifecycle>);
 
@@ -213,47 +147,22 @@ impl ConnectedAt {
     pub(crate) fn lifecycle(&self) -> &Lifecycle {
         &self.0
     }
-
-    /// The connection's live state, kept.
-    pub(crate) fn into_lifecycle(self) -> Arc<Lifecycle> {
-        self.0
-    }
-
-    /// The record of the connection a pool error happened on, if the
-    /// error names one.
-    pub(crate) fn of_error(err: &hyper_util::client::legacy::Error) -> Option<ConnectedAt> {
-        let mut extensions = http::Extensions::new();
-        err.connect_info()?.get_extras(&mut extensions);
-        extensions.remove::<ConnectedAt>()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn retiring_wakes_every_waiter_once() {
+    #[test]
+    fn a_retired_connection_takes_no_more_requests() {
         let life = Lifecycle::new(Instant::now(), None);
         assert!(life.usable());
-        let waiters: Vec<_> = (0..3)
-            .map(|_| {
-                let life = life.clone();
-                tokio::spawn(async move { life.retired().await })
-            })
-            .collect();
-        tokio::task::yield_now().await;
         life.retire();
         life.retire();
-        for w in waiters {
-            tokio::time::timeout(Duration::from_secs(5), w)
-                .await
-                .expect("woken")
-                .unwrap();
-        }
         assert!(!life.usable());
-        // Already retired: returns at once.
-        life.retired().await;
+        let life = Lifecycle::new(Instant::now(), None);
+        life.end();
+        assert!(!life.usable(), "an ended one neither");
     }
 
     #[test]

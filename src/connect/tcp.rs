@@ -24,7 +24,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::descriptors::Descriptors;
-use super::record::{ConnectedAt, Lifecycle};
+use super::record::Lifecycle;
 use super::tunnel::{self, ProxyError};
 use crate::dns::DnsResolver;
 use crate::error::BoxError;
@@ -249,7 +249,7 @@ fn with_port(dst: Uri) -> Result<Uri, BoxError> {
 
 /// A TCP connection, marked when it goes to an HTTP proxy that forwards
 /// requests (so the pool writes them in absolute form), and timed: each
-/// response it carries learns when it was made (see [`ConnectedAt`]).
+/// response it carries learns when it was made (see `record::ConnectedAt`).
 #[derive(Debug)]
 pub(crate) struct Conn {
     io: Stream,
@@ -299,17 +299,9 @@ impl Conn {
 
 impl Connection for Conn {
     fn connected(&self) -> Connected {
-        // Asked first right after the whole connect, TLS included, is done
-        // (by hyper-util, or by the first-contact check just before it).
-        //
-        // Not `self.io.connected()`: that adds hyper-util's `HttpInfo`,
-        // which hyper-util then copies into every response (a box, and a
-        // second entry in the response's extension map, per request).
-        // `ConnectedAt` carries the peer's address instead.
-        self.lifecycle.ready();
-        Connected::new()
-            .proxy(self.forwarding_proxy)
-            .extra(ConnectedAt::new(self.lifecycle.clone()))
+        // hyper-rustls's connector asks for the trait; the pool reads what
+        // it needs of a connection from its record (`ConnectedAt`).
+        Connected::new().proxy(self.forwarding_proxy)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Method};
 
-use crate::connect::{ConnectedAt, Lifecycle, NotHandedOver, ProxyError, SendFailed, Stranded};
+use crate::connect::{Lifecycle, ProxyError, SendFailed};
 use crate::error::{self, ErrorKind};
 
 /// Whether the request of a failed attempt is sent again at once, as the
@@ -21,18 +21,11 @@ use crate::error::{self, ErrorKind};
 ///   fails only the streams above the GOAWAY's last stream id, which the
 ///   server says it never processed, and those it had not yet opened;
 /// * a request that never left the client because its connection closed
-///   first (hyper's "canceled"; hyper-util repeats one itself only on a
-///   reused connection), or that hyper-util's pool gave up on before
-///   handing it to a connection (its own "canceled", such as a connect
-///   that negotiated HTTP/2 when another connection to the origin just
-///   had);
+///   first (hyper's "canceled"; the pool sends one that hyper gives back
+///   on another connection itself, a few times);
 /// * a request whose HTTP/2 connection ended while its stream was still
 ///   waiting for the server to allow one more (hyper then drops it
-///   unanswered: "dispatch task is gone");
-/// * a request the pool did not hand the HTTP/2 connection another
-///   request had just opened for it (see `connect::first_contact`);
-/// * a request left in the queue of an HTTP/2 connection that ended as it
-///   was handed over (see `connect::stranded`).
+///   unanswered: "dispatch task is gone").
 pub(super) fn redispatch(
     method: &Method,
     err: &(dyn StdError + Send + Sync + 'static),
@@ -44,9 +37,6 @@ pub(super) fn redispatch(
     let mut stale = false;
     let mut over_h2 = false;
     for e in error::chain(Some(err)) {
-        if e.is::<NotHandedOver>() || e.is::<Stranded>() {
-            return Some(Redispatch::Unprocessed);
-        }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
             if h2.is_remote()
                 && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
@@ -58,11 +48,6 @@ pub(super) fn redispatch(
                 });
             }
             over_h2 = true;
-        }
-        if e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .is_some_and(is_pool_canceled)
-        {
-            return Some(Redispatch::Unprocessed);
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_canceled() || error::is_dispatch_gone(h) {
@@ -105,12 +90,8 @@ fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
 /// and that connection is `such`.
 fn on_connection(err: &(dyn StdError + 'static), such: impl Fn(&Lifecycle) -> bool) -> bool {
     error::chain(Some(err)).any(|e| {
-        if let Some(failed) = e.downcast_ref::<SendFailed>() {
-            return such(failed.connected().lifecycle());
-        }
-        e.downcast_ref::<hyper_util::client::legacy::Error>()
-            .and_then(ConnectedAt::of_error)
-            .is_some_and(|conn| such(conn.lifecycle()))
+        e.downcast_ref::<SendFailed>()
+            .is_some_and(|failed| such(failed.connected().lifecycle()))
     })
 }
 
@@ -202,15 +183,6 @@ fn proxy_refused_for_good(err: &(dyn StdError + Send + Sync + 'static)) -> bool 
         e.downcast_ref::<ProxyError>()
             .is_some_and(ProxyError::is_final)
     })
-}
-
-/// True for hyper-util's own "canceled": the pool gave up on a request
-/// before handing it to a connection (a connect that lost the race to
-/// become the origin's HTTP/2 connection, or a request given back by a
-/// connection that closed before taking it). Not sent, so not processed.
-/// hyper-util has no public predicate; its `Display` names the kind.
-fn is_pool_canceled(err: &hyper_util::client::legacy::Error) -> bool {
-    !err.is_connect() && err.to_string() == "client error (Canceled)"
 }
 
 /// True if the server said it did not process the request: an HTTP/2
@@ -394,8 +366,8 @@ mod tests {
     /// one, made the only way a test can (a request written on an HTTP/1.1
     /// connection whose task is then dropped). In a running client hyper
     /// gives it for an HTTP/2 stream still waiting to open when its
-    /// connection ended, which is why `redispatch` sends it again; hyper-util
-    /// never drops a connection task of its own.
+    /// connection ended, which is why `redispatch` sends it again; the pool
+    /// never drops an HTTP/2 connection's task of its own.
     #[tokio::test]
     async fn hyper_dispatch_gone_is_recognised() {
         use tokio::io::AsyncReadExt;

@@ -1,14 +1,17 @@
 //! The client's own pool of HTTP/1.1 connections: no more connections to
 //! an origin than requests in flight there, each reused while it stays
-//! open, and closed once idle for the pool's idle timeout.
+//! open, and closed once idle for the pool's idle timeout; and a `CONNECT`
+//! in the form HTTP/1.1 asks.
 
 use std::time::Duration;
 
 use batch_fetch::BatchClient;
+use tokio::io::AsyncWriteExt;
 
 use crate::support::clients::trusting;
 use crate::support::fn_server::{FnServer, reply};
-use crate::support::{TestPki, TestServer, bounded};
+use crate::support::raw::read_request;
+use crate::support::{RawServer, TestPki, TestServer, bounded};
 
 /// A server whose answers take `delay`, so requests overlap.
 async fn slow_server(delay: Duration) -> FnServer {
@@ -206,4 +209,36 @@ async fn connects_overtaken_by_a_connection_put_back_count_against_the_limit() {
         .await;
     let client = trusting(&pki).concurrency(24).build().unwrap();
     opens_no_more_than_in_flight_then_reuses(&client, &server, 1500, 24).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_request_names_its_authority_with_the_port() {
+    // RFC 9110 §9.3.6: `CONNECT host:port`, not a path.
+    let (lines, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let server = RawServer::script(move |mut stream, _| {
+        let lines = lines.clone();
+        async move {
+            let mut buf = Vec::new();
+            if let Some(line) = read_request(&mut stream, &mut buf, Duration::from_secs(5)).await {
+                let _ = lines.send(line);
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    })
+    .await;
+    let client = BatchClient::new();
+    let req = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(server.url("/"))
+        .body(Vec::<u8>::new())
+        .unwrap();
+    let res = bounded("connect", client.fetch(req)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        seen.recv().await.unwrap(),
+        format!("CONNECT 127.0.0.1:{}", server.addr().port())
+    );
 }

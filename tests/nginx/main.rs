@@ -300,11 +300,12 @@ async fn a_graceful_quit_mid_batch_gives_each_input_one_result() {
                     refused += 1;
                 }
                 // A window, seen once in a loaded CI run (1 input of
-                // 20,000, over h2), most likely this: a request handed to a connection that
-                // nginx's quit ended before the client had seen any GOAWAY
-                // is not watched for being stranded (the watch starts with
-                // the first GOAWAY, see connect::stranded), so it waits out
-                // its 10 s attempt timeout. Bounded, and rare; not silent.
+                // 20,000, over h2) on hyper-util's pool: a request left in
+                // the queue of a connection that nginx's quit ended waited
+                // out its 10 s attempt timeout. hyper's own connection API,
+                // which the pool now uses, gives such a request back when
+                // the connection's task ends; the allowance stays until
+                // runs show the window gone. Bounded, and rare; not silent.
                 Err(e) if e.kind() == ErrorKind::Timeout && protocol == "h2" => {
                     assert_eq!(e.index(), Some(i));
                     timed_out += 1;

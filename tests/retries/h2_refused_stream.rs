@@ -76,9 +76,9 @@ async fn refused_streams_in_a_batch_are_sent_again() {
 }
 
 // Two threads: a request handed to an HTTP/2 connection as hyper's
-// dispatch task for it exits is left unanswered in that task's channel,
-// which `connect::stranded` catches and sends again; before it, this test
-// failed now and then by an attempt timeout.
+// dispatch task for it exits must come back to the pool and go on another
+// connection (on hyper-util's pool it was left unanswered in that task's
+// channel, and this test failed now and then by an attempt timeout).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_by_connections_that_serve_others_do_not_run_out() {
     // Each connection answers 3 streams and refuses the rest: with 60 in

@@ -1,6 +1,6 @@
 //! The body of a response from the client: hyper's own (HTTP/2, whose
-//! connection runs on its task, or a response from hyper-util's pool), or
-//! one that carries its HTTP/1.1 connection back to the pool.
+//! connection runs on its task), or one that carries its HTTP/1.1
+//! connection back to the pool.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -102,7 +102,9 @@ impl Http1 {
         // HTTPS learns it speaks HTTP/1.1 only from the handshake; plain
         // `http` has its `Host` already.
         set_host_from_authority(&mut req);
-        if !self.0.forwarding {
+        if req.method() == http::Method::CONNECT {
+            authority_form(req.uri_mut());
+        } else if !self.0.forwarding {
             origin_form(req.uri_mut());
         }
         let mut response = pin!(self.0.sender.try_send_request(req));
@@ -194,6 +196,30 @@ impl Drop for HeldBody {
     }
 }
 
+/// `uri` reduced to its authority, as HTTP/1.1 asks of a `CONNECT`
+/// (RFC 9110 §9.3.6): `host:port`, the port written even when it is the
+/// scheme's default.
+fn authority_form(uri: &mut http::Uri) {
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            443
+        } else {
+            80
+        });
+    let text = if authority.port().is_some() {
+        authority.as_str().to_owned()
+    } else {
+        format!("{}:{port}", authority.host())
+    };
+    if let Ok(form) = http::Uri::try_from(text) {
+        *uri = form;
+    }
+}
+
 /// `uri` reduced to its path and query, as HTTP/1.1 asks of a request to
 /// an origin (`/` when it has no path).
 fn origin_form(uri: &mut http::Uri) {
@@ -202,4 +228,34 @@ fn origin_form(uri: &mut http::Uri) {
         _ => http::uri::PathAndQuery::from_static("/"),
     };
     *uri = http::Uri::from(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authority(url: &str) -> String {
+        let mut uri: http::Uri = url.parse().unwrap();
+        authority_form(&mut uri);
+        uri.to_string()
+    }
+
+    #[test]
+    fn a_connect_names_host_and_port() {
+        assert_eq!(authority("http://example.test/"), "example.test:80");
+        assert_eq!(authority("https://example.test/x?y"), "example.test:443");
+        assert_eq!(authority("http://example.test:8080/"), "example.test:8080");
+        assert_eq!(authority("http://[::1]/"), "[::1]:80");
+    }
+
+    #[test]
+    fn other_requests_name_their_path() {
+        let form = |url: &str| {
+            let mut uri: http::Uri = url.parse().unwrap();
+            origin_form(&mut uri);
+            uri.to_string()
+        };
+        assert_eq!(form("http://example.test"), "/");
+        assert_eq!(form("http://example.test/a/b?c=d"), "/a/b?c=d");
+    }
 }

@@ -1,5 +1,5 @@
 //! A connection pool of our own, on hyper's connection API
-//! (`hyper::client::conn`): every request but a `CONNECT` goes through it.
+//! (`hyper::client::conn`): every request of the client goes through it.
 //!
 //! Connections are made by the client's connector (TCP, proxies, TLS with
 //! ALPN, the connect timeout, descriptor back-pressure, the connection's
@@ -37,7 +37,6 @@ use futures_util::future::{Either, select};
 use http::Uri;
 use http::uri::{Authority, Scheme};
 use http_body_util::Full;
-use tower::ServiceExt;
 
 use super::ConnectedAt;
 use super::transport::Transport;
@@ -56,7 +55,7 @@ pub(crate) type Connector = Box<
 >;
 
 /// The response future of a request sent through the pool (boxed: hyper's
-/// send future cannot be named; hyper-util boxes its own as well).
+/// send future cannot be named).
 pub(crate) type Sending =
     Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, BoxError>> + Send>>;
 
@@ -396,13 +395,4 @@ impl SendFailed {
     pub(crate) fn connected(&self) -> &ConnectedAt {
         &self.connected
     }
-}
-
-/// A connector for the pool made of a tower one.
-pub(crate) fn connector<C>(inner: C) -> Connector
-where
-    C: tower::Service<Uri, Response = Transport, Error = BoxError> + Clone + Send + Sync + 'static,
-    C::Future: Send + 'static,
-{
-    Box::new(move |uri| Box::pin(inner.clone().oneshot(uri)))
 }
