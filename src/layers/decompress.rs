@@ -18,6 +18,14 @@ mod enabled {
     /// in front.
     pub(crate) type Decompress<S = HttpsClient> = tower_http::decompression::Decompression<S>;
 
+    impl<B: crate::connect::OnConnection + http_body::Body> crate::connect::OnConnection
+        for tower_http::decompression::DecompressionBody<B>
+    {
+        fn connection(&self) -> Option<&crate::connect::ConnectedAt> {
+            self.get_ref().connection()
+        }
+    }
+
     /// Wraps the client; with `on == false`, bodies pass through untouched
     /// and no `Accept-Encoding` is sent.
     pub(crate) fn decompress<S>(client: S, on: bool) -> Decompress<S> {

@@ -10,13 +10,38 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use super::http1::HeldBody;
+use crate::connect::ConnectedAt;
 
 /// The body of a response from the client.
 pub(crate) enum ResponseBody {
     /// A stream of a connection that runs on its own task.
-    Streams(Incoming),
+    Streams(Incoming, ConnectedAt),
     /// On an HTTP/1.1 connection it drives and gives back (see `http1`).
     Held(HeldBody),
+}
+
+/// A response body that knows the connection it came on. The record
+/// travels with the body rather than in the response's extensions, whose
+/// map costs two allocations (about 1,000 instructions) per response.
+pub(crate) trait OnConnection {
+    /// The record of the connection, if the body came on one.
+    fn connection(&self) -> Option<&ConnectedAt>;
+}
+
+impl OnConnection for ResponseBody {
+    fn connection(&self) -> Option<&ConnectedAt> {
+        Some(match self {
+            ResponseBody::Streams(_, connected) => connected,
+            ResponseBody::Held(body) => body.connected(),
+        })
+    }
+}
+
+/// A body made in memory (the crate's benchmarks and fuzzing).
+impl OnConnection for http_body_util::Full<Bytes> {
+    fn connection(&self) -> Option<&ConnectedAt> {
+        None
+    }
 }
 
 impl Body for ResponseBody {
@@ -28,21 +53,21 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
-            ResponseBody::Streams(body) => Pin::new(body).poll_frame(cx),
+            ResponseBody::Streams(body, _) => Pin::new(body).poll_frame(cx),
             ResponseBody::Held(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ResponseBody::Streams(body) => body.is_end_stream(),
+            ResponseBody::Streams(body, _) => body.is_end_stream(),
             ResponseBody::Held(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ResponseBody::Streams(body) => body.size_hint(),
+            ResponseBody::Streams(body, _) => body.size_hint(),
             ResponseBody::Held(body) => body.size_hint(),
         }
     }

@@ -83,6 +83,14 @@ impl Http1 {
         self.drive(cx) && self.0.sender.is_ready()
     }
 
+    /// Whether the connection can take a request, as its body has just
+    /// ended: reading that body usually drove it back to idle already, so
+    /// it is driven again only when it says it is not ready. (The check
+    /// before reuse, `reusable`, always drives it, to see a close.)
+    fn ready_after_body(&mut self, cx: &mut Context<'_>) -> bool {
+        (!self.0.ended && self.0.sender.is_ready()) || self.reusable(cx)
+    }
+
     /// The connection's record.
     pub(super) fn connected(&self) -> &ConnectedAt {
         &self.0.connected
@@ -123,6 +131,8 @@ impl Http1 {
 pub(crate) struct HeldBody {
     body: Incoming,
     held: Option<Held>,
+    /// The connection's record, kept once the connection has gone back.
+    connected: ConnectedAt,
 }
 
 /// A connection on its way back to the pool.
@@ -136,15 +146,21 @@ impl HeldBody {
     pub(super) fn new(body: Incoming, conn: Http1, pool: Arc<Shared>, key: Key) -> Self {
         HeldBody {
             body,
+            connected: conn.connected().clone(),
             held: Some(Held { conn, pool, key }),
         }
+    }
+
+    /// The record of the connection the body came on.
+    pub(super) fn connected(&self) -> &ConnectedAt {
+        &self.connected
     }
 
     /// Once the body has ended: the connection to the pool, if it can
     /// take another request.
     fn give_back(&mut self, cx: &mut Context<'_>) {
         if let Some(mut held) = self.held.take()
-            && held.conn.reusable(cx)
+            && held.conn.ready_after_body(cx)
         {
             held.pool
                 .origins

@@ -2,6 +2,8 @@
 //! request to it, its I/O on a task of its own (several requests use it at
 //! once, and it must answer PINGs and window updates while none reads).
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -16,6 +18,8 @@ use crate::connect::transport::Transport;
 pub(crate) struct Http2 {
     sender: http2::SendRequest<Full<Bytes>>,
     connected: ConnectedAt,
+    /// The error the connection ended with, if it failed.
+    failure: Arc<OnceLock<hyper::Error>>,
 }
 
 impl Http2 {
@@ -27,12 +31,40 @@ impl Http2 {
     ) -> hyper::Result<Self> {
         let (sender, io) = builder.handshake(transport).await?;
         connected.lifecycle().ready();
+        let failure = Arc::new(OnceLock::new());
+        let failed = failure.clone();
         // Its end (a GOAWAY, a close, an error) reaches the requests on it,
         // and its record (the transport's I/O retires it).
         tokio::spawn(async move {
-            let _ = io.await;
+            // Pinned here, not consumed by the wait: the requests it never
+            // took go back to their senders only when it is dropped, and
+            // by then its error is kept for them.
+            let mut io = std::pin::pin!(io);
+            if let Err(e) = io.as_mut().await {
+                let _ = failed.set(e);
+            }
         });
-        Ok(Http2 { sender, connected })
+        Ok(Http2 {
+            sender,
+            connected,
+            failure,
+        })
+    }
+
+    /// Whether the connection failed before it answered anything: a
+    /// server that refuses the client at the start (a TLS alert after the
+    /// handshake, say). A request it gave back then gets its error; one
+    /// given back by a connection that served others goes on another.
+    pub(super) fn failed_unanswered(&self) -> bool {
+        let life = self.connected.lifecycle();
+        self.failure.get().is_some() && !life.served_streams() && life.since_last_answer().is_none()
+    }
+
+    /// The error the connection failed with, for a request it gave back.
+    pub(super) fn failure_of_start(&self) -> crate::error::BoxError {
+        Box::new(FailedAtStart {
+            failure: self.failure.clone(),
+        })
     }
 
     /// Whether new requests may go on it: the server has not said GOAWAY
@@ -65,5 +97,26 @@ impl Http2 {
         req: http::Request<Full<Bytes>>,
     ) -> Result<http::Response<Incoming>, TrySendError<http::Request<Full<Bytes>>>> {
         self.sender.clone().try_send_request(req).await
+    }
+}
+
+/// A connection failed before it answered anything; its error is the
+/// source (shared: the connection may give back several requests).
+#[derive(Debug)]
+pub(crate) struct FailedAtStart {
+    failure: Arc<OnceLock<hyper::Error>>,
+}
+
+impl std::fmt::Display for FailedAtStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the HTTP/2 connection failed before it answered")
+    }
+}
+
+impl std::error::Error for FailedAtStart {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failure
+            .get()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -24,7 +24,7 @@ mod http2;
 mod origins;
 mod slots;
 
-pub(crate) use body::ResponseBody;
+pub(crate) use body::{OnConnection, ResponseBody};
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
@@ -210,12 +210,20 @@ async fn send(
             Conn::Http2(conn) => match conn.send(req).await {
                 Ok(res) => {
                     let (head, body) = answered(res, conn.connected());
+                    let connected = conn.connected().clone();
                     return Ok(http::Response::from_parts(
                         head,
-                        ResponseBody::Streams(body),
+                        ResponseBody::Streams(body, connected),
                     ));
                 }
                 Err(mut failed) => match failed.take_message() {
+                    // A connection that failed before answering anything
+                    // (refused at its start): what it failed with is the
+                    // request's answer, not another connection.
+                    Some(_) if conn.failed_unanswered() => {
+                        pool.origins.retire(&key, &conn);
+                        return Err(conn.failure_of_start());
+                    }
                     // The connection went away before taking it: not sent.
                     Some(back) => {
                         pool.origins.retire(&key, &conn);
@@ -242,17 +250,14 @@ enum Conn {
     Http2(Http2),
 }
 
-/// A response head that came on `connected`: noted in the connection's
-/// record (for the retry policy's reading of a later failure on it), and
-/// the record in the head (its timing, its peer's address).
+/// A response that came on `connected`, noted in the connection's record
+/// (for the retry policy's reading of a later failure on it).
 fn answered(
     res: http::Response<Incoming>,
     connected: &ConnectedAt,
 ) -> (http::response::Parts, Incoming) {
-    let (mut head, body) = res.into_parts();
     connected.lifecycle().answered();
-    head.extensions.insert(connected.clone());
-    (head, body)
+    res.into_parts()
 }
 
 fn failure(connected: &ConnectedAt, failed: TrySendError<http::Request<Full<Bytes>>>) -> BoxError {

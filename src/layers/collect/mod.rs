@@ -33,7 +33,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower::timeout::error::Elapsed;
 
-use crate::connect::ConnectedAt;
+use crate::connect::OnConnection;
 use crate::download::{AttemptClock, AttemptStart, Job};
 use crate::error::BoxError;
 use crate::layers::StackRequest;
@@ -59,7 +59,7 @@ impl<S, B> tower::Service<StackRequest> for CollectBody<S>
 where
     S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
+    B: Body<Data = Bytes> + OnConnection + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = http::Response<Bytes>;
@@ -197,7 +197,7 @@ impl<F, B, E> Future for CollectFuture<F, B>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
+    B: Body<Data = Bytes> + OnConnection + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Output = Result<http::Response<Bytes>, BoxError>;
@@ -210,9 +210,9 @@ where
                     let Poll::Ready(res) = send.poll(cx) else {
                         return out_of_time(this.special, cx);
                     };
-                    let (mut head, body) = res.map_err(Into::into)?.into_parts();
+                    let (head, body) = res.map_err(Into::into)?.into_parts();
                     let stopwatch = this.stopwatch.as_mut().expect("taken only at the end");
-                    stopwatch.head(head.extensions.remove::<ConnectedAt>());
+                    stopwatch.head(body.connection().cloned());
                     if this.special.as_ref().is_some_and(|s| s.takes(&head)) {
                         let special = this.special.take().expect("just seen");
                         let stopwatch = this.stopwatch.take().expect("taken only at the end");
