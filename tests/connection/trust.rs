@@ -88,10 +88,12 @@ async fn with_the_built_in_roots_off_only_the_added_cas_are_trusted() {
 /// Over HTTP/1.1 and HTTP/2 alike: TLS 1.3 refuses the missing certificate
 /// with an alert after the client's side of the handshake, which h2 would
 /// report as a protocol error had the connection not marked it. Over
-/// HTTP/2 the client's first writes race the alert: about one attempt in
-/// ten (measured: 34 of 300) loses it to the connection's reset and fails
-/// as `Protocol` (a broken pipe, a closed channel), which is retried, and
-/// the retry reads the alert (300 of 300 with retries).
+/// HTTP/2 the client's first writes race the alert: a write that fails on
+/// the closed connection first waits for the socket to turn readable and
+/// reads the alert (without that wait, about one attempt in ten failed as
+/// `Protocol`, sometimes six in a row; and before the pool kept the
+/// error of a connection that failed at its start, 9 runs of this test in
+/// 30 failed as "8 connections … could not take the request").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_requiring_a_client_certificate_refuses_a_client_without_one() {
     for alpn in [&[&b"http/1.1"[..]][..], &[b"h2", b"http/1.1"]] {
