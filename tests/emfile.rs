@@ -64,14 +64,13 @@ async fn running_out_of_descriptors_is_back_pressure() {
     )
     .await;
     assert!(stdout.contains("batch-fetch: 10000 ok"), "{stdout}");
-    println!(
-        "{}",
-        stdout
-            .lines()
-            .filter(|l| l.contains(" of "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    print_lines_with(&stdout, " of ");
+}
+
+/// Shows the child's lines that carry `marker` (its figures).
+fn print_lines_with(stdout: &str, marker: &str) {
+    let lines: Vec<_> = stdout.lines().filter(|l| l.contains(marker)).collect();
+    println!("{}", lines.join("\n"));
 }
 
 /// Runs only in the child process, under the lowered limit.
@@ -171,14 +170,7 @@ async fn idle_connections_make_way_when_descriptors_run_out() {
     )
     .await;
     assert!(stdout.contains("second origin: 900 ok"), "{stdout}");
-    println!(
-        "{}",
-        stdout
-            .lines()
-            .filter(|l| l.contains(" origin: "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    print_lines_with(&stdout, " origin: ");
 }
 
 /// Runs only in the child process, under the lowered limit: 900

@@ -116,8 +116,8 @@ impl Lifecycle {
     }
 }
 
-/// A connection's record as responses (in their extensions) and the
-/// pool's errors carry it.
+/// A connection's record as response bodies (see `pool::OnConnection`)
+/// and the pool's errors carry it.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectedAt(Arc<Lifecycle>);
 

@@ -91,8 +91,6 @@ impl Transport {
 }
 
 impl Transport {
-    /// The record of an HTTP/2 connection, whose GOAWAY retires it;
-    /// `None` for any other connection.
     /// The connection's record.
     pub(crate) fn lifecycle(&self) -> &Arc<Lifecycle> {
         match self {
@@ -114,6 +112,8 @@ impl Transport {
         }
     }
 
+    /// The record of an HTTP/2 connection, whose GOAWAY retires it;
+    /// `None` for any other connection.
     pub(crate) fn http2_lifecycle(&self) -> Option<&Arc<Lifecycle>> {
         match self {
             Transport::Http2(watched) => Some(&watched.lifecycle),

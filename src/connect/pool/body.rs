@@ -24,16 +24,18 @@ pub(crate) enum ResponseBody {
 /// travels with the body rather than in the response's extensions, whose
 /// map costs two allocations (about 1,000 instructions) per response.
 pub(crate) trait OnConnection {
-    /// The record of the connection, if the body came on one.
+    /// The record of the connection, if the body came on one (read with
+    /// the head: a body that carries its connection back lets go of it at
+    /// its end).
     fn connection(&self) -> Option<&ConnectedAt>;
 }
 
 impl OnConnection for ResponseBody {
     fn connection(&self) -> Option<&ConnectedAt> {
-        Some(match self {
-            ResponseBody::Streams(_, connected) => connected,
+        match self {
+            ResponseBody::Streams(_, connected) => Some(connected),
             ResponseBody::Held(body) => body.connected(),
-        })
+        }
     }
 }
 

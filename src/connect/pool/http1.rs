@@ -131,8 +131,6 @@ impl Http1 {
 pub(crate) struct HeldBody {
     body: Incoming,
     held: Option<Held>,
-    /// The connection's record, kept once the connection has gone back.
-    connected: ConnectedAt,
 }
 
 /// A connection on its way back to the pool.
@@ -146,14 +144,14 @@ impl HeldBody {
     pub(super) fn new(body: Incoming, conn: Http1, pool: Arc<Shared>, key: Key) -> Self {
         HeldBody {
             body,
-            connected: conn.connected().clone(),
             held: Some(Held { conn, pool, key }),
         }
     }
 
-    /// The record of the connection the body came on.
-    pub(super) fn connected(&self) -> &ConnectedAt {
-        &self.connected
+    /// The record of the connection the body came on, while the body
+    /// holds it (from its head until its end).
+    pub(super) fn connected(&self) -> Option<&ConnectedAt> {
+        self.held.as_ref().map(|held| held.conn.connected())
     }
 
     /// Once the body has ended: the connection to the pool, if it can
@@ -219,18 +217,7 @@ fn authority_form(uri: &mut http::Uri) {
     let Some(authority) = uri.authority() else {
         return;
     };
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-            443
-        } else {
-            80
-        });
-    let text = if authority.port().is_some() {
-        authority.as_str().to_owned()
-    } else {
-        format!("{}:{port}", authority.host())
-    };
+    let text = format!("{}:{}", authority.host(), crate::origin::port(uri));
     if let Ok(form) = http::Uri::try_from(text) {
         *uri = form;
     }

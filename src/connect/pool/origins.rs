@@ -70,6 +70,24 @@ impl Origin {
             http1: false,
         }
     }
+
+    /// A place at the end of the line; `connecting` when its request
+    /// makes a connection of its own meanwhile.
+    fn place_in_line(&mut self, connecting: bool) -> oneshot::Receiver<Handed> {
+        let (tx, rx) = oneshot::channel();
+        self.line.push_back(Place { tx, connecting });
+        rx
+    }
+
+    /// Follows the connect that leads the origin's first contact, or
+    /// leads it when none does.
+    fn follow_or_lead(&mut self, pool: &Arc<Shared>, key: &Key) -> Checkout {
+        if self.leading {
+            return Checkout::Follow(self.place_in_line(false));
+        }
+        self.leading = true;
+        Checkout::Connect(Some(Lead::new(pool, key)))
+    }
 }
 
 struct Parked {
@@ -190,19 +208,7 @@ impl Origins {
             }
             match found {
                 Some(conn) => Checkout::Http1(conn),
-                None if may_be_http2 && !origin.http1 => {
-                    if origin.leading {
-                        let (tx, rx) = oneshot::channel();
-                        origin.line.push_back(Place {
-                            tx,
-                            connecting: false,
-                        });
-                        Checkout::Follow(rx)
-                    } else {
-                        origin.leading = true;
-                        Checkout::Connect(Some(Lead::new(pool, key)))
-                    }
-                }
+                None if may_be_http2 && !origin.http1 => origin.follow_or_lead(pool, key),
                 None => Checkout::Connect(None),
             }
         };
@@ -217,18 +223,9 @@ impl Origins {
             return Checkout::Connect(None);
         }
         let mut origins = self.lock();
-        let origin = self.entry(&mut origins, key.clone());
-        if origin.leading {
-            // Another request got here in between.
-            let (tx, rx) = oneshot::channel();
-            origin.line.push_back(Place {
-                tx,
-                connecting: false,
-            });
-            return Checkout::Follow(rx);
-        }
-        origin.leading = true;
-        Checkout::Connect(Some(Lead::new(pool, key)))
+        // Another request may have got here in between.
+        self.entry(&mut origins, key.clone())
+            .follow_or_lead(pool, key)
     }
 
     /// `key`'s entry, made if it has none.
@@ -242,14 +239,9 @@ impl Origins {
     /// the first connection put back meanwhile. With the origin's slots,
     /// one of which its connect takes.
     pub(super) fn wait(&self, key: &Key) -> (oneshot::Receiver<Handed>, Arc<Slots>) {
-        let (tx, rx) = oneshot::channel();
         let mut origins = self.lock();
         let origin = self.entry(&mut origins, key.clone());
-        origin.line.push_back(Place {
-            tx,
-            connecting: true,
-        });
-        (rx, origin.slots.clone())
+        (origin.place_in_line(true), origin.slots.clone())
     }
 
     /// The lead's outcome: an HTTP/2 connection for the origin and all
