@@ -13,7 +13,7 @@ mod transport;
 mod tunnel;
 
 use pool::Pool;
-pub(crate) use pool::{OnConnection, ResponseBody, SendFailed, Sending};
+pub(crate) use pool::{NewConnection, OnConnection, ResponseBody, SendFailed, Sending};
 use transport::Compact;
 
 pub(crate) use record::{ConnectedAt, Lifecycle};

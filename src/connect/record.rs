@@ -8,8 +8,9 @@
 //! and pool error of that connection carries it in its [`ConnectedAt`].
 //! So the pool knows when an HTTP/2 connection stops taking new streams,
 //! and the retry policy knows whether a connection
-//! that failed a request had sat idle after serving others (a keep-alive
-//! connection the server closed idle, not a server that fails requests).
+//! that failed a request had served others (a keep-alive connection the
+//! server closed as the request went out, not a server that fails
+//! requests).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -101,9 +102,15 @@ impl Lifecycle {
         self.began.elapsed()
     }
 
+    /// Whether a response has come on this connection: a failure on it
+    /// before the next response came may be the server closing it as the
+    /// request went out.
+    pub(crate) fn answered_before(&self) -> bool {
+        self.last_answer.load(Ordering::Relaxed) != 0
+    }
+
     /// How long ago the last response came on this connection, if any
-    /// did: a failure on a connection that sat idle that long may be the
-    /// server closing it idle as the request went out.
+    /// did.
     pub(crate) fn since_last_answer(&self) -> Option<Duration> {
         match self.last_answer.load(Ordering::Relaxed) {
             0 => None,
@@ -169,7 +176,9 @@ mod tests {
     fn answers_are_timed() {
         let life = Lifecycle::new(Instant::now(), None);
         assert_eq!(life.since_last_answer(), None);
+        assert!(!life.answered_before());
         life.answered();
         assert!(life.since_last_answer().unwrap() < Duration::from_secs(5));
+        assert!(life.answered_before());
     }
 }

@@ -62,28 +62,16 @@ pub(super) fn redispatch(
             );
         }
     }
-    // An HTTP/1.1 keep-alive connection that the server closes idle (its
-    // keep-alive timeout, at least a second on common servers) may be
-    // closed just as the next request goes out; what was sent on it is
-    // lost unread. Repeated like this only for a method that may be
-    // repeated, and only on a connection that sat idle that long after
-    // answering (one that fails right after an answer, or never answers,
-    // is a failing server, for the retry policy to judge).
-    (stale && !over_h2 && is_idempotent(method) && on_idle_connection(err))
+    // An HTTP/1.1 keep-alive connection that served earlier requests may
+    // be closed by the server just as the next request goes out: idle
+    // past its keep-alive timeout, or after each answer without saying so
+    // (tinyproxy answers `HTTP/1.1` without `Connection: close`, then
+    // closes). What was sent on it is lost unread. Repeated like this, on
+    // a new connection, only for a method that may be repeated (as curl,
+    // Go and browsers do); a new connection that fails is a failing
+    // server, for the retry policy to judge.
+    (stale && !over_h2 && is_idempotent(method) && on_connection(err, Lifecycle::answered_before))
         .then_some(Redispatch::StaleConnection)
-}
-
-/// How long a keep-alive connection must have sat idle for a close to be
-/// taken for the server closing it idle (see [`redispatch`]).
-const IDLE_CLOSE: Duration = Duration::from_secs(1);
-
-/// Whether the pool error in `err` happened on a connection that had
-/// answered requests and then sat idle for [`IDLE_CLOSE`] or more.
-fn on_idle_connection(err: &(dyn StdError + 'static)) -> bool {
-    on_connection(err, |conn| {
-        conn.since_last_answer()
-            .is_some_and(|idle| idle >= IDLE_CLOSE)
-    })
 }
 
 /// Whether the pool error in `err` names the connection it happened on,
@@ -105,10 +93,11 @@ pub(super) enum Redispatch {
     /// `keepalive_requests`), and a busy client meets that several times
     /// in a row while the batch moves on.
     Recycled,
-    /// A keep-alive connection that had sat idle closed before any of the
-    /// response came: the server most likely closed it idle as the request
-    /// went out, but may have failed while processing it, so this is done
-    /// once per attempt only.
+    /// A keep-alive connection that had served earlier requests closed
+    /// before any of the response came: the server most likely closed it
+    /// as the request went out, but may have failed while processing it,
+    /// so this is done once per attempt only, on a new connection (another
+    /// kept one may be closing the same way).
     StaleConnection,
 }
 

@@ -66,9 +66,12 @@ use statuses::StatusSet;
 /// * a request that could not go out because its connection closed first.
 ///
 /// So is, once per attempt and for the methods below only, a request whose
-/// HTTP/1.1 keep-alive connection, idle for a second or more, closed before
-/// any of the response came: the server most likely closed it idle just
-/// as the request went out.
+/// HTTP/1.1 keep-alive connection, one that had answered earlier requests,
+/// closed before any of the response came: the server most likely closed
+/// it just as the request went out (idle past its keep-alive timeout, or
+/// after each answer without saying so, as tinyproxy does). It goes out
+/// again on a connection made for it, since the other kept ones may be
+/// closing the same way.
 ///
 /// One attempt is sent again like this at most 10 times, after which the
 /// failure is the attempt's like any other, so a server that refuses

@@ -50,7 +50,8 @@ pub(crate) struct Policy {
     attempts: u32,
     /// Times the current attempt's request was sent again at once, by
     /// why (see `classify::Redispatch`): not processed, turned away by a
-    /// recycled connection, lost on a keep-alive connection closed idle.
+    /// recycled connection, lost on a keep-alive connection closed as it
+    /// went out.
     redispatched: u32,
     recycled: u32,
     stale: u32,
@@ -70,8 +71,9 @@ pub(crate) enum Next {
     Done,
     /// The server did not process the request: send it again at once, as
     /// the same attempt (no backoff, nothing drawn from the retry budget,
-    /// not counted in `attempts()`).
-    Redispatch,
+    /// not counted in `attempts()`); on a connection made for it when
+    /// `new_connection` (the kept one it went out on was closing).
+    Redispatch { new_connection: bool },
     /// Retry after the backoff.
     Retry(Backoff),
 }
@@ -178,7 +180,8 @@ impl Policy {
         };
         let kind = outcome.as_ref().err().map(|failure| failure.kind);
         if let Err(failure) = &outcome {
-            let budget = match redispatch(sent.method, failure.error) {
+            let why = redispatch(sent.method, failure.error);
+            let budget = match why {
                 Some(Redispatch::Unprocessed) => Some((&mut self.redispatched, MAX_REDISPATCHES)),
                 Some(Redispatch::Recycled) => Some((&mut self.recycled, MAX_RECYCLED)),
                 Some(Redispatch::StaleConnection) => Some((&mut self.stale, 1)),
@@ -190,7 +193,9 @@ impl Policy {
                 if let Some(record) = record {
                     record.redispatching(sent.uri, failure.kind);
                 }
-                return Next::Redispatch;
+                return Next::Redispatch {
+                    new_connection: why == Some(Redispatch::StaleConnection),
+                };
             }
         }
         let retries_done = self.attempts.saturating_sub(1);

@@ -40,7 +40,9 @@
 //!   100;
 //! * the server saw, per input, exactly `attempts()` requests when the
 //!   input reached it (the 200 body also carries the server's attempt
-//!   number); a refused input made `attempts()` connect attempts and the
+//!   number), besides, for each attempt that met a reset or a close on a
+//!   kept connection, one more sent at once on a new connection as the
+//!   same attempt (and never on a kept one); a refused input made `attempts()` connect attempts and the
 //!   server saw none; in fail-fast mode, an input cut off by the stop was
 //!   seen at most as often as the model allows and never without a
 //!   `Started` event for it;
@@ -58,7 +60,7 @@
 //!   Which failing input comes first in time is not predicted.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -400,8 +402,15 @@ type Seen429 = (Instant, Option<Instant>);
 
 /// What the faulty servers counted.
 struct Counts {
-    /// Requests seen per input.
+    /// Attempts seen per input: requests, less those sent again at once.
     hits: Vec<AtomicUsize>,
+    /// Per input, requests sent again at once as the same attempt: one
+    /// that met a reset or a close on a kept connection (one that had
+    /// answered before) goes out again on a new connection (see
+    /// `RetryPolicy`).
+    resent: Vec<AtomicUsize>,
+    /// Per input, the next request is such a resend.
+    resend_due: Vec<AtomicBool>,
     /// Per input, its requests in order.
     timeline: Vec<Mutex<Vec<Seen429>>>,
     total: Arc<Gauge>,
@@ -444,6 +453,8 @@ fn parse_target(line: &str) -> Option<Asked> {
 /// out the step of its script for the attempt number the server counted.
 async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
     let mut buf = Vec::new();
+    // Requests this connection answered.
+    let mut answered = 0usize;
     loop {
         let Some(line) = read_request(&mut stream, &mut buf, Duration::from_secs(30)).await else {
             return;
@@ -465,7 +476,17 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
                 .push(format!("host {host}: {line}"));
             return;
         };
-        let attempt = counts.hits[id].fetch_add(1, Ordering::SeqCst) + 1;
+        let attempt = if counts.resend_due[id].swap(false, Ordering::SeqCst) {
+            counts.resent[id].fetch_add(1, Ordering::SeqCst);
+            if answered > 0 {
+                counts.unexpected.lock().unwrap().push(format!(
+                    "host {host}: {line} sent again on a kept connection"
+                ));
+            }
+            counts.hits[id].load(Ordering::SeqCst)
+        } else {
+            counts.hits[id].fetch_add(1, Ordering::SeqCst) + 1
+        };
         // Noted before anything is answered: the next attempt of this input
         // cannot arrive before this one is answered.
         let entry = {
@@ -501,15 +522,19 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
                     return;
                 }
             }
-            Act::Reset => {
-                let _ = stream.set_zero_linger();
-                return;
-            }
-            Act::Close => {
-                let _ = stream.shutdown().await;
+            Act::Reset | Act::Close => {
+                if answered > 0 {
+                    counts.resend_due[id].store(true, Ordering::SeqCst);
+                }
+                if act == Act::Reset {
+                    let _ = stream.set_zero_linger();
+                } else {
+                    let _ = stream.shutdown().await;
+                }
                 return;
             }
         }
+        answered += 1;
     }
 }
 
@@ -518,6 +543,7 @@ async fn serve(mut stream: TcpStream, host: usize, counts: Arc<Counts>) {
 struct Seen {
     started: Vec<u32>,
     retrying: Vec<u32>,
+    redispatched: Vec<u32>,
     /// `(index, ok)` in the order inputs finished.
     finished: Vec<(usize, bool)>,
     /// `(index, status, attempts)` of each `Completed`.
@@ -646,6 +672,8 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
     let n = case.inputs.len();
     let counts = Arc::new(Counts {
         hits: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        resent: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+        resend_due: (0..n).map(|_| AtomicBool::new(false)).collect(),
         timeline: (0..n).map(|_| Mutex::default()).collect(),
         total: Arc::default(),
         per_host: HOSTS.iter().map(|_| Arc::default()).collect(),
@@ -715,6 +743,7 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
     let seen = Arc::new(Mutex::new(Seen {
         started: vec![0; n],
         retrying: vec![0; n],
+        redispatched: vec![0; n],
         ..Seen::default()
     }));
     let log = seen.clone();
@@ -723,6 +752,7 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
         match event {
             Event::Started { index, .. } => seen.started[*index] += 1,
             Event::Retrying { index, .. } => seen.retrying[*index] += 1,
+            Event::Redispatched { index, .. } => seen.redispatched[*index] += 1,
             Event::Completed { index, response } => {
                 seen.finished.push((*index, true));
                 let (status, attempts) = (response.status().as_u16(), response.attempts());
@@ -756,7 +786,19 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
             }
             let seen = seen.lock().unwrap();
             for (i, exp) in ended.iter().enumerate() {
-                prop_assert_eq!(seen.started[i], exp.attempts, "Started events of {}", i);
+                // One more for each request sent again at once.
+                prop_assert_eq!(
+                    seen.started[i],
+                    exp.attempts + seen.redispatched[i],
+                    "Started events of {}",
+                    i
+                );
+                prop_assert_eq!(
+                    seen.redispatched[i] as usize,
+                    counts.resent[i].load(Ordering::SeqCst),
+                    "Redispatched events of {}, and requests the server saw sent again",
+                    i
+                );
                 prop_assert_eq!(seen.retrying[i], exp.attempts - 1, "Retrying of {}", i);
             }
             let mut finished = seen.finished.clone();
@@ -862,6 +904,10 @@ async fn run(case: &Case, mode: Mode) -> Result<(), TestCaseError> {
                 gauge.peak()
             );
         }
+    }
+    for i in 0..n {
+        let resent = counts.resent[i].load(Ordering::SeqCst);
+        prop_assert!(resent <= hits(i), "input {i}: sent again {resent} times");
     }
     let unexpected = counts.unexpected.lock().unwrap().clone();
     prop_assert!(unexpected.is_empty(), "unexpected requests: {unexpected:?}");

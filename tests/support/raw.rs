@@ -57,6 +57,12 @@ pub enum Behavior {
     /// request, and closes a connection left idle for `idle_close` (also a
     /// fresh one on which no request arrives).
     KeepAlive { idle_close: Duration },
+    /// [`Behavior::KeepAlive`]'s answer to the first request of each
+    /// connection, which says nothing of closing; the next request read
+    /// on it is not answered: the connection closes (FIN). So does
+    /// tinyproxy, closing each connection after one answer, when the
+    /// client's next request wins the race with its close.
+    OneAnswerPerConnection,
     /// Acts out, request by request, the fault the request path names (see
     /// [`by_path`] for the paths): one server and one batch can mix
     /// well-behaved keep-alive answers with every fault.
@@ -464,7 +470,8 @@ async fn act(stream: &mut TcpStream, behavior: Behavior, conn: usize, served: us
             let _ = stream.shutdown().await;
             Next::Close
         }
-        Behavior::KeepAlive { .. } => {
+        Behavior::OneAnswerPerConnection if served > 1 => Next::Close,
+        Behavior::KeepAlive { .. } | Behavior::OneAnswerPerConnection => {
             let body = format!("ok {conn}/{served}");
             let resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nX-Conn-Id: {conn}\r\n\r\n{body}",

@@ -41,7 +41,7 @@ struct Inner {
     forwarding: bool,
     connected: ConnectedAt,
     /// Its place in the origin's count, let go when it closes.
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl Http1 {
@@ -61,7 +61,7 @@ impl Http1 {
             ended: false,
             forwarding,
             connected,
-            _slot: slot,
+            slot,
         })))
     }
 
@@ -89,6 +89,17 @@ impl Http1 {
     /// before reuse, `reusable`, always drives it, to see a close.)
     fn ready_after_body(&mut self, cx: &mut Context<'_>) -> bool {
         (!self.0.ended && self.0.sender.is_ready()) || self.reusable(cx)
+    }
+
+    /// Whether the connection has served a request.
+    pub(super) fn answered_before(&self) -> bool {
+        self.0.connected.lifecycle().answered_before()
+    }
+
+    /// Closes the connection, keeping its place in the origin's count for
+    /// another.
+    pub(super) fn into_slot(self) -> Slot {
+        self.0.slot
     }
 
     /// The connection's record.

@@ -173,6 +173,7 @@ async fn send(
     let uri = req.uri().clone();
     let key = Key::of(&uri).ok_or("the request's URL has no scheme or host")?;
     let may_be_http2 = pool.may_be_http2(&uri);
+    let new_connection = req.extensions().get::<NewConnection>().is_some();
     // Each turn that finds a connection unable to take the request (it
     // closed, or went away) tries another; a few are plenty.
     for _ in 0..MAX_TURNS {
@@ -189,6 +190,15 @@ async fn send(
                 Ok(Handed::Connect) | Err(_) => pool.connect_or_wait(&key, &uri, None).await?,
             },
             Checkout::Connect(lead) => pool.connect_or_wait(&key, &uri, lead).await?,
+        };
+        // One that served others is let go for a connection made for the
+        // request, on its slot: the last one it went out on was closing.
+        let conn = match conn {
+            Conn::Http1 { conn, .. } if new_connection && conn.answered_before() => {
+                let slot = conn.into_slot();
+                Shared::connect(pool.clone(), key.clone(), uri.clone(), None, slot).await?
+            }
+            conn => conn,
         };
         match conn {
             Conn::Http1 { mut conn, reused } => match conn.send(req).await {
@@ -385,6 +395,13 @@ impl Shared {
 /// A connect under way (see [`Shared::connect`]); boxed, so it can be
 /// left to finish on a task of its own.
 type Connecting = Pin<Box<dyn Future<Output = Result<Conn, BoxError>> + Send>>;
+
+/// Marks a request to be sent on a connection made for it, not on one
+/// that served others: the last one it went out on closed under it (see
+/// `retry::classify::Redispatch::StaleConnection`), and the others kept
+/// may be closing the same way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NewConnection;
 
 /// The request failed on its connection (after it was handed to it).
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use pin_project_lite::pin_project;
 
+use crate::connect::NewConnection;
 use crate::error::{BoxError, ErrorKind, Raised};
 use crate::layers::StackRequest;
 use crate::layers::redirect::{FinalUrl, Hops, RedirectPolicy};
@@ -25,6 +26,8 @@ pin_project! {
         hops: Hops,
         retry: Policy,
         redirect: RedirectPolicy,
+        // The next attempt's request goes out on a connection made for it.
+        new_connection: bool,
     }
 }
 
@@ -57,6 +60,7 @@ where
             hops,
             retry,
             redirect,
+            new_connection: false,
         }
     }
 }
@@ -74,6 +78,7 @@ where
             hops,
             retry,
             redirect,
+            new_connection,
         } = self.project();
         loop {
             match step.as_mut().project() {
@@ -86,7 +91,10 @@ where
                     };
                     match retry.after(sent, &mut result) {
                         Next::Done => {}
-                        Next::Redispatch => {
+                        Next::Redispatch {
+                            new_connection: new,
+                        } => {
+                            *new_connection = new;
                             step.set(Step::Ready);
                             continue;
                         }
@@ -117,7 +125,11 @@ where
                 StepProj::Ready => {
                     ready!(service.poll_ready(cx))?;
                     retry.attempt_starts();
-                    let future = service.call(hops.request());
+                    let mut req = hops.request();
+                    if std::mem::take(new_connection) {
+                        req.extensions_mut().insert(NewConnection);
+                    }
+                    let future = service.call(req);
                     step.set(Step::Attempt { future });
                 }
             }
