@@ -91,11 +91,6 @@ impl Http1 {
         (!self.0.ended && self.0.sender.is_ready()) || self.reusable(cx)
     }
 
-    /// Whether the connection has served a request.
-    pub(super) fn answered_before(&self) -> bool {
-        self.0.connected.lifecycle().answered_before()
-    }
-
     /// Closes the connection, keeping its place in the origin's count for
     /// another.
     pub(super) fn into_slot(self) -> Slot {
@@ -248,14 +243,16 @@ fn origin_form(uri: &mut http::Uri) {
 mod tests {
     use super::*;
 
-    fn authority(url: &str) -> String {
-        let mut uri: http::Uri = url.parse().unwrap();
-        authority_form(&mut uri);
+    /// The literal `url` as `form` writes it on the request line.
+    fn written(url: &str, form: fn(&mut http::Uri)) -> String {
+        let mut uri: http::Uri = url.parse().expect("a test URL");
+        form(&mut uri);
         uri.to_string()
     }
 
     #[test]
     fn a_connect_names_host_and_port() {
+        let authority = |url| written(url, authority_form);
         assert_eq!(authority("http://example.test/"), "example.test:80");
         assert_eq!(authority("https://example.test/x?y"), "example.test:443");
         assert_eq!(authority("http://example.test:8080/"), "example.test:8080");
@@ -264,11 +261,7 @@ mod tests {
 
     #[test]
     fn other_requests_name_their_path() {
-        let form = |url: &str| {
-            let mut uri: http::Uri = url.parse().unwrap();
-            origin_form(&mut uri);
-            uri.to_string()
-        };
+        let form = |url| written(url, origin_form);
         assert_eq!(form("http://example.test"), "/");
         assert_eq!(form("http://example.test/a/b?c=d"), "/a/b?c=d");
     }

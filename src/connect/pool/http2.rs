@@ -57,7 +57,7 @@ impl Http2 {
     /// given back by a connection that served others goes on another.
     pub(super) fn failed_unanswered(&self) -> bool {
         let life = self.connected.lifecycle();
-        self.failure.get().is_some() && !life.served_streams() && life.since_last_answer().is_none()
+        self.failure.get().is_some() && !life.served_streams() && !life.answered_before()
     }
 
     /// The error the connection failed with, for a request it gave back.

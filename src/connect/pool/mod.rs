@@ -194,7 +194,9 @@ async fn send(
         // One that served others is let go for a connection made for the
         // request, on its slot: the last one it went out on was closing.
         let conn = match conn {
-            Conn::Http1 { conn, .. } if new_connection && conn.answered_before() => {
+            Conn::Http1 { conn, .. }
+                if new_connection && conn.connected().lifecycle().answered_before() =>
+            {
                 let slot = conn.into_slot();
                 Shared::connect(pool.clone(), key.clone(), uri.clone(), None, slot).await?
             }
